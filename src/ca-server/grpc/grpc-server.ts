@@ -1,0 +1,358 @@
+/**
+ * A unary-only gRPC server on node:http2, written by hand.
+ *
+ * Why not @grpc/grpc-js or @connectrpc/connect-node: measured with bench/grpc-transport/run.ts
+ * on this project's 2-core machine (figures in docs/ca-server.md), bare node:http2 with this
+ * framing serves several times the unary calls per second of @grpc/grpc-js, and more than
+ * connect-node, and the CSR path's benchmark target (≥ 1.5× cfssl, p99 ≤ 10 ms) leaves little
+ * room for a framework's per-call overhead. The API has one unary method, so the part of gRPC it
+ * needs is small: length-prefixed messages, application/grpc content type, grpc-status and
+ * percent-encoded grpc-message trailers, grpc-timeout, and rejecting compression.
+ * Protocol: https://github.com/grpc/grpc/blob/master/doc/PROTOCOL-HTTP2.md
+ */
+import http2 from 'node:http2';
+import type { AddressInfo } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import { MeshcaError } from '../../errors/index.js';
+import { encodeGrpcMessage } from './grpc-message.js';
+import { GrpcStatus, grpcFailureOf, type GrpcStatusCode } from './grpc-status.js';
+import { parseGrpcTimeout } from './grpc-timeout.js';
+
+/** Limits that keep one caller from exhausting the server. */
+export interface GrpcLimits {
+  /** Largest request message, in bytes (the 5-byte prefix excluded). */
+  readonly maxMessageBytes: number;
+  /** Largest header block a client may send (HTTP/2 SETTINGS_MAX_HEADER_LIST_SIZE). */
+  readonly maxHeaderListBytes: number;
+  /** Concurrent streams per connection (SETTINGS_MAX_CONCURRENT_STREAMS). */
+  readonly maxConcurrentStreams: number;
+  /** Open connections at once; more are refused at accept. */
+  readonly maxConnections: number;
+  /** A connection with no activity for this long is closed (GOAWAY). */
+  readonly idleTimeoutMs: number;
+  /** A TLS handshake not finished in this long is dropped. */
+  readonly handshakeTimeoutMs: number;
+  /** Longest a call may run whatever grpc-timeout the client asks for. */
+  readonly maxCallMs: number;
+}
+
+/** Defaults: 64 KiB messages (a CSR is ~1 KiB), 16 KiB of headers (a JWT is ~1 KiB). */
+export const DEFAULT_GRPC_LIMITS: GrpcLimits = {
+  maxMessageBytes: 64 * 1024,
+  maxHeaderListBytes: 16 * 1024,
+  maxConcurrentStreams: 100,
+  maxConnections: 10_000,
+  idleTimeoutMs: 5 * 60_000,
+  handshakeTimeoutMs: 10_000,
+  maxCallMs: 30_000,
+};
+
+/** The TLS peer as the transport saw it, for client-certificate authentication. */
+export interface GrpcPeer {
+  /** Remote address and port, for logs and the audit record. */
+  readonly address: string;
+  /** The TLS socket: its verified peer certificate and `authorized` flag. */
+  readonly socket: TLSSocket;
+}
+
+/** One unary call as a method handler sees it. */
+export interface UnaryCall {
+  /** `/package.Service/Method`. */
+  readonly path: string;
+  /** Request headers, lower-case names (authorization, clusterid, …). */
+  readonly headers: http2.IncomingHttpHeaders;
+  /** The request message, still encoded. */
+  readonly message: Buffer;
+  /** The connection the call came on. */
+  readonly peer: GrpcPeer;
+  /** Aborted when the deadline passes or the client cancels. */
+  readonly signal: AbortSignal;
+}
+
+/** A unary method: takes the call, returns the encoded response message or throws. */
+export type UnaryHandler = (call: UnaryCall) => Promise<Uint8Array>;
+
+/** Options of createGrpcServer. */
+export interface GrpcServerOptions {
+  /** TLS material; requestCert enables client certificates (verified against `ca`). */
+  readonly tls: {
+    readonly key: string | Buffer;
+    readonly cert: string | Buffer;
+    readonly ca?: string | Buffer | readonly (string | Buffer)[];
+    readonly requestCert?: boolean;
+  };
+  /** Handlers by path, e.g. `/istio.v1.auth.IstioCertificateService/CreateCertificate`. */
+  readonly methods: Readonly<Record<string, UnaryHandler>>;
+  /** Overrides of DEFAULT_GRPC_LIMITS. */
+  readonly limits?: Partial<GrpcLimits>;
+  /** Called with every error that was not a MeshcaError (for the log), and with transport errors. */
+  readonly onError?: (err: unknown, context: string) => void;
+}
+
+/** A running server. */
+export interface GrpcServer {
+  /** The underlying node:http2 server. */
+  readonly server: http2.Http2SecureServer;
+  /** Starts listening; resolves with the bound address (port 0 picks a free one). */
+  listen(port: number, host?: string): Promise<AddressInfo>;
+  /** Stops accepting, lets calls in flight finish, and resolves when every connection closed. */
+  close(): Promise<void>;
+}
+
+const { HTTP2_HEADER_PATH, HTTP2_HEADER_METHOD, HTTP2_HEADER_CONTENT_TYPE, NGHTTP2_NO_ERROR } = http2.constants;
+
+const RESPONSE_HEADERS = {
+  ':status': 200,
+  'content-type': 'application/grpc+proto',
+  'grpc-accept-encoding': 'identity',
+} as const;
+
+/** Creates a unary gRPC server over TLS 1.2+ with ALPN h2 only. */
+export function createGrpcServer(options: GrpcServerOptions): GrpcServer {
+  const limits: GrpcLimits = { ...DEFAULT_GRPC_LIMITS, ...options.limits };
+  const onError = options.onError ?? (() => undefined);
+  const server = http2.createSecureServer({
+    key: options.tls.key,
+    cert: options.tls.cert,
+    ...(options.tls.ca === undefined ? {} : { ca: options.tls.ca as string | Buffer | (string | Buffer)[] }),
+    // A client certificate is optional: it is verified, and `socket.authorized` tells the
+    // authenticator whether the chain checked out; a call without one falls back to its token.
+    requestCert: options.tls.requestCert ?? false,
+    rejectUnauthorized: false,
+    minVersion: 'TLSv1.2',
+    allowHTTP1: false,
+    handshakeTimeout: limits.handshakeTimeoutMs,
+    maxSessionMemory: 10,
+    settings: {
+      maxConcurrentStreams: limits.maxConcurrentStreams,
+      maxHeaderListSize: limits.maxHeaderListBytes,
+      enablePush: false,
+    },
+    maxHeaderListPairs: 64,
+  });
+  server.maxConnections = limits.maxConnections;
+
+  const sessions = new Set<http2.ServerHttp2Session>();
+  server.on('session', (session) => {
+    sessions.add(session);
+    session.setTimeout(limits.idleTimeoutMs, () => session.close());
+    session.on('close', () => sessions.delete(session));
+    session.on('error', (err) => onError(err, 'http2 session'));
+  });
+  server.on('sessionError', (err) => onError(err, 'http2 session'));
+  server.on('tlsClientError', (err) => onError(err, 'tls handshake'));
+
+  // A Map, not the options object, so a path such as "/__proto__" finds nothing.
+  const methods = new Map(Object.entries(options.methods));
+  server.on('stream', (stream, headers) => {
+    handleStream(stream, headers, methods, limits, onError);
+  });
+
+  return {
+    server,
+    listen: (port, host = '127.0.0.1') =>
+      new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => {
+          server.off('error', reject);
+          resolve(server.address() as AddressInfo);
+        });
+      }),
+    close: () =>
+      new Promise((resolve) => {
+        server.close(() => resolve());
+        for (const s of sessions) s.close();
+      }),
+  };
+}
+
+function handleStream(
+  stream: http2.ServerHttp2Stream,
+  headers: http2.IncomingHttpHeaders,
+  methods: ReadonlyMap<string, UnaryHandler>,
+  limits: GrpcLimits,
+  onError: (err: unknown, context: string) => void,
+): void {
+  let finished = false;
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined = undefined;
+
+  stream.on('error', (err) => onError(err, 'http2 stream'));
+  stream.on('close', () => {
+    if (timer !== undefined) clearTimeout(timer);
+    if (!finished) {
+      finished = true;
+      controller.abort(new MeshcaError('INTERNAL', 'the client cancelled the call'));
+    }
+  });
+
+  /** Ends the call with a trailers-only response and stops reading the rest of the request. */
+  const fail = (status: GrpcStatusCode, message: string): void => {
+    if (finished) return;
+    finished = true;
+    if (timer !== undefined) clearTimeout(timer);
+    controller.abort(new MeshcaError('INTERNAL', message));
+    if (stream.destroyed || stream.closed) return;
+    stream.respond(
+      { ...RESPONSE_HEADERS, 'grpc-status': String(status), 'grpc-message': encodeGrpcMessage(message) },
+      { endStream: true },
+    );
+    // The client may still be sending (an oversized body, say): RST_STREAM(NO_ERROR) after the
+    // response tells it to stop, as RFC 9113 §8.1 allows, instead of reading what we refuse.
+    if (!stream.readableEnded) stream.close(NGHTTP2_NO_ERROR);
+  };
+
+  const rawPath = headers[HTTP2_HEADER_PATH];
+  const path = typeof rawPath === 'string' ? rawPath : '';
+  if (headers[HTTP2_HEADER_METHOD] !== 'POST') {
+    finished = true;
+    stream.respond({ ':status': 405, allow: 'POST' }, { endStream: true });
+    return;
+  }
+  const rawType = headers[HTTP2_HEADER_CONTENT_TYPE];
+  const contentType = typeof rawType === 'string' ? rawType : '';
+  // "application/grpc" exactly, or followed by "+proto" / ";…" (PROTOCOL-HTTP2.md, Content-Type).
+  if (!/^application\/grpc(\+proto)?(;|$)/i.test(contentType)) {
+    finished = true;
+    // 415 so that a non-gRPC client does not read this as a gRPC answer (PROTOCOL-HTTP2.md).
+    stream.respond(
+      {
+        ':status': 415,
+        'content-type': 'text/plain',
+        'grpc-status': String(GrpcStatus.INVALID_ARGUMENT),
+        'grpc-message': encodeGrpcMessage(
+          `unsupported content-type ${JSON.stringify(contentType.slice(0, 100))}: send application/grpc`,
+        ),
+      },
+      { endStream: false },
+    );
+    stream.end(`unsupported content-type: this is a gRPC server, send application/grpc\n`);
+    return;
+  }
+  const handler = methods.get(path);
+  if (handler === undefined) {
+    fail(
+      GrpcStatus.UNIMPLEMENTED,
+      `unknown method ${JSON.stringify(path.slice(0, 200))}: this server implements ${[...methods.keys()].join(', ')}`,
+    );
+    return;
+  }
+  const encoding = headers['grpc-encoding'];
+  let timeoutMs = limits.maxCallMs;
+  const timeoutHeader = headers['grpc-timeout'];
+  if (typeof timeoutHeader === 'string') {
+    try {
+      timeoutMs = Math.min(timeoutMs, parseGrpcTimeout(timeoutHeader));
+    } catch (err) {
+      fail(GrpcStatus.INVALID_ARGUMENT, (err as Error).message);
+      return;
+    }
+  }
+  timer = setTimeout(() => fail(GrpcStatus.DEADLINE_EXCEEDED, `the call did not finish within its deadline of ${timeoutMs} ms`), timeoutMs);
+
+  // Read the one request message as it arrives: the 5-byte prefix (flag, big-endian length) is
+  // checked first, so an oversized message is refused before its body is buffered.
+  const prefix = Buffer.alloc(5);
+  let prefixLen = 0;
+  let body: Buffer | undefined;
+  let bodyLen = 0;
+  let message: Buffer | undefined;
+
+  stream.on('data', (chunk: Buffer) => {
+    let off = 0;
+    while (off < chunk.length && !finished) {
+      if (body === undefined) {
+        if (message !== undefined) {
+          fail(GrpcStatus.INVALID_ARGUMENT, 'unary method received more than one request message: send exactly one');
+          return;
+        }
+        const n = Math.min(5 - prefixLen, chunk.length - off);
+        chunk.copy(prefix, prefixLen, off, off + n);
+        prefixLen += n;
+        off += n;
+        if (prefixLen < 5) return;
+        const flag = prefix[0]!;
+        if (flag === 1) {
+          fail(
+            GrpcStatus.UNIMPLEMENTED,
+            `compressed messages (grpc-encoding ${typeof encoding === 'string' ? encoding : 'unset'}) are not supported: send uncompressed messages (grpc-encoding identity)`,
+          );
+          return;
+        }
+        if (flag !== 0) {
+          fail(GrpcStatus.INVALID_ARGUMENT, `malformed gRPC frame: compressed-flag byte is ${flag}, expected 0 or 1`);
+          return;
+        }
+        const len = prefix.readUInt32BE(1);
+        if (len > limits.maxMessageBytes) {
+          fail(
+            GrpcStatus.INVALID_ARGUMENT,
+            `request message too large: ${len} bytes exceeds the limit of ${limits.maxMessageBytes} bytes`,
+          );
+          return;
+        }
+        body = Buffer.allocUnsafe(len);
+        bodyLen = 0;
+      }
+      const n = Math.min(body.length - bodyLen, chunk.length - off);
+      chunk.copy(body, bodyLen, off, off + n);
+      bodyLen += n;
+      off += n;
+      if (bodyLen === body.length) {
+        message = body;
+        body = undefined;
+        prefixLen = 0;
+      }
+    }
+  });
+
+  stream.on('end', () => {
+    if (finished) return;
+    if (body !== undefined) {
+      fail(GrpcStatus.INVALID_ARGUMENT, `truncated request message: received ${bodyLen} of ${body.length} bytes`);
+      return;
+    }
+    if (prefixLen > 0) {
+      fail(GrpcStatus.INVALID_ARGUMENT, `truncated gRPC frame: received ${prefixLen} of 5 prefix bytes`);
+      return;
+    }
+    if (message === undefined) {
+      fail(GrpcStatus.INVALID_ARGUMENT, 'the request carried no message: send one IstioCertificateRequest');
+      return;
+    }
+    const socket = stream.session?.socket as TLSSocket | undefined;
+    if (socket === undefined) {
+      fail(GrpcStatus.UNAVAILABLE, 'the connection closed before the call was dispatched');
+      return;
+    }
+    const call: UnaryCall = {
+      path,
+      headers,
+      message,
+      peer: { address: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`, socket },
+      signal: controller.signal,
+    };
+    handler(call).then(
+      (response) => respond(response),
+      (err: unknown) => {
+        const failure = grpcFailureOf(err);
+        if (failure.unexpected) onError(err, `handler ${path}`);
+        fail(failure.status, failure.message);
+      },
+    );
+  });
+
+  const respond = (response: Uint8Array): void => {
+    if (finished) return;
+    finished = true;
+    if (timer !== undefined) clearTimeout(timer);
+    if (stream.destroyed || stream.closed) return;
+    const frame = Buffer.allocUnsafe(5 + response.length);
+    frame[0] = 0;
+    frame.writeUInt32BE(response.length, 1);
+    frame.set(response, 5);
+    stream.respond(RESPONSE_HEADERS, { waitForTrailers: true });
+    stream.once('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
+    stream.end(frame);
+  };
+}
