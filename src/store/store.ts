@@ -1,3 +1,4 @@
+import type { AuditRecord } from '../api/audit-record.js';
 import type { Resource, ResourceKey, ResourceType } from '../api/resource.js';
 
 /** Options for list. */
@@ -47,6 +48,7 @@ export interface Watch<T extends Resource = Resource> extends AsyncIterable<Watc
 export interface Lease {
   name: string;
   namespace: string;
+  /** Empty after the holder released it. */
   holderIdentity: string;
   /** ms since the epoch. */
   acquireTime: number;
@@ -76,7 +78,11 @@ export interface LeaseRequest {
  * GONE (watch from a compacted resourceVersion), INVALID_RESOURCE, STORE_UNAVAILABLE.
  */
 export interface Store {
-  /** Creates; fails with ALREADY_EXISTS. Sets uid, resourceVersion, generation 1, creationTimestamp. */
+  /**
+   * Creates; fails with ALREADY_EXISTS. Sets uid, resourceVersion, generation 1, creationTimestamp.
+   * `status` is dropped, as on the Kubernetes API: write it with updateStatus. A resourceVersion
+   * on the input is INVALID_RESOURCE.
+   */
   create<T extends Resource>(resource: T): Promise<T>;
   /** Reads one; fails with NOT_FOUND. */
   get<T extends Resource>(key: ResourceKey): Promise<T>;
@@ -105,12 +111,33 @@ export interface Store {
    * (it was free, expired at `now`, or already ours), else undefined.
    */
   acquireLease(request: LeaseRequest): Promise<Lease | undefined>;
-  /** Gives a lease up if `holderIdentity` holds it. */
+  /**
+   * Gives a lease up if `holderIdentity` holds it: the holder becomes empty, so the next
+   * acquireLease by anyone succeeds at once (and counts as a transition).
+   */
   releaseLease(name: string, namespace: string, holderIdentity: string): Promise<void>;
-  /** The current lease, if any. */
+  /** The lease record, if one was ever acquired (holderIdentity empty when released). */
   getLease(name: string, namespace: string): Promise<Lease | undefined>;
+  /** Appends issuance records to the audit log, all in one transaction. */
+  appendAudit(records: readonly AuditRecord[]): Promise<void>;
+  /** Audit records, newest first (by issuedAt). */
+  listAudit(query?: AuditQuery): Promise<AuditRecord[]>;
+  /** Deletes audit records issued before `before`; returns how many went. */
+  pruneAudit(before: Date): Promise<number>;
   /** Releases files, timers and watches. */
   close(): Promise<void>;
+}
+
+/** Which audit records listAudit returns. */
+export interface AuditQuery {
+  /** Only this SPIFFE ID. */
+  identity?: string;
+  /** Only records with issuedAt ≥ since. */
+  since?: Date;
+  /** Only records with issuedAt < until. */
+  until?: Date;
+  /** At most this many (default 1000, at most 10,000). */
+  limit?: number;
 }
 
 /** One write inside a transaction. */
