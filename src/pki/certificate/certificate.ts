@@ -1,0 +1,242 @@
+import { createHash, type KeyObject } from 'node:crypto';
+import { MeshcaError, isMeshcaError } from '../../errors/index.js';
+import { DerReader } from '../der/der-reader.js';
+import { Tag } from '../der/der-writer.js';
+import { KNOWN_EXTENSIONS, decodeExtensions, decodeKnownExtensions, type DecodedExtensions, type ExtKeyUsage, type KeyUsage, type NameConstraints } from '../extensions/extensions.js';
+import { describeKey, importSubjectPublicKeyInfo, type KeySpec } from '../keys/key-spec.js';
+import { decodeName, type DistinguishedName } from '../names/distinguished-name.js';
+import { emptySans, type SubjectAltNames } from '../names/subject-alt-names.js';
+import { derOf, pemDecodeAll, pemEncode } from '../pem/pem.js';
+import { signatureAlgorithmName, verifySignature } from '../signature/signature-algorithm.js';
+
+/** A parsed X.509 certificate (RFC 5280), read-only. */
+export interface Certificate {
+  readonly der: Buffer;
+  readonly pem: string;
+  /** Lowercase hex, without the sign octet DER may add. */
+  readonly serialNumber: string;
+  readonly subject: DistinguishedName;
+  /** Every subject attribute for display, most specific first ("CN=…, O=…"). */
+  readonly subjectString: string;
+  readonly issuerString: string;
+  readonly notBefore: Date;
+  readonly notAfter: Date;
+  readonly isCA: boolean;
+  readonly pathLen: number | undefined;
+  readonly keyUsages: readonly KeyUsage[] | undefined;
+  readonly extKeyUsages: readonly ExtKeyUsage[] | undefined;
+  readonly sans: SubjectAltNames;
+  /** Lowercase hex. */
+  readonly subjectKeyId: string | undefined;
+  readonly authorityKeyId: string | undefined;
+  readonly nameConstraints: NameConstraints | undefined;
+  readonly publicKey: KeyObject;
+  readonly keySpec: KeySpec;
+  /** SHA-256 of the DER, lowercase hex without colons. */
+  readonly fingerprintSha256: string;
+  /** cert-manager's name for the signature algorithm (ECDSAWithSHA256 …), or its OID. */
+  readonly signatureAlgorithm: string;
+  /** Issuer equals subject and the certificate's signature verifies with its own key. */
+  readonly selfSigned: boolean;
+  // The raw parts below serve chain building and verification.
+  /** The signed part, TBSCertificate, as DER. */
+  readonly tbsCertificate: Buffer;
+  readonly signatureAlgorithmOid: string;
+  readonly signatureValue: Buffer;
+  /** The subject Name as DER (compared byte for byte when chaining). */
+  readonly subjectDer: Buffer;
+  readonly issuerDer: Buffer;
+  /** Critical extensions meshca does not understand; a verifier must refuse the certificate (RFC 5280 §4.2). */
+  readonly unknownCriticalExtensions: readonly string[];
+  /** SAN kinds present that `sans` cannot hold (otherName, directoryName …). */
+  readonly otherSanKinds: readonly string[];
+}
+
+/** The largest single certificate accepted. */
+export const MAX_CERTIFICATE_BYTES = 64 * 1024;
+
+/** Lazy parts: the public key import, PEM and fingerprint cost more than the rest of the parse. */
+class ParsedCertificate implements Certificate {
+  readonly serialNumber: string;
+  readonly subject: DistinguishedName;
+  readonly subjectString: string;
+  readonly issuerString: string;
+  readonly notBefore: Date;
+  readonly notAfter: Date;
+  readonly isCA: boolean;
+  readonly pathLen: number | undefined;
+  readonly keyUsages: readonly KeyUsage[] | undefined;
+  readonly extKeyUsages: readonly ExtKeyUsage[] | undefined;
+  readonly sans: SubjectAltNames;
+  readonly subjectKeyId: string | undefined;
+  readonly authorityKeyId: string | undefined;
+  readonly nameConstraints: NameConstraints | undefined;
+  readonly signatureAlgorithm: string;
+  readonly tbsCertificate: Buffer;
+  readonly signatureAlgorithmOid: string;
+  readonly signatureValue: Buffer;
+  readonly subjectDer: Buffer;
+  readonly issuerDer: Buffer;
+  readonly unknownCriticalExtensions: readonly string[];
+  readonly otherSanKinds: readonly string[];
+  private readonly spkiDer: Buffer;
+  private lazyKey: KeyObject | undefined;
+  private lazyPem: string | undefined;
+  private lazyFingerprint: string | undefined;
+  private lazySelfSigned: boolean | undefined;
+
+  constructor(readonly der: Buffer) {
+    const top = new DerReader(der, 'certificate');
+    const outer = top.expect(Tag.SEQUENCE, '');
+    top.finish();
+    const r = DerReader.within(der, outer, 'certificate');
+    const tbsNode = r.expect(Tag.SEQUENCE, 'tbsCertificate');
+    const algNode = r.expect(Tag.SEQUENCE, 'signatureAlgorithm');
+    const signature = r.readBitString('signatureValue');
+    r.finish();
+    if (signature.unusedBits !== 0) throw invalid('the signature BIT STRING has unused bits; it must be whole octets');
+    this.signatureAlgorithmOid = DerReader.within(der, algNode, 'certificate.signatureAlgorithm').readOid('algorithm');
+    this.signatureAlgorithm = signatureAlgorithmName(this.signatureAlgorithmOid);
+    this.signatureValue = signature.bytes;
+    this.tbsCertificate = r.raw(tbsNode);
+
+    const t = DerReader.within(der, tbsNode, 'tbsCertificate');
+    let version = 0;
+    const versionNode = t.optional(0xa0, 'version');
+    if (versionNode !== undefined) {
+      const vr = DerReader.within(der, versionNode, 'tbsCertificate.version');
+      version = vr.readSmallInteger('');
+      vr.finish();
+      if (version > 2) throw invalid(`the certificate version is v${version + 1}; X.509 defines v1 to v3`);
+    }
+    const serialNode = t.expect(Tag.INTEGER, 'serialNumber');
+    const serial = t.content(serialNode);
+    if (serial.length === 0 || serial.length > 21) throw invalid(`the serial number is ${serial.length} octets; RFC 5280 §4.1.2.2 allows 1 to 20`);
+    this.serialNumber = (serial[0] === 0 && serial.length > 1 ? serial.subarray(1) : serial).toString('hex');
+    const innerAlg = DerReader.within(der, t.expect(Tag.SEQUENCE, 'signature'), 'tbsCertificate.signature').readOid('algorithm');
+    if (innerAlg !== this.signatureAlgorithmOid) {
+      // RFC 5280 §4.1.1.2: the two algorithm fields MUST be the same.
+      throw invalid(`the signature algorithm inside the certificate (${innerAlg}) differs from the one outside (${this.signatureAlgorithmOid})`);
+    }
+    const issuer = decodeNameWithRaw(t, 'issuer');
+    this.issuerString = issuer.text;
+    this.issuerDer = issuer.raw;
+    const validity = t.expect(Tag.SEQUENCE, 'validity');
+    const vr = DerReader.within(der, validity, 'tbsCertificate.validity');
+    this.notBefore = vr.readTime('notBefore');
+    this.notAfter = vr.readTime('notAfter');
+    vr.finish();
+    const subject = decodeNameWithRaw(t, 'subject');
+    this.subject = subject.dn;
+    this.subjectString = subject.text;
+    this.subjectDer = subject.raw;
+    this.spkiDer = t.raw(t.expect(Tag.SEQUENCE, 'subjectPublicKeyInfo'));
+    t.optional(0x81, 'issuerUniqueID');
+    t.optional(0x82, 'subjectUniqueID');
+    const extsWrapper = t.optional(0xa3, 'extensions');
+    t.finish();
+    let decoded: DecodedExtensions = decodeKnownExtensions(new Map(), 'extensions');
+    const unknownCritical: string[] = [];
+    if (extsWrapper !== undefined) {
+      if (version !== 2) throw invalid('the certificate has extensions but is not version 3');
+      const wr = DerReader.within(der, extsWrapper, 'tbsCertificate.extensions');
+      const seq = wr.expect(Tag.SEQUENCE, '');
+      wr.finish();
+      const exts = decodeExtensions(wr, seq, 'extensions');
+      decoded = decodeKnownExtensions(exts, 'extensions');
+      for (const [o, e] of exts) if (e.critical && !KNOWN_EXTENSIONS.has(o)) unknownCritical.push(o);
+    }
+    this.isCA = decoded.isCA ?? false;
+    this.pathLen = decoded.pathLen;
+    this.keyUsages = decoded.keyUsages;
+    this.extKeyUsages = decoded.extKeyUsages;
+    this.sans = decoded.sans ?? emptySans();
+    this.otherSanKinds = decoded.otherSanKinds;
+    this.subjectKeyId = decoded.subjectKeyId;
+    this.authorityKeyId = decoded.authorityKeyId;
+    this.nameConstraints = decoded.nameConstraints;
+    this.unknownCriticalExtensions = unknownCritical;
+  }
+
+  get publicKey(): KeyObject {
+    return (this.lazyKey ??= importSubjectPublicKeyInfo(this.spkiDer, 'certificate'));
+  }
+
+  get keySpec(): KeySpec {
+    return describeKey(this.publicKey);
+  }
+
+  get pem(): string {
+    return (this.lazyPem ??= pemEncode('CERTIFICATE', this.der));
+  }
+
+  get fingerprintSha256(): string {
+    return (this.lazyFingerprint ??= createHash('sha256').update(this.der).digest('hex'));
+  }
+
+  get selfSigned(): boolean {
+    return (this.lazySelfSigned ??=
+      this.subjectDer.equals(this.issuerDer) &&
+      verifySignature(this.signatureAlgorithmOid, this.publicKey, this.tbsCertificate, this.signatureValue) === undefined);
+  }
+}
+
+function decodeNameWithRaw(t: DerReader, field: string): { dn: DistinguishedName; text: string; raw: Buffer } {
+  // Read the node once to learn its bounds, then decode it from a fresh reader over the same bytes.
+  const node = t.expect(Tag.SEQUENCE, field);
+  const decoded = decodeName(new DerReader(t.buf, t.path, node.headerStart, node.end), field);
+  return { ...decoded, raw: t.raw(node) };
+}
+
+function invalid(message: string): MeshcaError {
+  return new MeshcaError('CERT_INVALID', message, { hint: 'the certificate is malformed; obtain it again from its issuer' });
+}
+
+function wrap(err: unknown): MeshcaError {
+  if (isMeshcaError(err, 'CERT_INVALID') || isMeshcaError(err, 'INPUT_TOO_LARGE')) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new MeshcaError('CERT_INVALID', `the certificate cannot be read: ${message}`, { cause: err, hint: isMeshcaError(err) ? err.hint : undefined });
+}
+
+/** Parses one certificate from DER bytes (no PEM). */
+export function certificateFromDer(der: Buffer): Certificate {
+  if (der.length > MAX_CERTIFICATE_BYTES) {
+    throw new MeshcaError('INPUT_TOO_LARGE', `the certificate is ${der.length} bytes; the limit is ${MAX_CERTIFICATE_BYTES}`);
+  }
+  try {
+    return new ParsedCertificate(der);
+  } catch (err) {
+    throw wrap(err);
+  }
+}
+
+/** Parses the first CERTIFICATE block of PEM text, or DER bytes; throws CERT_INVALID saying why. */
+export function parseCertificate(input: string | Buffer): Certificate {
+  let der: Buffer;
+  try {
+    der = derOf(input, ['CERTIFICATE']);
+  } catch (err) {
+    throw wrap(err);
+  }
+  return certificateFromDer(der);
+}
+
+/** Parses every certificate of a PEM bundle or chain, in order; blank text gives none. */
+export function parseCertificates(pem: string): Certificate[] {
+  if (pem.trim() === '') return [];
+  let blocks;
+  try {
+    blocks = pemDecodeAll(pem);
+  } catch (err) {
+    throw wrap(err);
+  }
+  return blocks.map((b, i) => {
+    if (b.label !== 'CERTIFICATE') throw invalid(`block ${i + 1} of the bundle is "${b.label}", not "CERTIFICATE"`);
+    try {
+      return certificateFromDer(b.der);
+    } catch (err) {
+      const e = wrap(err);
+      throw new MeshcaError(e.code, `certificate ${i + 1} of the bundle: ${e.message}`, { cause: err, hint: e.hint });
+    }
+  });
+}
