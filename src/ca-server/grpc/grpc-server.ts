@@ -99,7 +99,8 @@ export interface GrpcServer {
   close(): Promise<void>;
 }
 
-const { HTTP2_HEADER_PATH, HTTP2_HEADER_METHOD, HTTP2_HEADER_CONTENT_TYPE, NGHTTP2_NO_ERROR } = http2.constants;
+const { HTTP2_HEADER_PATH, HTTP2_HEADER_METHOD, HTTP2_HEADER_CONTENT_TYPE, NGHTTP2_NO_ERROR } =
+  http2.constants;
 
 const RESPONSE_HEADERS = {
   ':status': 200,
@@ -248,7 +249,11 @@ function handleStream(
       return;
     }
   }
-  timer = setTimeout(() => fail(GrpcStatus.DEADLINE_EXCEEDED, `the call did not finish within its deadline of ${timeoutMs} ms`), timeoutMs);
+  timer = setTimeout(
+    () =>
+      fail(GrpcStatus.DEADLINE_EXCEEDED, `the call did not finish within its deadline of ${timeoutMs} ms`),
+    timeoutMs,
+  );
 
   // Read the one request message as it arrives: the 5-byte prefix (flag, big-endian length) is
   // checked first, so an oversized message is refused before its body is buffered.
@@ -263,7 +268,10 @@ function handleStream(
     while (off < chunk.length && !finished) {
       if (body === undefined) {
         if (message !== undefined) {
-          fail(GrpcStatus.INVALID_ARGUMENT, 'unary method received more than one request message: send exactly one');
+          fail(
+            GrpcStatus.INVALID_ARGUMENT,
+            'unary method received more than one request message: send exactly one',
+          );
           return;
         }
         const n = Math.min(5 - prefixLen, chunk.length - off);
@@ -280,7 +288,10 @@ function handleStream(
           return;
         }
         if (flag !== 0) {
-          fail(GrpcStatus.INVALID_ARGUMENT, `malformed gRPC frame: compressed-flag byte is ${flag}, expected 0 or 1`);
+          fail(
+            GrpcStatus.INVALID_ARGUMENT,
+            `malformed gRPC frame: compressed-flag byte is ${flag}, expected 0 or 1`,
+          );
           return;
         }
         const len = prefix.readUInt32BE(1);
@@ -309,7 +320,10 @@ function handleStream(
   stream.on('end', () => {
     if (finished) return;
     if (body !== undefined) {
-      fail(GrpcStatus.INVALID_ARGUMENT, `truncated request message: received ${bodyLen} of ${body.length} bytes`);
+      fail(
+        GrpcStatus.INVALID_ARGUMENT,
+        `truncated request message: received ${bodyLen} of ${body.length} bytes`,
+      );
       return;
     }
     if (prefixLen > 0) {

@@ -40,7 +40,15 @@ export interface GrpcFailure {
 export function grpcFailureOf(err: unknown): GrpcFailure {
   if (isMeshcaError(err)) {
     const hint = err.hint === undefined ? '' : ` (${err.hint})`;
-    return { status: GrpcStatus[ERROR_CODES[err.code].grpc], message: `${err.code}: ${err.message}${hint}`, unexpected: false };
+    return {
+      status: GrpcStatus[ERROR_CODES[err.code].grpc],
+      message: `${err.code}: ${err.message}${hint}`,
+      unexpected: false,
+    };
   }
-  return { status: GrpcStatus.INTERNAL, message: 'internal error in the CA server: see its log', unexpected: true };
+  return {
+    status: GrpcStatus.INTERNAL,
+    message: 'internal error in the CA server: see its log',
+    unexpected: true,
+  };
 }

@@ -4,7 +4,10 @@ import protobuf from 'protobufjs';
 import { describe, expect, it } from 'vitest';
 import { isMeshcaError } from '../../errors/index.js';
 import { decodeIstioCertificateRequest, encodeIstioCertificateRequest } from './istio-certificate-request.js';
-import { decodeIstioCertificateResponse, encodeIstioCertificateResponse } from './istio-certificate-response.js';
+import {
+  decodeIstioCertificateResponse,
+  encodeIstioCertificateResponse,
+} from './istio-certificate-response.js';
 import type { JsonObject, JsonValue } from './struct-codec.js';
 
 // The independent encoder: protobufjs reading the same .proto the server documents.
@@ -92,9 +95,14 @@ describe('the IstioCertificateRequest codec', () => {
   it('skips unknown fields of every wire type and keeps the last value of a repeated scalar', () => {
     // field 2 varint 7, field 9 fixed64, field 10 fixed32, csr "a", csr "b", field 15 bytes "zz"
     const bytes = Uint8Array.from([
-      0x10, 0x07, 0x49, 1, 2, 3, 4, 5, 6, 7, 8, 0x55, 1, 2, 3, 4, 0x0a, 1, 0x61, 0x0a, 1, 0x62, 0x7a, 2, 0x7a, 0x7a,
+      0x10, 0x07, 0x49, 1, 2, 3, 4, 5, 6, 7, 8, 0x55, 1, 2, 3, 4, 0x0a, 1, 0x61, 0x0a, 1, 0x62, 0x7a, 2, 0x7a,
+      0x7a,
     ]);
-    expect(decodeIstioCertificateRequest(bytes)).toEqual({ csr: 'b', validityDuration: 0, metadata: undefined });
+    expect(decodeIstioCertificateRequest(bytes)).toEqual({
+      csr: 'b',
+      validityDuration: 0,
+      metadata: undefined,
+    });
   });
 
   it('reads a "__proto__" metadata key as data, not as a prototype change', () => {
@@ -147,7 +155,11 @@ describe('the IstioCertificateRequest codec', () => {
     ['a truncated fixed32', [0x55, 1], 'truncated 32-bit field'],
     ['a varint of eleven bytes', [0x18, ...Array<number>(10).fill(0xff), 0x01], 'longer than 10 bytes'],
     ['a length of six varint bytes', [0x0a, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01], 'longer than 5 bytes'],
-    ['validity_duration beyond 2^53', [0x18, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x40], 'out of range'],
+    [
+      'validity_duration beyond 2^53',
+      [0x18, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x40],
+      'out of range',
+    ],
     ['metadata nested 40 levels deep', [...deep(40)], 'nests deeper than 32 levels'],
   ])('rejects %s with a precise message', (_name, bytes, message) => {
     let thrown: unknown;
@@ -184,8 +196,13 @@ describe('the IstioCertificateResponse codec', () => {
     fc.assert(
       fc.property(fc.array(fc.string({ unit: 'grapheme', maxLength: 500 }), { maxLength: 5 }), (chain) => {
         const ours = encodeIstioCertificateResponse(chain);
-        expect((ResponseType.toObject(ResponseType.decode(ours), { arrays: true }) as { certChain: string[] }).certChain).toEqual(chain);
-        expect(decodeIstioCertificateResponse(ResponseType.encode({ certChain: chain }).finish())).toEqual(chain);
+        expect(
+          (ResponseType.toObject(ResponseType.decode(ours), { arrays: true }) as { certChain: string[] })
+            .certChain,
+        ).toEqual(chain);
+        expect(decodeIstioCertificateResponse(ResponseType.encode({ certChain: chain }).finish())).toEqual(
+          chain,
+        );
       }),
       { numRuns: 300 },
     );

@@ -14,7 +14,13 @@ export const MAX_STRUCT_DEPTH = 32;
  * Decodes google.protobuf.Struct { map<string, Value> fields = 1; } from bytes [start, end).
  * Repeated keys keep the last value, as protobuf map semantics say.
  */
-export function decodeStruct(buf: Uint8Array, start: number, end: number, depth = 0, into?: JsonObject): JsonObject {
+export function decodeStruct(
+  buf: Uint8Array,
+  start: number,
+  end: number,
+  depth = 0,
+  into?: JsonObject,
+): JsonObject {
   if (depth > MAX_STRUCT_DEPTH) malformed(`metadata nests deeper than ${MAX_STRUCT_DEPTH} levels`);
   // A null-prototype object: a key such as "__proto__" is data, not a prototype change.
   const out: JsonObject = into ?? (Object.create(null) as JsonObject);
