@@ -503,18 +503,20 @@ export class SqliteStore implements Store {
 
   /**
    * Drops events outside the retention window (beyond the newest maxEvents, or older than
-   * maxAgeMs); a watch from before the newest dropped one then fails with GONE. Runs on open
-   * and every 100 writes; returns how many events went.
+   * maxAgeMs; `retention` overrides the store's for this call); a watch from before the newest
+   * dropped one then fails with GONE. Runs on open and every 100 writes; returns how many went.
    */
-  compact(): number {
+  compact(retention: EventRetention = this.retention): number {
+    const maxEvents = retention.maxEvents ?? this.retention.maxEvents;
+    const maxAgeMs = retention.maxAgeMs ?? this.retention.maxAgeMs;
     return this.run(() =>
       this.db
         .transaction(() => {
           const state = this.state();
           const byAge = this.stmt('events-old', 'SELECT max(revision) FROM events WHERE created_at < ?')
             .pluck()
-            .get(this.clock() - this.retention.maxAgeMs) as number | null;
-          const cut = Math.max(state.revision - this.retention.maxEvents, byAge ?? 0);
+            .get(this.clock() - maxAgeMs) as number | null;
+          const cut = Math.max(state.revision - maxEvents, byAge ?? 0);
           if (cut <= state.compacted_revision) return 0;
           const removed = this.stmt('events-compact', 'DELETE FROM events WHERE revision <= ?').run(cut).changes;
           this.stmt('compacted', 'UPDATE store_state SET compacted_revision = ? WHERE id = 1').run(cut);
