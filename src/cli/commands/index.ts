@@ -1,0 +1,16 @@
+import type { Command } from 'commander';
+import type { CliContext } from '../context.js';
+import { registerDescribe } from './describe.js';
+import { registerGet } from './get.js';
+import { registerInit } from './init.js';
+import { registerInspect } from './inspect.js';
+import { registerVersion } from './version.js';
+
+/** Adds every meshca command to the program. */
+export function registerCommands(program: Command, ctx: CliContext): void {
+  registerInit(program, ctx);
+  registerGet(program, ctx);
+  registerDescribe(program, ctx);
+  registerInspect(program, ctx);
+  registerVersion(program, ctx);
+}

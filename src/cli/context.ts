@@ -1,0 +1,20 @@
+import type { Store } from '../store/store.js';
+
+/** A writable text stream (process.stdout, or a buffer in tests). */
+export interface Output {
+  write(text: string): unknown;
+}
+
+/** Everything a command needs from the outside world, injected by src/main.ts (or a test). */
+export interface CliContext {
+  readonly stdout: Output;
+  readonly stderr: Output;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly cwd: string;
+  /** The current instant. */
+  readonly now: () => Date;
+  /** Opens the store of a meshca home folder, creating the folder (0700) when absent. */
+  readonly openStore: (home: string) => Promise<Store>;
+  /** The program's version. */
+  readonly version: string;
+}

@@ -1,0 +1,132 @@
+import type { KeyObject } from 'node:crypto';
+import { MeshcaError } from '../../errors/index.js';
+import {
+  issueCertificate,
+  parseCertificates,
+  parsePrivateKey,
+  publicKeysEqual,
+  templateFromCsr,
+  type Certificate,
+} from '../../pki/index.js';
+import type { Issuer, SignRequest, SignResult } from '../issuer.js';
+
+/** The PEM contents of a CA Secret (`tls.crt`, `tls.key`, optionally `ca.crt`). */
+export interface CaKeyPair {
+  /** The CA certificate first, then its chain (as cert-manager writes `tls.crt`). */
+  readonly certChainPem: string;
+  readonly keyPem: string;
+  /** The root bundle, when the Secret has `ca.crt`. */
+  readonly caPem?: string;
+}
+
+/** Options of the CA issuer. */
+export interface CaIssuerOptions {
+  /** Where the key pair came from, for messages: `secret istio-system/istio-ca`. */
+  readonly source?: string;
+  /** How far notBefore is set before `now`, for clock skew between peers. */
+  readonly backdateMs?: number;
+}
+
+/**
+ * cert-manager's `ca` issuer: signs with a CA key pair held in a Secret. Works for a root or an
+ * intermediate: the intermediates of the Secret's chain go to the leaf's chain, the root to `ca`.
+ */
+export class CaIssuer implements Issuer {
+  readonly type = 'ca';
+  /** The signing CA certificate. */
+  readonly certificate: Certificate;
+  /** Intermediates from the signing CA up to (not including) the root; starts with the CA itself unless it is a root. */
+  readonly chain: readonly Certificate[];
+  /** The root bundle handed out as `ca.crt`. */
+  readonly ca: readonly Certificate[];
+  readonly #key: KeyObject;
+  readonly #backdateMs: number;
+
+  private constructor(certificate: Certificate, key: KeyObject, chain: Certificate[], ca: Certificate[], backdateMs: number) {
+    this.certificate = certificate;
+    this.#key = key;
+    this.chain = chain;
+    this.ca = ca;
+    this.#backdateMs = backdateMs;
+  }
+
+  /**
+   * Loads and checks a CA key pair: the certificate must be a CA allowed to sign certificates,
+   * and the key must be its key. Throws ISSUER_NOT_READY saying what is wrong.
+   */
+  static fromKeyPair(pair: CaKeyPair, options: CaIssuerOptions = {}): CaIssuer {
+    const source = options.source ?? 'the CA key pair';
+    const notReady = (message: string, cause?: unknown): MeshcaError =>
+      new MeshcaError('ISSUER_NOT_READY', `${source}: ${message}`, {
+        cause,
+        hint: 'the Secret must hold tls.crt (a CA certificate first), its tls.key and optionally ca.crt',
+      });
+    let certs: Certificate[];
+    try {
+      certs = parseCertificates(pair.certChainPem);
+    } catch (err) {
+      throw notReady(`tls.crt does not hold a certificate (${(err as Error).message})`, err);
+    }
+    const first = certs[0];
+    if (first === undefined) throw notReady('tls.crt holds no certificate');
+    if (!first.isCA) throw notReady(`certificate "${first.subjectString}" is not a CA (basicConstraints CA is not set)`);
+    if (first.keyUsages !== undefined && !first.keyUsages.includes('keyCertSign')) {
+      throw notReady(`certificate "${first.subjectString}" may not sign certificates (keyUsage lacks keyCertSign)`);
+    }
+    let key: KeyObject;
+    try {
+      key = parsePrivateKey(pair.keyPem);
+    } catch (err) {
+      throw notReady(`tls.key does not hold a private key (${(err as Error).message})`, err);
+    }
+    if (!publicKeysEqual(key, first.publicKey)) throw notReady('tls.key is not the key of the certificate in tls.crt');
+
+    let ca: Certificate[];
+    if (pair.caPem !== undefined && pair.caPem.trim() !== '') {
+      try {
+        ca = parseCertificates(pair.caPem);
+      } catch (err) {
+        throw notReady(`ca.crt does not hold certificates (${(err as Error).message})`, err);
+      }
+    } else {
+      const top = certs[certs.length - 1];
+      ca = top === undefined ? [] : [top];
+    }
+    // A self-signed certificate is a root: it goes to ca, never into the chain of a leaf.
+    const chain = certs.filter((c) => !c.selfSigned);
+    for (const c of certs.filter((c) => c.selfSigned)) {
+      if (!ca.some((r) => r.fingerprintSha256 === c.fingerprintSha256)) ca.push(c);
+    }
+    return new CaIssuer(first, key, chain, ca, options.backdateMs ?? 0);
+  }
+
+  /** Signs the CSR under this CA; the lifetime is clamped to the CA's own notAfter. */
+  async sign(request: SignRequest): Promise<SignResult> {
+    return this.signSync(request);
+  }
+
+  /** The same as sign, without a promise: the CSR hot path calls this directly. */
+  signSync(request: SignRequest): SignResult {
+    if (request.now.getTime() >= this.certificate.notAfter.getTime()) {
+      throw new MeshcaError(
+        'ISSUER_NOT_READY',
+        `the signing CA "${this.certificate.subjectString}" expired at ${this.certificate.notAfter.toISOString()}`,
+        { hint: 'renew the CA certificate (meshca renew) or import a new one' },
+      );
+    }
+    const template = templateFromCsr(request.csr, {
+      lifetimeMs: request.durationMs,
+      ...(request.isCA !== undefined && { isCA: request.isCA }),
+      ...(request.pathLen !== undefined && { pathLen: request.pathLen }),
+      ...(request.keyUsages !== undefined && { keyUsages: request.keyUsages }),
+      ...(request.extKeyUsages !== undefined && { extKeyUsages: request.extKeyUsages }),
+      ...(request.nameConstraints !== undefined && { nameConstraints: request.nameConstraints }),
+    });
+    const certificate = issueCertificate(
+      template,
+      { certificate: this.certificate, key: this.#key },
+      { now: request.now, backdateMs: this.#backdateMs },
+    );
+    return { certificate, chain: this.chain, ca: this.ca };
+  }
+}

@@ -1,0 +1,62 @@
+import type { Resource } from '../api/resource.js';
+import { MeshcaError } from '../errors/index.js';
+import { CaIssuer } from './ca/ca-issuer.js';
+import type { Issuer } from './issuer.js';
+import { SelfSignedIssuer } from './self-signed/self-signed-issuer.js';
+
+/** Looks a Secret up by namespace and name (the store, in production). */
+export type SecretLookup = (namespace: string, name: string) => Promise<Resource | undefined>;
+
+/** How issuers are built from resources. */
+export interface CreateIssuerOptions {
+  readonly getSecret: SecretLookup;
+  /** Where a ClusterIssuer's Secrets live (cert-manager's --cluster-resource-namespace). */
+  readonly clusterResourceNamespace: string;
+  readonly backdateMs?: number;
+}
+
+/** The PEM text of one key of a Secret's base64 `data`, or undefined. */
+export function secretText(secret: Resource, key: string): string | undefined {
+  const data = secret['data'] as Record<string, unknown> | undefined;
+  const value = data?.[key];
+  return typeof value === 'string' ? Buffer.from(value, 'base64').toString('utf8') : undefined;
+}
+
+/**
+ * Builds the signing implementation of an Issuer or ClusterIssuer resource. Throws
+ * ISSUER_NOT_READY (its Secret is missing or unusable) or ISSUER_INVALID (cannot work as written).
+ */
+export async function createIssuer(resource: Resource, options: CreateIssuerOptions): Promise<Issuer> {
+  const spec = (resource['spec'] ?? {}) as Record<string, unknown>;
+  const name = `${resource.kind} ${resource.metadata.namespace === undefined ? '' : `${resource.metadata.namespace}/`}${resource.metadata.name}`;
+  const backdate = options.backdateMs === undefined ? {} : { backdateMs: options.backdateMs };
+  if (spec['selfSigned'] !== undefined) return new SelfSignedIssuer(backdate);
+  const ca = spec['ca'] as { secretName?: unknown } | undefined;
+  if (ca !== undefined) {
+    if (typeof ca.secretName !== 'string' || ca.secretName === '') {
+      throw new MeshcaError('ISSUER_INVALID', `${name}: spec.ca.secretName is required`);
+    }
+    const namespace = resource.kind === 'ClusterIssuer' ? options.clusterResourceNamespace : (resource.metadata.namespace ?? '');
+    const secret = await options.getSecret(namespace, ca.secretName);
+    const source = `secret ${namespace}/${ca.secretName} of ${name}`;
+    if (secret === undefined) {
+      throw new MeshcaError('ISSUER_NOT_READY', `${source} does not exist`, {
+        hint: 'create it (meshca init, or meshca apply a Secret with tls.crt and tls.key)',
+      });
+    }
+    const certChainPem = secretText(secret, 'tls.crt');
+    const keyPem = secretText(secret, 'tls.key');
+    if (certChainPem === undefined || keyPem === undefined) {
+      throw new MeshcaError('ISSUER_NOT_READY', `${source} lacks ${certChainPem === undefined ? 'tls.crt' : 'tls.key'}`);
+    }
+    const caPem = secretText(secret, 'ca.crt');
+    return CaIssuer.fromKeyPair({ certChainPem, keyPem, ...(caPem !== undefined && { caPem }) }, { source, ...backdate });
+  }
+  const type = ['vault', 'acme'].find((t) => spec[t] !== undefined);
+  if (type !== undefined) {
+    throw new MeshcaError('ISSUER_INVALID', `${name}: issuer type "${type}" cannot sign in this version of meshca`, {
+      hint: 'use a ca or selfSigned issuer',
+    });
+  }
+  throw new MeshcaError('ISSUER_INVALID', `${name}: spec names no issuer type (selfSigned, ca, vault or acme)`);
+}

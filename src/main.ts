@@ -1,0 +1,29 @@
+import { mkdirSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { runCli } from './cli/run-cli.js';
+import type { CliContext } from './cli/context.js';
+import { openSqliteStore } from './store/sqlite/sqlite-store.js';
+
+/** The version from package.json. */
+function readVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: string };
+  return pkg.version ?? '0.0.0';
+}
+
+/** The one place where concrete parts are wired together: the real clock, files, streams and store. */
+export async function main(argv: readonly string[]): Promise<number> {
+  const ctx: CliContext = {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    env: process.env,
+    cwd: process.cwd(),
+    now: () => new Date(),
+    version: readVersion(),
+    openStore: async (home) => {
+      mkdirSync(home, { recursive: true, mode: 0o700 });
+      return openSqliteStore({ path: path.join(home, 'store.db') });
+    },
+  };
+  return runCli(argv, ctx);
+}
