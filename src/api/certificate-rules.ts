@@ -95,7 +95,7 @@ export function certificateSpecIssues(rawSpec: unknown): ValidationIssue[] {
   const sig = spec.signatureAlgorithm;
   const allowed = SIGNATURE_ALGORITHMS[algorithm];
   if (typeof sig === 'string' && allowed !== undefined && Object.values(SIGNATURE_ALGORITHMS).flat().includes(sig) && !allowed.includes(sig)) {
-    at(['signatureAlgorithm'], `${sig} does not fit a ${algorithm} key; use one of ${allowed.join(', ')}`);
+    at(['signatureAlgorithm'], `${sig} does not fit an ${algorithm} key; use one of ${allowed.join(', ')}`);
   }
 
   if (isSet(spec.nameConstraints) && spec.isCA !== true) {

@@ -73,10 +73,21 @@ function kindOf(doc: Readonly<Record<string, unknown>>): KindInfo | ValidationIs
   ];
 }
 
+// Like Go's JSON decoding in the API server, `field: null` in a mapping means the field is unset
+// (kubectl itself prints `creationTimestamp: null`). Copies; never changes the input.
+function dropNulls(value: unknown, depth: number): unknown {
+  if (depth > 100 || typeof value !== 'object' || value === null) return value;
+  if (Array.isArray(value)) return value.map((v: unknown) => dropNulls(v, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) if (v !== null) out[k] = dropNulls(v, depth + 1);
+  return out;
+}
+
 // Drops what meshca ignores, without touching the caller's object.
-function normalize(doc: Readonly<Record<string, unknown>>, info: KindInfo): Record<string, unknown> {
+function normalize(raw: Readonly<Record<string, unknown>>, info: KindInfo): Record<string, unknown> {
+  const doc = dropNulls(raw, 0) as Record<string, unknown>;
   const meta = asRecord(doc.metadata);
-  if (meta === undefined) return { ...doc };
+  if (meta === undefined) return doc;
   const cleaned: Record<string, unknown> = { ...meta };
   for (const f of IGNORED_METADATA_FIELDS) delete cleaned[f];
   // Like the API server, a namespace on a cluster-scoped object is ignored.
