@@ -35,14 +35,16 @@ export function checkAuditRecord(record: unknown, index: number): asserts record
   for (const f of TEXT_FIELDS) {
     const v = r[f];
     if (typeof v !== 'string' || v.length === 0) problems.push(`${f}: must be a non-empty string`);
-    else if (v.length > MAX_FIELD) problems.push(`${f}: has ${v.length} characters, at most ${MAX_FIELD} are allowed`);
+    else if (v.length > MAX_FIELD)
+      problems.push(`${f}: has ${v.length} characters, at most ${MAX_FIELD} are allowed`);
   }
   // clusterId is empty when the caller sent no clusterid header (a single-cluster mesh).
   if (typeof r.clusterId !== 'string' || r.clusterId.length > MAX_FIELD) {
     problems.push(`clusterId: must be a string of at most ${MAX_FIELD} characters`);
   }
   for (const f of TIME_FIELDS) {
-    if (rfc3339Millis(r[f]) === undefined) problems.push(`${f}: must be an RFC 3339 timestamp such as 2025-01-02T03:04:05Z`);
+    if (rfc3339Millis(r[f]) === undefined)
+      problems.push(`${f}: must be an RFC 3339 timestamp such as 2025-01-02T03:04:05Z`);
   }
   if (typeof r.serialNumber === 'string' && !HEX.test(r.serialNumber)) {
     problems.push('serialNumber: must be lowercase hex without separators');
@@ -57,7 +59,8 @@ export function checkAuditRecord(record: unknown, index: number): asserts record
 
 /** Checks a batch for appendAudit. */
 export function checkAuditBatch(records: unknown): asserts records is readonly AuditRecord[] {
-  if (!Array.isArray(records)) throw new MeshcaError('INVALID_INPUT', 'appendAudit takes a list of audit records');
+  if (!Array.isArray(records))
+    throw new MeshcaError('INVALID_INPUT', 'appendAudit takes a list of audit records');
   if (records.length > MAX_AUDIT_BATCH) {
     throw new MeshcaError(
       'INPUT_TOO_LARGE',
@@ -87,18 +90,30 @@ const dateMs = (d: unknown, name: string): number | undefined => {
 export function resolveAuditQuery(query: AuditQuery | undefined): ResolvedAuditQuery {
   const q = query ?? {};
   if (q.identity !== undefined && (typeof q.identity !== 'string' || q.identity.length > MAX_FIELD)) {
-    throw new MeshcaError('INVALID_INPUT', `audit query identity: must be a string of at most ${MAX_FIELD} characters`);
+    throw new MeshcaError(
+      'INVALID_INPUT',
+      `audit query identity: must be a string of at most ${MAX_FIELD} characters`,
+    );
   }
   const limit = q.limit ?? DEFAULT_AUDIT_LIMIT;
   if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_AUDIT_LIMIT) {
-    throw new MeshcaError('INVALID_INPUT', `audit query limit: must be an integer from 1 to ${MAX_AUDIT_LIMIT}`);
+    throw new MeshcaError(
+      'INVALID_INPUT',
+      `audit query limit: must be an integer from 1 to ${MAX_AUDIT_LIMIT}`,
+    );
   }
-  return { identity: q.identity, sinceMs: dateMs(q.since, 'since'), untilMs: dateMs(q.until, 'until'), limit };
+  return {
+    identity: q.identity,
+    sinceMs: dateMs(q.since, 'since'),
+    untilMs: dateMs(q.until, 'until'),
+    limit,
+  };
 }
 
 /** ms of a pruneAudit cutoff. */
 export function pruneCutoffMs(before: unknown): number {
   const ms = dateMs(before, 'before');
-  if (ms === undefined) throw new MeshcaError('INVALID_INPUT', 'pruneAudit needs a Date: records issued before it go');
+  if (ms === undefined)
+    throw new MeshcaError('INVALID_INPUT', 'pruneAudit needs a Date: records issued before it go');
   return ms;
 }

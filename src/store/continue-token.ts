@@ -14,17 +14,25 @@ const MAX_TOKEN_LENGTH = 4096;
 
 /** Encodes a token as opaque base64url text. */
 export function encodeContinueToken(token: ContinueToken): string {
-  return Buffer.from(JSON.stringify([1, token.scope, token.resourceVersion, token.after[0], token.after[1]])).toString(
-    'base64url',
-  );
+  return Buffer.from(
+    JSON.stringify([1, token.scope, token.resourceVersion, token.after[0], token.after[1]]),
+  ).toString('base64url');
 }
 
 /** Decodes a token from the same list (same scope); INVALID_INPUT for anything else. */
 export function decodeContinueToken(text: unknown, scope: string): ContinueToken {
   const bad = (why: string): never => {
-    throw new MeshcaError('INVALID_INPUT', `list continue token ${why}: pass the token from the previous page unchanged, or list again without it`);
+    throw new MeshcaError(
+      'INVALID_INPUT',
+      `list continue token ${why}: pass the token from the previous page unchanged, or list again without it`,
+    );
   };
-  if (typeof text !== 'string' || text.length === 0 || text.length > MAX_TOKEN_LENGTH || !/^[A-Za-z0-9_-]+$/.test(text)) {
+  if (
+    typeof text !== 'string' ||
+    text.length === 0 ||
+    text.length > MAX_TOKEN_LENGTH ||
+    !/^[A-Za-z0-9_-]+$/.test(text)
+  ) {
     return bad('is malformed');
   }
   let parsed: unknown;

@@ -82,7 +82,8 @@ export function parseLabelSelector(text: string): LabelSelector {
   const key = (): string => {
     skipSpace();
     const { value, at } = word();
-    if (value.length === 0) fail(at, `expected a label key${at < text.length ? `, found "${text[at]}"` : ''}`);
+    if (value.length === 0)
+      fail(at, `expected a label key${at < text.length ? `, found "${text[at]}"` : ''}`);
     const problem = labelKeyProblem(value);
     if (problem !== undefined) fail(at, `label key "${value}": ${problem}`);
     return value;
@@ -114,17 +115,27 @@ export function parseLabelSelector(text: string): LabelSelector {
       if (pos === text.length || c === ',') {
         requirements.push({ key: k, operator: 'Exists', values: [] });
       } else if (c === '=' || c === '!') {
-        const op = text.startsWith('==', pos) ? '==' : text.startsWith('!=', pos) ? '!=' : c === '=' ? '=' : '';
+        const op = text.startsWith('==', pos)
+          ? '=='
+          : text.startsWith('!=', pos)
+            ? '!='
+            : c === '='
+              ? '='
+              : '';
         if (op === '') fail(opAt, `expected "!=" after "!" following key "${k}"`);
         pos += op.length;
         requirements.push({ key: k, operator: op === '!=' ? 'NotEquals' : 'Equals', values: [value(true)] });
       } else {
         const { value: opWord, at } = word();
         if (opWord !== 'in' && opWord !== 'notin') {
-          fail(at, `expected an operator (=, ==, !=, in, notin) or "," after key "${k}", found "${opWord || c}"`);
+          fail(
+            at,
+            `expected an operator (=, ==, !=, in, notin) or "," after key "${k}", found "${opWord || c}"`,
+          );
         }
         skipSpace();
-        if (text[pos] !== '(') fail(pos, `expected "(" after "${opWord}": write it as ${k} ${opWord} (v1,v2)`);
+        if (text[pos] !== '(')
+          fail(pos, `expected "(" after "${opWord}": write it as ${k} ${opWord} (v1,v2)`);
         pos++;
         const values: string[] = [value(false)];
         for (;;) {

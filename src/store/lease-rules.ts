@@ -16,16 +16,25 @@ export function checkLeaseKey(name: unknown, namespace: unknown): void {
 /** Checks an acquireLease request. */
 export function checkLeaseRequest(request: LeaseRequest): void {
   if (typeof request !== 'object' || request === null) {
-    throw new MeshcaError('INVALID_INPUT', 'acquireLease takes { name, namespace, holderIdentity, leaseDurationMs, now }');
+    throw new MeshcaError(
+      'INVALID_INPUT',
+      'acquireLease takes { name, namespace, holderIdentity, leaseDurationMs, now }',
+    );
   }
   checkLeaseKey(request.name, request.namespace);
   const holder = request.holderIdentity as unknown;
   if (typeof holder !== 'string' || holder.length === 0 || holder.length > 253) {
-    throw new MeshcaError('INVALID_INPUT', 'lease holderIdentity must be a non-empty string of at most 253 characters');
+    throw new MeshcaError(
+      'INVALID_INPUT',
+      'lease holderIdentity must be a non-empty string of at most 253 characters',
+    );
   }
   const d = request.leaseDurationMs as unknown;
   if (!Number.isSafeInteger(d) || (d as number) < 1 || (d as number) > MAX_LEASE_DURATION_MS) {
-    throw new MeshcaError('INVALID_INPUT', `lease leaseDurationMs must be an integer from 1 to ${MAX_LEASE_DURATION_MS}`);
+    throw new MeshcaError(
+      'INVALID_INPUT',
+      `lease leaseDurationMs must be an integer from 1 to ${MAX_LEASE_DURATION_MS}`,
+    );
   }
   const now = request.now as unknown;
   if (!Number.isSafeInteger(now) || (now as number) < 0) {

@@ -9,7 +9,8 @@ export const MAX_RESOURCE_DEPTH = 64;
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-const API_VERSION = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?v[1-9][0-9]*((alpha|beta)[1-9][0-9]*)?$/;
+const API_VERSION =
+  /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?v[1-9][0-9]*((alpha|beta)[1-9][0-9]*)?$/;
 const KIND = /^[A-Z][A-Za-z0-9]{0,62}$/;
 
 const show = (v: unknown): string => {
@@ -41,10 +42,14 @@ export function namespaceProblem(namespace: unknown): string | undefined {
 
 function typeProblems(type: Partial<ResourceType>, problems: string[]): void {
   if (typeof type.apiVersion !== 'string' || !API_VERSION.test(type.apiVersion)) {
-    problems.push(`apiVersion: ${show(type.apiVersion)} is not an API version such as "v1" or "cert-manager.io/v1"`);
+    problems.push(
+      `apiVersion: ${show(type.apiVersion)} is not an API version such as "v1" or "cert-manager.io/v1"`,
+    );
   }
   if (typeof type.kind !== 'string' || !KIND.test(type.kind)) {
-    problems.push(`kind: ${show(type.kind)} is not a kind such as "Certificate" (UpperCamelCase, at most 63 characters)`);
+    problems.push(
+      `kind: ${show(type.kind)} is not a kind such as "Certificate" (UpperCamelCase, at most 63 characters)`,
+    );
   }
 }
 
@@ -83,7 +88,13 @@ export function checkResourceKey(key: unknown): asserts key is ResourceKey {
  * non-finite numbers, class instances, cycles, `__proto__` keys, nesting beyond
  * MAX_RESOURCE_DEPTH; gives up early with INPUT_TOO_LARGE once the text would pass the limit.
  */
-function checkJson(value: unknown, path: string, depth: number, budget: { bytes: number }, seen: Set<object>): void {
+function checkJson(
+  value: unknown,
+  path: string,
+  depth: number,
+  budget: { bytes: number },
+  seen: Set<object>,
+): void {
   if (budget.bytes > MAX_RESOURCE_BYTES) return;
   switch (typeof value) {
     case 'string':
@@ -94,14 +105,20 @@ function checkJson(value: unknown, path: string, depth: number, budget: { bytes:
       return;
     case 'number':
       if (!Number.isFinite(value)) {
-        throw new MeshcaError('INVALID_RESOURCE', `${path}: ${value} is not a JSON number: use a finite number`);
+        throw new MeshcaError(
+          'INVALID_RESOURCE',
+          `${path}: ${value} is not a JSON number: use a finite number`,
+        );
       }
       budget.bytes += 8;
       return;
     case 'object':
       break;
     default:
-      throw new MeshcaError('INVALID_RESOURCE', `${path}: a ${typeof value} cannot be stored: use JSON values only`);
+      throw new MeshcaError(
+        'INVALID_RESOURCE',
+        `${path}: a ${typeof value} cannot be stored: use JSON values only`,
+      );
   }
   if (value === null) {
     budget.bytes += 4;
@@ -125,7 +142,10 @@ function checkJson(value: unknown, path: string, depth: number, budget: { bytes:
   } else {
     const proto = Object.getPrototypeOf(value) as unknown;
     if (proto !== Object.prototype && proto !== null) {
-      throw new MeshcaError('INVALID_RESOURCE', `${path}: an instance of a class cannot be stored: use a plain object`);
+      throw new MeshcaError(
+        'INVALID_RESOURCE',
+        `${path}: an instance of a class cannot be stored: use a plain object`,
+      );
     }
     for (const k of Object.keys(value)) {
       if (k === '__proto__') {
@@ -169,7 +189,10 @@ function checkStringMap(
  */
 export function checkResource(resource: unknown): asserts resource is Resource {
   if (typeof resource !== 'object' || resource === null || Array.isArray(resource)) {
-    throw new MeshcaError('INVALID_RESOURCE', 'a resource must be an object with apiVersion, kind and metadata');
+    throw new MeshcaError(
+      'INVALID_RESOURCE',
+      'a resource must be an object with apiVersion, kind and metadata',
+    );
   }
   const budget = { bytes: 0 };
   checkJson(resource, '$', 0, budget, new Set());
@@ -190,7 +213,8 @@ export function checkResource(resource: unknown): asserts resource is Resource {
       if (ns !== undefined) problems.push(`metadata.namespace: ${ns}`);
     }
     for (const f of ['uid', 'resourceVersion', 'creationTimestamp'] as const) {
-      if (meta[f] !== undefined && typeof meta[f] !== 'string') problems.push(`metadata.${f}: must be a string`);
+      if (meta[f] !== undefined && typeof meta[f] !== 'string')
+        problems.push(`metadata.${f}: must be a string`);
     }
     if (meta.generation !== undefined && !Number.isSafeInteger(meta.generation)) {
       problems.push('metadata.generation: must be an integer');

@@ -117,7 +117,10 @@ const REVISION = /^(0|[1-9][0-9]{0,15})$/;
 const positiveInt = (value: unknown, name: string, fallback: number): number => {
   if (value === undefined) return fallback;
   if (!Number.isSafeInteger(value) || (value as number) < 1) {
-    throw new MeshcaError('INVALID_INPUT', `store option ${name} must be a positive integer, got ${JSON.stringify(value) ?? typeof value}`);
+    throw new MeshcaError(
+      'INVALID_INPUT',
+      `store option ${name} must be a positive integer, got ${JSON.stringify(value) ?? typeof value}`,
+    );
   }
   return value as number;
 };
@@ -144,7 +147,8 @@ const specOf = (r: Resource): string => {
 const withoutVersion = (r: Resource): string =>
   canonicalJson({ ...r, metadata: { ...r.metadata, resourceVersion: undefined } });
 
-const rfc3339Seconds = (ms: number): string => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+const rfc3339Seconds = (ms: number): string =>
+  new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
 
 /** Opens (creating and migrating as needed) the SQLite store at `options.path`. */
 export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
@@ -201,7 +205,9 @@ export class SqliteStore implements Store {
       maxAgeMs: positiveInt(options.eventRetention?.maxAgeMs, 'eventRetention.maxAgeMs', 3_600_000),
     };
     const auditRetentionMs =
-      options.auditRetentionMs === undefined ? undefined : positiveInt(options.auditRetentionMs, 'auditRetentionMs', 1);
+      options.auditRetentionMs === undefined
+        ? undefined
+        : positiveInt(options.auditRetentionMs, 'auditRetentionMs', 1);
     const synchronous = options.synchronous ?? 'FULL';
     if (synchronous !== 'FULL' && synchronous !== 'NORMAL') {
       throw new MeshcaError('INVALID_INPUT', 'store option synchronous must be "FULL" or "NORMAL"');
@@ -270,7 +276,10 @@ export class SqliteStore implements Store {
       const selector = parseLabelSelector(selectorText);
       const limit = options.limit ?? 0;
       if (!Number.isSafeInteger(limit) || limit < 0) {
-        throw new MeshcaError('INVALID_INPUT', `list limit must be a non-negative integer (0 = all), got ${String(limit)}`);
+        throw new MeshcaError(
+          'INVALID_INPUT',
+          `list limit must be a non-negative integer (0 = all), got ${String(limit)}`,
+        );
       }
       const scope = `${type.apiVersion}|${type.kind}|${namespace ?? '*'}|${selectorText}`;
       const token = options.continue === undefined ? undefined : decodeContinueToken(options.continue, scope);
@@ -306,7 +315,11 @@ export class SqliteStore implements Store {
           resourceVersion,
         };
         if (more && last !== undefined) {
-          result.continue = encodeContinueToken({ scope, resourceVersion, after: [last.namespace, last.name] });
+          result.continue = encodeContinueToken({
+            scope,
+            resourceVersion,
+            after: [last.namespace, last.name],
+          });
         }
         return result;
       });
@@ -334,7 +347,8 @@ export class SqliteStore implements Store {
   transaction(ops: readonly WriteOp[]): Promise<Resource[]> {
     return this.promise(() => {
       const untrusted: unknown = ops;
-      if (!Array.isArray(untrusted)) throw new MeshcaError('INVALID_INPUT', 'a transaction takes a list of write operations');
+      if (!Array.isArray(untrusted))
+        throw new MeshcaError('INVALID_INPUT', 'a transaction takes a list of write operations');
       if (ops.length > MAX_TRANSACTION_OPS) {
         throw new MeshcaError(
           'INPUT_TOO_LARGE',
@@ -385,7 +399,15 @@ export class SqliteStore implements Store {
         } else if (row.holder_identity === holderIdentity) {
           next = { ...row, renew_time: now, lease_duration_ms: leaseDurationMs };
         } else if (row.holder_identity === '' || now >= row.renew_time + row.lease_duration_ms) {
-          next = leaseRow(namespace, name, holderIdentity, now, now, leaseDurationMs, row.lease_transitions + 1);
+          next = leaseRow(
+            namespace,
+            name,
+            holderIdentity,
+            now,
+            now,
+            leaseDurationMs,
+            row.lease_transitions + 1,
+          );
         } else {
           return undefined;
         }
@@ -419,8 +441,7 @@ export class SqliteStore implements Store {
       const row = this.read(
         () =>
           this.stmt('lease', 'SELECT * FROM leases WHERE namespace = ? AND name = ?').get(namespace, name) as
-            | LeaseRow
-            | undefined,
+            LeaseRow | undefined,
       );
       return row === undefined ? undefined : toLease(row);
     });
@@ -518,7 +539,9 @@ export class SqliteStore implements Store {
             .get(this.clock() - maxAgeMs) as number | null;
           const cut = Math.max(state.revision - maxEvents, byAge ?? 0);
           if (cut <= state.compacted_revision) return 0;
-          const removed = this.stmt('events-compact', 'DELETE FROM events WHERE revision <= ?').run(cut).changes;
+          const removed = this.stmt('events-compact', 'DELETE FROM events WHERE revision <= ?').run(
+            cut,
+          ).changes;
           this.stmt('compacted', 'UPDATE store_state SET compacted_revision = ? WHERE id = 1').run(cut);
           return removed;
         })
@@ -588,7 +611,10 @@ export class SqliteStore implements Store {
     }
     const key = keyOf(input);
     if (this.find(key) !== undefined) {
-      throw new MeshcaError('ALREADY_EXISTS', `${keyText(key)} already exists: update it instead, or delete it first`);
+      throw new MeshcaError(
+        'ALREADY_EXISTS',
+        `${keyText(key)} already exists: update it instead, or delete it first`,
+      );
     }
     const revision = this.nextRevision();
     const { status: _status, ...rest } = input;
@@ -682,7 +708,12 @@ export class SqliteStore implements Store {
     return written;
   }
 
-  private put(resource: Resource, revision: number, type: 'ADDED' | 'MODIFIED', prevLabels: string | null): void {
+  private put(
+    resource: Resource,
+    revision: number,
+    type: 'ADDED' | 'MODIFIED',
+    prevLabels: string | null,
+  ): void {
     const body = JSON.stringify(resource);
     const bytes = Buffer.byteLength(body);
     if (bytes > MAX_RESOURCE_BYTES) tooLarge(bytes);
@@ -691,7 +722,15 @@ export class SqliteStore implements Store {
       'put',
       `INSERT OR REPLACE INTO resources (api_version, kind, namespace, name, resource_version, labels, body)
        VALUES (?, ?, ?, ?, ?, ?, ?)`,
-    ).run(resource.apiVersion, resource.kind, resource.metadata.namespace ?? '', resource.metadata.name, revision, labels, body);
+    ).run(
+      resource.apiVersion,
+      resource.kind,
+      resource.metadata.namespace ?? '',
+      resource.metadata.name,
+      revision,
+      labels,
+      body,
+    );
     this.event(type, resource, revision, prevLabels, body, labels);
   }
 
@@ -752,7 +791,8 @@ export class SqliteStore implements Store {
         const events: WatchEvent[] = [];
         for (const row of rows) {
           const eventType = filterEvent(row, selector);
-          if (eventType !== undefined) events.push({ type: eventType, object: JSON.parse(row.body) as Resource });
+          if (eventType !== undefined)
+            events.push({ type: eventType, object: JSON.parse(row.body) as Resource });
         }
         return { events, upTo: rows.at(-1)?.revision ?? after };
       }),
@@ -773,7 +813,10 @@ export class SqliteStore implements Store {
   }
 
   private state(): StateRow {
-    return this.stmt('state', 'SELECT revision, compacted_revision FROM store_state WHERE id = 1').get() as StateRow;
+    return this.stmt(
+      'state',
+      'SELECT revision, compacted_revision FROM store_state WHERE id = 1',
+    ).get() as StateRow;
   }
 
   private nextRevision(): number {
@@ -842,7 +885,9 @@ export class SqliteStore implements Store {
 
   private ensureOpen(): void {
     if (this.closed) {
-      throw new MeshcaError('STORE_UNAVAILABLE', `store ${this.file} is closed: open it again`, { retryable: false });
+      throw new MeshcaError('STORE_UNAVAILABLE', `store ${this.file} is closed: open it again`, {
+        retryable: false,
+      });
     }
   }
 }
@@ -945,7 +990,10 @@ function tightenMode(file: string): void {
 
 function migrate(db: Database.Database, file: string, clock: () => number): void {
   db.transaction(() => {
-    const tables = db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table'`).pluck().all() as string[];
+    const tables = db
+      .prepare(`SELECT name FROM sqlite_master WHERE type = 'table'`)
+      .pluck()
+      .all() as string[];
     if (tables.length > 0 && !tables.includes('schema_migrations')) {
       throw new MeshcaError(
         'STORE_CORRUPT',
@@ -955,7 +1003,10 @@ function migrate(db: Database.Database, file: string, clock: () => number): void
     db.exec(
       'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)',
     );
-    const applied = db.prepare('SELECT version FROM schema_migrations ORDER BY version').pluck().all() as number[];
+    const applied = db
+      .prepare('SELECT version FROM schema_migrations ORDER BY version')
+      .pluck()
+      .all() as number[];
     const known = MIGRATIONS.at(-1)?.version ?? 0;
     const current = applied.at(-1) ?? 0;
     if (current > known) {
@@ -968,6 +1019,12 @@ function migrate(db: Database.Database, file: string, clock: () => number): void
       throw new MeshcaError(
         'STORE_CORRUPT',
         `store ${file} has schema versions ${applied.join(', ')} with a gap: restore it from a backup`,
+      );
+    }
+    if (applied.length === 0 && tables.some((t) => t !== 'schema_migrations')) {
+      throw new MeshcaError(
+        'STORE_CORRUPT',
+        `store ${file} has tables but no schema version recorded: restore it from a backup`,
       );
     }
     const record = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');

@@ -34,7 +34,12 @@ export function clusterIssuer(name: string): Resource {
 }
 
 /** An audit record fixture for one issuance at `issuedAt`. */
-export function auditRecord(serial: number, identity: string, issuedAt: string, overrides: Partial<AuditRecord> = {}): AuditRecord {
+export function auditRecord(
+  serial: number,
+  identity: string,
+  issuedAt: string,
+  overrides: Partial<AuditRecord> = {},
+): AuditRecord {
   const start = Date.parse(issuedAt);
   return {
     serialNumber: serial.toString(16).padStart(16, '0'),
