@@ -1,0 +1,158 @@
+import { MESHCA_API_VERSION } from '../../api/meshca-config.js';
+import type { Resource, ResourceType } from '../../api/resource.js';
+import { toMeshcaError } from '../../errors/index.js';
+import { CaIssuer, createIssuer } from '../../issuers/index.js';
+import type { Store } from '../../store/store.js';
+import { watchTypes, type TypeWatcher } from '../../store/watch-types.js';
+import type { SigningAuthority } from './workload-signer.js';
+
+const CM = 'cert-manager.io/v1';
+
+/** Which issuer signs workload CSRs: a cert-manager issuerRef. */
+export interface IssuerRef {
+  readonly name: string;
+  readonly kind: 'Issuer' | 'ClusterIssuer';
+}
+
+/** Options of the signing authority source. */
+export interface SigningAuthoritySourceOptions {
+  readonly store: Store;
+  /** The issuer from flags (`--issuer-name`, `--issuer-kind`). */
+  readonly issuerRef: IssuerRef;
+  /** Where a namespaced Issuer lives (`--certificate-namespace`). */
+  readonly namespace: string;
+  /** Where a ClusterIssuer's Secrets live. */
+  readonly clusterResourceNamespace: string;
+  /** The cluster-scoped MeshcaConfig whose spec.issuerRef overrides the flags at run time. */
+  readonly runtimeConfigName?: string;
+  readonly now: () => Date;
+  /** Called after every change of the authority (a new CA, or readiness lost or gained). */
+  readonly onChange?: (authority: SigningAuthority) => void;
+  readonly onError?: (err: unknown) => void;
+}
+
+/**
+ * Keeps the signing CA resolved from the store: it reads the issuer (the runtime MeshcaConfig's,
+ * else the configured one) and its Secret, and swaps the in-process CA whenever any of them
+ * changes, with no restart. A request reads `current()` once, so a swap never affects it.
+ */
+export class SigningAuthoritySource {
+  readonly #o: SigningAuthoritySourceOptions;
+  #current: SigningAuthority = { ready: false, reason: 'the signing CA has not been loaded yet' };
+  #watcher: TypeWatcher | undefined;
+  #resolving: Promise<void> | undefined;
+  #dirty = false;
+
+  constructor(options: SigningAuthoritySourceOptions) {
+    this.#o = options;
+  }
+
+  /** The signing CA now. */
+  current(): SigningAuthority {
+    return this.#current;
+  }
+
+  /** Loads the CA and starts watching for changes. */
+  async start(): Promise<void> {
+    const types: ResourceType[] = [
+      { apiVersion: CM, kind: 'Issuer' },
+      { apiVersion: CM, kind: 'ClusterIssuer' },
+      { apiVersion: 'v1', kind: 'Secret' },
+      { apiVersion: MESHCA_API_VERSION, kind: 'MeshcaConfig' },
+    ];
+    this.#watcher = watchTypes(this.#o.store, types, () => void this.refresh(), {
+      ...(this.#o.onError !== undefined && { onError: this.#o.onError }),
+    });
+    await this.#watcher.ready;
+    await this.refresh();
+  }
+
+  /** Resolves again now; concurrent calls coalesce into at most one more pass. */
+  refresh(): Promise<void> {
+    if (this.#resolving !== undefined) {
+      this.#dirty = true;
+      return this.#resolving;
+    }
+    this.#resolving = (async () => {
+      do {
+        this.#dirty = false;
+        const next = await this.#resolve();
+        if (!sameAuthority(this.#current, next)) {
+          this.#current = next;
+          this.#o.onChange?.(next);
+        }
+      } while (this.#dirty);
+    })().finally(() => {
+      this.#resolving = undefined;
+    });
+    return this.#resolving;
+  }
+
+  /** Stops watching. */
+  close(): void {
+    this.#watcher?.close();
+  }
+
+  /** The issuerRef in force: the runtime configuration's, else the flags'. */
+  async #issuerRef(): Promise<IssuerRef> {
+    const name = this.#o.runtimeConfigName ?? 'default';
+    const config = await this.#o.store.tryGet<Resource>({ apiVersion: MESHCA_API_VERSION, kind: 'MeshcaConfig', name });
+    const ref = (config?.['spec'] as { issuerRef?: { name?: string; kind?: string } } | undefined)?.issuerRef;
+    if (ref?.name !== undefined) return { name: ref.name, kind: ref.kind === 'ClusterIssuer' ? 'ClusterIssuer' : 'Issuer' };
+    return this.#o.issuerRef;
+  }
+
+  async #resolve(): Promise<SigningAuthority> {
+    let label = `${this.#o.issuerRef.kind} ${this.#o.issuerRef.name}`;
+    try {
+      const ref = await this.#issuerRef();
+      const namespaced = ref.kind === 'Issuer';
+      label = namespaced ? `Issuer ${this.#o.namespace}/${ref.name}` : `ClusterIssuer ${ref.name}`;
+      const resource = await this.#o.store.tryGet<Resource>({
+        apiVersion: CM,
+        kind: ref.kind,
+        name: ref.name,
+        ...(namespaced && { namespace: this.#o.namespace }),
+      });
+      if (resource === undefined) return { ready: false, reason: `${label} does not exist` };
+      const spec = (resource['spec'] ?? {}) as Record<string, unknown>;
+      if (spec['acme'] !== undefined) {
+        return {
+          ready: false,
+          reason: `${label} is an ACME issuer; a public CA will not put SPIFFE IDs into a certificate, so it cannot sign workloads`,
+        };
+      }
+      if (spec['selfSigned'] !== undefined) {
+        return { ready: false, reason: `${label} is a selfSigned issuer; workload CSRs need a CA issuer` };
+      }
+      const issuer = await createIssuer(resource, {
+        getSecret: (namespace, name) => this.#o.store.tryGet<Resource>({ apiVersion: 'v1', kind: 'Secret', namespace, name }),
+        clusterResourceNamespace: this.#o.clusterResourceNamespace,
+      });
+      if (!(issuer instanceof CaIssuer)) return { ready: false, reason: `${label} cannot sign workload CSRs in process` };
+      const now = this.#o.now();
+      if (issuer.certificate.notAfter.getTime() <= now.getTime()) {
+        return { ready: false, reason: `${label}: its CA certificate expired at ${issuer.certificate.notAfter.toISOString()}` };
+      }
+      if (issuer.certificate.notBefore.getTime() > now.getTime()) {
+        return { ready: false, reason: `${label}: its CA certificate is not valid before ${issuer.certificate.notBefore.toISOString()}` };
+      }
+      return { ready: true, issuer, name: label.replace(' ', '/') };
+    } catch (err) {
+      return { ready: false, reason: toMeshcaError(err).message.startsWith(label) ? toMeshcaError(err).message : `${label}: ${toMeshcaError(err).message}` };
+    }
+  }
+}
+
+function sameAuthority(a: SigningAuthority, b: SigningAuthority): boolean {
+  if (a.ready !== b.ready) return false;
+  if (a.ready && b.ready) {
+    return (
+      a.name === b.name &&
+      a.issuer.certificate.fingerprintSha256 === b.issuer.certificate.fingerprintSha256 &&
+      a.issuer.ca.map((c) => c.fingerprintSha256).join() === b.issuer.ca.map((c) => c.fingerprintSha256).join() &&
+      a.issuer.chain.map((c) => c.fingerprintSha256).join() === b.issuer.chain.map((c) => c.fingerprintSha256).join()
+    );
+  }
+  return !a.ready && !b.ready && a.reason === b.reason;
+}
