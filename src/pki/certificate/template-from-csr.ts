@@ -5,7 +5,10 @@ import type { CertificateTemplate } from './issue-certificate.js';
  * A template carrying what the CSR asks for (key, subject, SANs, usages, CA flag); each defined
  * override wins. Policy (what a caller may ask for) is the caller's to check before signing.
  */
-export function templateFromCsr(csr: CertificationRequest, overrides: Partial<CertificateTemplate> & { lifetimeMs: number }): CertificateTemplate {
+export function templateFromCsr(
+  csr: CertificationRequest,
+  overrides: Partial<CertificateTemplate> & { lifetimeMs: number },
+): CertificateTemplate {
   const template: CertificateTemplate = {
     publicKey: csr.publicKey,
     subject: csr.subject,

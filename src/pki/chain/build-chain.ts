@@ -13,7 +13,9 @@ export function issuersOf(child: Certificate, pool: readonly Certificate[]): Cer
   return pool.filter(
     (c) =>
       c.subjectDer.equals(child.issuerDer) &&
-      (child.authorityKeyId === undefined || c.subjectKeyId === undefined || child.authorityKeyId === c.subjectKeyId) &&
+      (child.authorityKeyId === undefined ||
+        c.subjectKeyId === undefined ||
+        child.authorityKeyId === c.subjectKeyId) &&
       signedBy(child, c) === undefined,
   );
 }

@@ -5,7 +5,8 @@ import { ipToBytes } from '../names/ip-address.js';
 import { MAX_CHAIN_LENGTH, signedBy } from './build-chain.js';
 
 /** The outcome of verifying a chain: the path found, and the reason when it does not verify. */
-export type ChainVerification = { ok: true; chain: Certificate[] } | { ok: false; reason: string; chain: Certificate[] };
+export type ChainVerification =
+  { ok: true; chain: Certificate[] } | { ok: false; reason: string; chain: Certificate[] };
 
 /** What to verify against. */
 export interface ChainVerificationOptions {
@@ -18,7 +19,8 @@ export interface ChainVerificationOptions {
   extKeyUsage?: ExtKeyUsage;
 }
 
-const label = (c: Certificate, i: number): string => `certificate ${i} ("${c.subjectString || c.sans.uris[0] || c.sans.dnsNames[0] || c.serialNumber}")`;
+const label = (c: Certificate, i: number): string =>
+  `certificate ${i} ("${c.subjectString || c.sans.uris[0] || c.sans.dnsNames[0] || c.serialNumber}")`;
 
 /**
  * Verifies `leaf` up to one of `roots` (RFC 5280 §6.1, the parts a mesh needs): signatures,
@@ -29,7 +31,10 @@ const label = (c: Certificate, i: number): string => `certificate ${i} ("${c.sub
 export function verifyChain(leaf: Certificate, options: ChainVerificationOptions): ChainVerification {
   const rootPrints = new Set(options.roots.map((r) => r.fingerprintSha256));
   const pool = [...options.roots, ...(options.intermediates ?? [])];
-  let best: { reason: string; chain: Certificate[] } = { reason: 'no path to a trusted root was found', chain: [leaf] };
+  let best: { reason: string; chain: Certificate[] } = {
+    reason: 'no path to a trusted root was found',
+    chain: [leaf],
+  };
   const fail = (reason: string, chain: Certificate[]): void => {
     if (chain.length >= best.chain.length) best = { reason, chain };
   };
@@ -46,15 +51,25 @@ export function verifyChain(leaf: Certificate, options: ChainVerificationOptions
       fail(`the chain is longer than ${MAX_CHAIN_LENGTH} certificates`, path);
       return undefined;
     }
-    const named = pool.filter((c) => c.subjectDer.equals(current.issuerDer) && !path.some((p) => p.fingerprintSha256 === c.fingerprintSha256));
+    const named = pool.filter(
+      (c) =>
+        c.subjectDer.equals(current.issuerDer) &&
+        !path.some((p) => p.fingerprintSha256 === c.fingerprintSha256),
+    );
     if (named.length === 0) {
-      fail(`${label(current, path.length - 1)} was issued by "${current.issuerString}", which is neither a trusted root nor a given intermediate`, path);
+      fail(
+        `${label(current, path.length - 1)} was issued by "${current.issuerString}", which is neither a trusted root nor a given intermediate`,
+        path,
+      );
       return undefined;
     }
     for (const candidate of named) {
       const reason = signedBy(current, candidate);
       if (reason !== undefined) {
-        fail(`${label(current, path.length - 1)} is not signed by "${candidate.subjectString}": ${reason}`, [...path, candidate]);
+        fail(`${label(current, path.length - 1)} is not signed by "${candidate.subjectString}": ${reason}`, [
+          ...path,
+          candidate,
+        ]);
         continue;
       }
       const found = extend([...path, candidate]);
@@ -72,19 +87,23 @@ function checkPath(path: Certificate[], options: ChainVerificationOptions): stri
   for (const [i, c] of path.entries()) {
     if (at < c.notBefore.getTime()) return `${label(c, i)} is not valid until ${c.notBefore.toISOString()}`;
     if (at > c.notAfter.getTime()) return `${label(c, i)} expired at ${c.notAfter.toISOString()}`;
-    if (c.unknownCriticalExtensions.length > 0) return `${label(c, i)} has critical extensions meshca does not understand: ${c.unknownCriticalExtensions.join(', ')}`;
+    if (c.unknownCriticalExtensions.length > 0)
+      return `${label(c, i)} has critical extensions meshca does not understand: ${c.unknownCriticalExtensions.join(', ')}`;
     if (i === 0) continue;
     if (!c.isCA) return `${label(c, i)} signs certificates but is not a CA (BasicConstraints cA is not set)`;
-    if (c.keyUsages !== undefined && !c.keyUsages.includes('keyCertSign')) return `${label(c, i)} is a CA whose key usage lacks keyCertSign`;
+    if (c.keyUsages !== undefined && !c.keyUsages.includes('keyCertSign'))
+      return `${label(c, i)} is a CA whose key usage lacks keyCertSign`;
     // RFC 5280 §6.1.4 (l)-(m): non-self-issued intermediates below this CA count against its pathLen.
     if (c.pathLen !== undefined) {
       const below = path.slice(1, i).filter((p) => !p.subjectDer.equals(p.issuerDer)).length;
-      if (below > c.pathLen) return `${label(c, i)} allows ${c.pathLen} intermediate CA(s) below it (pathLen), but the chain has ${below}`;
+      if (below > c.pathLen)
+        return `${label(c, i)} allows ${c.pathLen} intermediate CA(s) below it (pathLen), but the chain has ${below}`;
     }
     if (c.nameConstraints !== undefined) {
       for (const [j, sub] of path.slice(0, i).entries()) {
         const reason = nameConstraintViolation(sub, c.nameConstraints);
-        if (reason !== undefined) return `${label(sub, j)} breaks the name constraints of ${label(c, i)}: ${reason}`;
+        if (reason !== undefined)
+          return `${label(sub, j)} breaks the name constraints of ${label(c, i)}: ${reason}`;
       }
     }
   }
@@ -92,8 +111,12 @@ function checkPath(path: Certificate[], options: ChainVerificationOptions): stri
   const leaf = path[0] as Certificate;
   if (want !== undefined && leaf.extKeyUsages !== undefined) {
     const wantOid = (OID as Record<string, string>)[want] ?? want;
-    const ok = leaf.extKeyUsages.some((u) => u === want || ((OID as Record<string, string>)[u] ?? u) === wantOid || u === OID.anyExtendedKeyUsage);
-    if (!ok) return `${label(leaf, 0)} does not allow ${want} (its extended key usages are ${leaf.extKeyUsages.join(', ')})`;
+    const ok = leaf.extKeyUsages.some(
+      (u) =>
+        u === want || ((OID as Record<string, string>)[u] ?? u) === wantOid || u === OID.anyExtendedKeyUsage,
+    );
+    if (!ok)
+      return `${label(leaf, 0)} does not allow ${want} (its extended key usages are ${leaf.extKeyUsages.join(', ')})`;
   }
   return undefined;
 }
@@ -115,7 +138,9 @@ function uriHost(uri: string): string {
 function emailMatches(email: string, constraint: string): boolean {
   if (constraint.includes('@')) return email.toLowerCase() === constraint.toLowerCase();
   const domain = email.slice(email.lastIndexOf('@') + 1);
-  return constraint.startsWith('.') ? dnsMatches(domain, constraint) && domain.toLowerCase() !== constraint.slice(1).toLowerCase() : domain.toLowerCase() === constraint.toLowerCase();
+  return constraint.startsWith('.')
+    ? dnsMatches(domain, constraint) && domain.toLowerCase() !== constraint.slice(1).toLowerCase()
+    : domain.toLowerCase() === constraint.toLowerCase();
 }
 
 function ipInRange(ip: string, cidr: string): boolean {
@@ -132,15 +157,34 @@ function ipInRange(ip: string, cidr: string): boolean {
 }
 
 function nameConstraintViolation(cert: Certificate, nc: NameConstraints): string | undefined {
-  const kinds: [string, string[], string[] | undefined, string[] | undefined, (n: string, c: string) => boolean][] = [
+  const kinds: [
+    string,
+    string[],
+    string[] | undefined,
+    string[] | undefined,
+    (n: string, c: string) => boolean,
+  ][] = [
     ['DNS name', cert.sans.dnsNames, nc.permittedDnsDomains, nc.excludedDnsDomains, dnsMatches],
-    ['URI', cert.sans.uris, nc.permittedUriDomains, nc.excludedUriDomains, (n, c) => dnsMatches(uriHost(n), c)],
-    ['e-mail address', cert.sans.emailAddresses, nc.permittedEmailAddresses, nc.excludedEmailAddresses, emailMatches],
+    [
+      'URI',
+      cert.sans.uris,
+      nc.permittedUriDomains,
+      nc.excludedUriDomains,
+      (n, c) => dnsMatches(uriHost(n), c),
+    ],
+    [
+      'e-mail address',
+      cert.sans.emailAddresses,
+      nc.permittedEmailAddresses,
+      nc.excludedEmailAddresses,
+      emailMatches,
+    ],
     ['IP address', cert.sans.ipAddresses, nc.permittedIpRanges, nc.excludedIpRanges, ipInRange],
   ];
   for (const [kind, names, permitted, excluded, matches] of kinds) {
     for (const n of names) {
-      if (permitted !== undefined && permitted.length > 0 && !permitted.some((c) => matches(n, c))) return `${kind} "${n}" is not within the permitted ${permitted.join(', ')}`;
+      if (permitted !== undefined && permitted.length > 0 && !permitted.some((c) => matches(n, c)))
+        return `${kind} "${n}" is not within the permitted ${permitted.join(', ')}`;
       const hit = excluded?.find((c) => matches(n, c));
       if (hit !== undefined) return `${kind} "${n}" is excluded by "${hit}"`;
     }

@@ -3,7 +3,12 @@ import { MeshcaError } from '../../errors/index.js';
 import { DerReader } from '../der/der-reader.js';
 import { Tag } from '../der/der-writer.js';
 import { OID } from '../der/oids.js';
-import { decodeExtensions, decodeKnownExtensions, type ExtKeyUsage, type KeyUsage } from '../extensions/extensions.js';
+import {
+  decodeExtensions,
+  decodeKnownExtensions,
+  type ExtKeyUsage,
+  type KeyUsage,
+} from '../extensions/extensions.js';
 import { describeKey, importSubjectPublicKeyInfo, type KeySpec } from '../keys/key-spec.js';
 import { decodeName, type DistinguishedName } from '../names/distinguished-name.js';
 import { emptySans, type SubjectAltNames } from '../names/subject-alt-names.js';
@@ -46,11 +51,19 @@ export const MAX_CSR_BYTES = 64 * 1024;
  */
 export function parseCsr(input: string | Buffer): CertificationRequest {
   if (input.length > MAX_CSR_BYTES * 2) {
-    throw new MeshcaError('INPUT_TOO_LARGE', `the CSR is ${input.length} bytes; the limit is ${MAX_CSR_BYTES} bytes of DER`, { hint: 'send one CSR with a reasonable number of names' });
+    throw new MeshcaError(
+      'INPUT_TOO_LARGE',
+      `the CSR is ${input.length} bytes; the limit is ${MAX_CSR_BYTES} bytes of DER`,
+      { hint: 'send one CSR with a reasonable number of names' },
+    );
   }
   const der = derOf(input, ['CERTIFICATE REQUEST', 'NEW CERTIFICATE REQUEST']);
   if (der.length > MAX_CSR_BYTES) {
-    throw new MeshcaError('INPUT_TOO_LARGE', `the CSR is ${der.length} bytes of DER; the limit is ${MAX_CSR_BYTES}`, { hint: 'send one CSR with a reasonable number of names' });
+    throw new MeshcaError(
+      'INPUT_TOO_LARGE',
+      `the CSR is ${der.length} bytes of DER; the limit is ${MAX_CSR_BYTES}`,
+      { hint: 'send one CSR with a reasonable number of names' },
+    );
   }
   const top = new DerReader(der, 'certificationRequest');
   const outer = top.expect(Tag.SEQUENCE, '');
@@ -60,13 +73,21 @@ export function parseCsr(input: string | Buffer): CertificationRequest {
   const algNode = r.expect(Tag.SEQUENCE, 'signatureAlgorithm');
   const signature = r.readBitString('signature');
   r.finish();
-  if (signature.unusedBits !== 0) throw new MeshcaError('CSR_INVALID', 'the CSR signature BIT STRING has unused bits; it must be whole octets');
+  if (signature.unusedBits !== 0)
+    throw new MeshcaError(
+      'CSR_INVALID',
+      'the CSR signature BIT STRING has unused bits; it must be whole octets',
+    );
   const ar = DerReader.within(der, algNode, 'certificationRequest.signatureAlgorithm');
   const signatureAlgorithmOid = ar.readOid('algorithm');
 
   const cri = DerReader.within(der, criNode, 'certificationRequestInfo');
   const version = cri.readSmallInteger('version');
-  if (version !== 0) throw new MeshcaError('CSR_INVALID', `the CSR version is ${version}; PKCS#10 defines only version 0 (v1)`);
+  if (version !== 0)
+    throw new MeshcaError(
+      'CSR_INVALID',
+      `the CSR version is ${version}; PKCS#10 defines only version 0 (v1)`,
+    );
   const subject = decodeName(cri, 'subject');
   const spkiNode = cri.expect(Tag.SEQUENCE, 'subjectPKInfo');
   const attributes = cri.expect(0xa0, 'attributes');
@@ -86,7 +107,11 @@ export function parseCsr(input: string | Buffer): CertificationRequest {
     const values = ar2.expect(Tag.SET, 'values');
     ar2.finish();
     if (type !== OID.extensionRequest) continue; // e.g. challengePassword: not used, not refused
-    if (sawExtensionRequest) throw new MeshcaError('CSR_INVALID', 'the CSR carries two extensionRequest attributes; it may carry one');
+    if (sawExtensionRequest)
+      throw new MeshcaError(
+        'CSR_INVALID',
+        'the CSR carries two extensionRequest attributes; it may carry one',
+      );
     sawExtensionRequest = true;
     const vr = DerReader.within(der, values, `${ar2.path}.values`);
     const extsNode = vr.expect(Tag.SEQUENCE, '[0]');

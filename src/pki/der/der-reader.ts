@@ -81,7 +81,8 @@ export class DerReader {
     const headerStart = this.pos;
     if (headerStart >= this.end) throw this.fail(field, 'expected a value, found the end of its container');
     const tag = this.buf[headerStart] ?? 0;
-    if ((tag & 0x1f) === 0x1f) throw this.fail(field, 'multi-octet tags are not used in certificates', headerStart);
+    if ((tag & 0x1f) === 0x1f)
+      throw this.fail(field, 'multi-octet tags are not used in certificates', headerStart);
     let p = headerStart + 1;
     if (p >= this.end) throw this.fail(field, 'the length octet is missing', p);
     const first = this.buf[p++] ?? 0;
@@ -101,7 +102,11 @@ export class DerReader {
       p += n;
     }
     if (p + length > this.end) {
-      throw this.fail(field, `${tagName(tag)} claims ${length} bytes but only ${this.end - p} remain`, headerStart);
+      throw this.fail(
+        field,
+        `${tagName(tag)} claims ${length} bytes but only ${this.end - p} remain`,
+        headerStart,
+      );
     }
     this.pos = p + length;
     return { tag, headerStart, start: p, end: p + length };
@@ -146,7 +151,8 @@ export class DerReader {
   readBoolean(field: string): boolean {
     const node = this.expect(Tag.BOOLEAN, field);
     const v = this.buf[node.start];
-    if (node.end - node.start !== 1 || (v !== 0 && v !== 0xff)) throw this.fail(field, 'a BOOLEAN must be one octet, 0x00 or 0xff', node.start);
+    if (node.end - node.start !== 1 || (v !== 0 && v !== 0xff))
+      throw this.fail(field, 'a BOOLEAN must be one octet, 0x00 or 0xff', node.start);
     return v === 0xff;
   }
 
@@ -154,7 +160,8 @@ export class DerReader {
   readSmallInteger(field: string): number {
     const node = this.expect(Tag.INTEGER, field);
     const bytes = this.content(node);
-    if (bytes.length === 0 || bytes.length > 6) throw this.fail(field, 'the INTEGER is empty or too large', node.start);
+    if (bytes.length === 0 || bytes.length > 6)
+      throw this.fail(field, 'the INTEGER is empty or too large', node.start);
     if ((bytes[0] ?? 0) & 0x80) throw this.fail(field, 'the INTEGER is negative', node.start);
     let v = 0;
     for (const b of bytes) v = v * 256 + b;
@@ -180,10 +187,17 @@ export class DerReader {
       node.tag === Tag.UTC_TIME
         ? /^(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)Z$/.exec(text)
         : /^(\d{4})(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)Z$/.exec(text);
-    if (m === null) throw this.fail(field, `"${text}" is not a time in the form RFC 5280 requires`, node.start);
+    if (m === null)
+      throw this.fail(field, `"${text}" is not a time in the form RFC 5280 requires`, node.start);
     let year = Number(m[1]);
     if (node.tag === Tag.UTC_TIME) year += year < 50 ? 2000 : 1900;
-    const [mo, d, h, mi, s] = [m[2], m[3], m[4], m[5], m[6]].map(Number) as [number, number, number, number, number];
+    const [mo, d, h, mi, s] = [m[2], m[3], m[4], m[5], m[6]].map(Number) as [
+      number,
+      number,
+      number,
+      number,
+      number,
+    ];
     const date = new Date(Date.UTC(year, mo - 1, d, h, mi, s));
     if (date.getUTCMonth() !== mo - 1 || date.getUTCDate() !== d || h > 23 || mi > 59 || s > 59) {
       throw this.fail(field, `"${text}" is not a valid date`, node.start);

@@ -29,7 +29,13 @@ export function encodeLength(length: number): Buffer {
   if (length < 0x100) return Buffer.from([0x81, length]);
   if (length < 0x10000) return Buffer.from([0x82, length >> 8, length & 0xff]);
   if (length < 0x1000000) return Buffer.from([0x83, length >> 16, (length >> 8) & 0xff, length & 0xff]);
-  return Buffer.from([0x84, (length >>> 24) & 0xff, (length >> 16) & 0xff, (length >> 8) & 0xff, length & 0xff]);
+  return Buffer.from([
+    0x84,
+    (length >>> 24) & 0xff,
+    (length >> 16) & 0xff,
+    (length >> 8) & 0xff,
+    length & 0xff,
+  ]);
 }
 
 /** One TLV with the given tag around the concatenated contents. */
@@ -69,7 +75,8 @@ export function integerFromBytes(magnitude: Buffer): Buffer {
 
 /** INTEGER from a small non-negative number. */
 export function integer(value: number): Buffer {
-  if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`integer ${value} is not a non-negative safe integer`);
+  if (!Number.isSafeInteger(value) || value < 0)
+    throw new RangeError(`integer ${value} is not a non-negative safe integer`);
   const bytes: number[] = [];
   let v = value;
   do {
@@ -108,7 +115,8 @@ export function oid(dotted: string): Buffer {
   }
   const arcs = dotted.split('.').map((a) => BigInt(a));
   const [first = 0n, second = 0n] = arcs;
-  if (first < 2n && second > 39n) throw new RangeError(`"${dotted}": the second arc must be below 40 under arc ${first}`);
+  if (first < 2n && second > 39n)
+    throw new RangeError(`"${dotted}": the second arc must be below 40 under arc ${first}`);
   const out: number[] = [];
   const pushArc = (arc: bigint): void => {
     const chunk: number[] = [Number(arc & 0x7fn)];

@@ -1,6 +1,17 @@
 import { MeshcaError } from '../../errors/index.js';
 import { DerReader } from '../der/der-reader.js';
-import { Tag, bitString, boolean, contextPrimitive, integer, isIa5, octetString, oid, sequence, contextConstructed } from '../der/der-writer.js';
+import {
+  Tag,
+  bitString,
+  boolean,
+  contextPrimitive,
+  integer,
+  isIa5,
+  octetString,
+  oid,
+  sequence,
+  contextConstructed,
+} from '../der/der-writer.js';
 import { OID } from '../der/oids.js';
 import { bytesToCidr, cidrToBytes } from '../names/ip-address.js';
 import { GeneralNameTag, decodeGeneralNames, type SubjectAltNames } from '../names/subject-alt-names.js';
@@ -22,9 +33,23 @@ export const KEY_USAGES = [
 export type KeyUsage = (typeof KEY_USAGES)[number];
 
 /** An extended key usage by name, or any other as a dotted OID (RFC 5280 §4.2.1.12). */
-export type ExtKeyUsage = 'serverAuth' | 'clientAuth' | 'codeSigning' | 'emailProtection' | 'timeStamping' | 'OCSPSigning' | (string & {});
+export type ExtKeyUsage =
+  | 'serverAuth'
+  | 'clientAuth'
+  | 'codeSigning'
+  | 'emailProtection'
+  | 'timeStamping'
+  | 'OCSPSigning'
+  | (string & {});
 
-const EKU_NAMES = ['serverAuth', 'clientAuth', 'codeSigning', 'emailProtection', 'timeStamping', 'OCSPSigning'] as const;
+const EKU_NAMES = [
+  'serverAuth',
+  'clientAuth',
+  'codeSigning',
+  'emailProtection',
+  'timeStamping',
+  'OCSPSigning',
+] as const;
 const EKU_OID_BY_NAME = new Map<string, string>(EKU_NAMES.map((n) => [n, OID[n]]));
 const EKU_NAME_BY_OID = new Map<string, string>(EKU_NAMES.map((n) => [OID[n], n]));
 
@@ -45,7 +70,9 @@ export interface NameConstraints {
 
 /** One encoded Extension (RFC 5280 §4.1: extnID, critical DEFAULT FALSE, extnValue). */
 export function extension(extnId: string, critical: boolean, value: Buffer): Buffer {
-  return critical ? sequence(oid(extnId), boolean(true), octetString(value)) : sequence(oid(extnId), octetString(value));
+  return critical
+    ? sequence(oid(extnId), boolean(true), octetString(value))
+    : sequence(oid(extnId), octetString(value));
 }
 
 /** KeyUsage BIT STRING value; trailing zero bits dropped as DER's named-bit rule requires (X.690 §11.2.2). */
@@ -53,14 +80,18 @@ export function encodeKeyUsage(usages: readonly KeyUsage[]): Buffer {
   let bits = 0;
   for (const u of usages) {
     const i = KEY_USAGES.indexOf(u);
-    if (i < 0) throw new MeshcaError('INVALID_INPUT', `"${String(u)}" is not a key usage`, { hint: `use one of ${KEY_USAGES.join(', ')}` });
+    if (i < 0)
+      throw new MeshcaError('INVALID_INPUT', `"${String(u)}" is not a key usage`, {
+        hint: `use one of ${KEY_USAGES.join(', ')}`,
+      });
     bits |= 1 << i;
   }
   if (bits === 0) return Buffer.from([Tag.BIT_STRING, 1, 0]);
   const highest = 31 - Math.clz32(bits); // highest bit index set
   const bytes = highest >= 8 ? 2 : 1;
   const out = Buffer.alloc(bytes);
-  for (let i = 0; i <= highest; i++) if (bits & (1 << i)) out[i >> 3] = (out[i >> 3] ?? 0) | (0x80 >> (i & 7));
+  for (let i = 0; i <= highest; i++)
+    if (bits & (1 << i)) out[i >> 3] = (out[i >> 3] ?? 0) | (0x80 >> (i & 7));
   return bitString(out, 7 - (highest % 8));
 }
 
@@ -91,24 +122,46 @@ export function encodeNameConstraints(nc: NameConstraints): Buffer {
   const subtrees = (dns?: string[], ips?: string[], emails?: string[], uris?: string[]): Buffer[] => {
     const out: Buffer[] = [];
     const ascii = (kind: string, v: string): Buffer => {
-      if (v === '' || !isIa5(v) || /\s/.test(v)) throw new MeshcaError('INVALID_INPUT', `nameConstraints ${kind} "${v}" must be non-empty ASCII without spaces`);
+      if (v === '' || !isIa5(v) || /\s/.test(v))
+        throw new MeshcaError(
+          'INVALID_INPUT',
+          `nameConstraints ${kind} "${v}" must be non-empty ASCII without spaces`,
+        );
       return Buffer.from(v, 'latin1');
     };
-    for (const d of dns ?? []) out.push(sequence(contextPrimitive(GeneralNameTag.dNSName, ascii('dnsDomains', d))));
+    for (const d of dns ?? [])
+      out.push(sequence(contextPrimitive(GeneralNameTag.dNSName, ascii('dnsDomains', d))));
     for (const c of ips ?? []) {
       const bytes = cidrToBytes(c);
-      if (bytes === undefined) throw new MeshcaError('INVALID_INPUT', `nameConstraints ipRanges "${c}" is not a CIDR range`, { hint: 'write ranges like 10.0.0.0/8 or fd00::/8' });
+      if (bytes === undefined)
+        throw new MeshcaError('INVALID_INPUT', `nameConstraints ipRanges "${c}" is not a CIDR range`, {
+          hint: 'write ranges like 10.0.0.0/8 or fd00::/8',
+        });
       out.push(sequence(contextPrimitive(GeneralNameTag.iPAddress, bytes)));
     }
-    for (const e of emails ?? []) out.push(sequence(contextPrimitive(GeneralNameTag.rfc822Name, ascii('emailAddresses', e))));
-    for (const u of uris ?? []) out.push(sequence(contextPrimitive(GeneralNameTag.uniformResourceIdentifier, ascii('uriDomains', u))));
+    for (const e of emails ?? [])
+      out.push(sequence(contextPrimitive(GeneralNameTag.rfc822Name, ascii('emailAddresses', e))));
+    for (const u of uris ?? [])
+      out.push(sequence(contextPrimitive(GeneralNameTag.uniformResourceIdentifier, ascii('uriDomains', u))));
     return out;
   };
-  const permitted = subtrees(nc.permittedDnsDomains, nc.permittedIpRanges, nc.permittedEmailAddresses, nc.permittedUriDomains);
-  const excluded = subtrees(nc.excludedDnsDomains, nc.excludedIpRanges, nc.excludedEmailAddresses, nc.excludedUriDomains);
+  const permitted = subtrees(
+    nc.permittedDnsDomains,
+    nc.permittedIpRanges,
+    nc.permittedEmailAddresses,
+    nc.permittedUriDomains,
+  );
+  const excluded = subtrees(
+    nc.excludedDnsDomains,
+    nc.excludedIpRanges,
+    nc.excludedEmailAddresses,
+    nc.excludedUriDomains,
+  );
   if (permitted.length === 0 && excluded.length === 0) {
     // RFC 5280 §4.2.1.10: "either the permittedSubtrees field or the excludedSubtrees MUST be present".
-    throw new MeshcaError('INVALID_INPUT', 'nameConstraints lists no permitted or excluded name', { hint: 'add a permitted or excluded entry, or leave nameConstraints out' });
+    throw new MeshcaError('INVALID_INPUT', 'nameConstraints lists no permitted or excluded name', {
+      hint: 'add a permitted or excluded entry, or leave nameConstraints out',
+    });
   }
   const parts: Buffer[] = [];
   if (permitted.length > 0) parts.push(contextConstructed(0, ...permitted));
@@ -125,7 +178,11 @@ export interface RawExtension {
 }
 
 /** Decodes Extensions (SEQUENCE OF Extension) into a map by OID; a repeated OID is an error (RFC 5280 §4.2). */
-export function decodeExtensions(reader: DerReader, node: { start: number; end: number; tag: number; headerStart: number }, path: string): Map<string, RawExtension> {
+export function decodeExtensions(
+  reader: DerReader,
+  node: { start: number; end: number; tag: number; headerStart: number },
+  path: string,
+): Map<string, RawExtension> {
   const r = DerReader.within(reader.buf, node, path);
   const out = new Map<string, RawExtension>();
   let i = 0;
@@ -249,11 +306,18 @@ function decodeNameConstraints(ext: RawExtension, path: string): NameConstraints
         ((nc[key] as string[] | undefined) ??= [] as string[]).push(v);
       };
       if (base.tag === (0x80 | GeneralNameTag.dNSName)) push(`${kind}DnsDomains`, bytes.toString('latin1'));
-      else if (base.tag === (0x80 | GeneralNameTag.rfc822Name)) push(`${kind}EmailAddresses`, bytes.toString('latin1'));
-      else if (base.tag === (0x80 | GeneralNameTag.uniformResourceIdentifier)) push(`${kind}UriDomains`, bytes.toString('latin1'));
+      else if (base.tag === (0x80 | GeneralNameTag.rfc822Name))
+        push(`${kind}EmailAddresses`, bytes.toString('latin1'));
+      else if (base.tag === (0x80 | GeneralNameTag.uniformResourceIdentifier))
+        push(`${kind}UriDomains`, bytes.toString('latin1'));
       else if (base.tag === (0x80 | GeneralNameTag.iPAddress)) {
         const cidr = bytesToCidr(bytes);
-        if (cidr === undefined) throw str.fail('base', 'an iPAddress constraint must be an address and a contiguous mask (8 or 32 octets)', base.start);
+        if (cidr === undefined)
+          throw str.fail(
+            'base',
+            'an iPAddress constraint must be an address and a contiguous mask (8 or 32 octets)',
+            base.start,
+          );
         push(`${kind}IpRanges`, cidr);
       }
       // minimum and maximum (RFC 5280: MUST be 0 and absent) are read past.

@@ -23,25 +23,39 @@ export function parsePrivateKey(pem: string | Buffer): KeyObject {
     try {
       blocks = pemDecodeAll(text);
     } catch (err) {
-      throw new MeshcaError('KEY_INVALID', `the private key is not PEM: ${(err as Error).message}`, { cause: err });
+      throw new MeshcaError('KEY_INVALID', `the private key is not PEM: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
     if (blocks.some((b) => b.label === 'ENCRYPTED PRIVATE KEY')) {
-      throw new MeshcaError('KEY_INVALID', 'the private key is encrypted; meshca reads unencrypted keys only', {
-        hint: 'decrypt it first: openssl pkcs8 -in key.pem -out plain.pem',
-      });
+      throw new MeshcaError(
+        'KEY_INVALID',
+        'the private key is encrypted; meshca reads unencrypted keys only',
+        {
+          hint: 'decrypt it first: openssl pkcs8 -in key.pem -out plain.pem',
+        },
+      );
     }
     // "EC PARAMETERS" may precede an SEC1 key (openssl ecparam -genkey); it is skipped.
     const block = blocks.find((b) => LABEL_FORMATS[b.label] !== undefined);
     if (block === undefined) {
-      throw new MeshcaError('KEY_INVALID', `no private key block found (found ${blocks.map((b) => `"${b.label}"`).join(', ')})`, {
-        hint: 'expected "PRIVATE KEY", "RSA PRIVATE KEY" or "EC PRIVATE KEY"',
-      });
+      throw new MeshcaError(
+        'KEY_INVALID',
+        `no private key block found (found ${blocks.map((b) => `"${b.label}"`).join(', ')})`,
+        {
+          hint: 'expected "PRIVATE KEY", "RSA PRIVATE KEY" or "EC PRIVATE KEY"',
+        },
+      );
     }
     const type = LABEL_FORMATS[block.label] ?? 'pkcs8';
     try {
       key = createPrivateKey({ key: block.der, format: 'der', type });
     } catch (err) {
-      throw new MeshcaError('KEY_INVALID', `the "${block.label}" block is not a valid ${type.toUpperCase()} key: ${(err as Error).message}`, { cause: err });
+      throw new MeshcaError(
+        'KEY_INVALID',
+        `the "${block.label}" block is not a valid ${type.toUpperCase()} key: ${(err as Error).message}`,
+        { cause: err },
+      );
     }
   }
   describeKey(key);
@@ -66,7 +80,8 @@ function importDer(der: Buffer): KeyObject {
  * for EC; Ed25519 has no such form and is always PKCS#8.
  */
 export function encodePrivateKey(key: KeyObject, encoding: 'PKCS1' | 'PKCS8' = 'PKCS1'): string {
-  if (key.type !== 'private') throw new MeshcaError('KEY_INVALID', `expected a private key, got a ${key.type} key`);
+  if (key.type !== 'private')
+    throw new MeshcaError('KEY_INVALID', `expected a private key, got a ${key.type} key`);
   const spec = describeKey(key);
   if (encoding === 'PKCS8' || spec.algorithm === 'Ed25519') {
     return key.export({ type: 'pkcs8', format: 'pem' }) as string;

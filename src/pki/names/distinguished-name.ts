@@ -16,7 +16,14 @@ export interface DistinguishedName {
   serialNumber?: string;
 }
 
-type ListField = 'organizations' | 'organizationalUnits' | 'countries' | 'provinces' | 'localities' | 'streetAddresses' | 'postalCodes';
+type ListField =
+  | 'organizations'
+  | 'organizationalUnits'
+  | 'countries'
+  | 'provinces'
+  | 'localities'
+  | 'streetAddresses'
+  | 'postalCodes';
 
 interface Attribute {
   readonly field: ListField | 'commonName' | 'serialNumber';
@@ -38,7 +45,11 @@ const ATTRIBUTES: readonly Attribute[] = [
   { field: 'serialNumber', oid: OID.serialNumber, short: 'SERIALNUMBER' },
 ];
 const BY_OID = new Map(ATTRIBUTES.map((a) => [a.oid, a]));
-const EXTRA_SHORT: Record<string, string> = { '0.9.2342.19200300.100.1.25': 'DC', '0.9.2342.19200300.100.1.1': 'UID', '1.2.840.113549.1.9.1': 'emailAddress' };
+const EXTRA_SHORT: Record<string, string> = {
+  '0.9.2342.19200300.100.1.25': 'DC',
+  '0.9.2342.19200300.100.1.1': 'UID',
+  '1.2.840.113549.1.9.1': 'emailAddress',
+};
 
 /** ub-common-name, RFC 5280 Appendix A.1. */
 const MAX_COMMON_NAME = 64;
@@ -61,13 +72,19 @@ export function encodeName(dn: DistinguishedName): Buffer {
     for (const value of valuesOf(dn, a)) {
       if (value === '') continue;
       if (a.field === 'commonName' && [...value].length > MAX_COMMON_NAME) {
-        throw new MeshcaError('INVALID_INPUT', `subject commonName is ${[...value].length} characters; RFC 5280 allows at most ${MAX_COMMON_NAME}`, {
-          hint: 'shorten the common name, or put long names in dnsNames instead',
-        });
+        throw new MeshcaError(
+          'INVALID_INPUT',
+          `subject commonName is ${[...value].length} characters; RFC 5280 allows at most ${MAX_COMMON_NAME}`,
+          {
+            hint: 'shorten the common name, or put long names in dnsNames instead',
+          },
+        );
       }
       // eslint-disable-next-line no-control-regex
       if (/[\x00-\x1f\x7f]/.test(value)) {
-        throw new MeshcaError('INVALID_INPUT', `subject ${a.field} contains a control character`, { hint: 'remove control characters from the name' });
+        throw new MeshcaError('INVALID_INPUT', `subject ${a.field} contains a control character`, {
+          hint: 'remove control characters from the name',
+        });
       }
       rdns.push(setOf(sequence(oid(a.oid), directoryString(value))));
     }
@@ -107,7 +124,8 @@ export function decodeName(reader: DerReader, field: string): DecodedName {
       inRdn.push(`${known?.short ?? EXTRA_SHORT[type] ?? type}=${escapeValue(value)}`);
       j++;
     }
-    if (j === 0) throw rdnReader.fail(`rdn[${i}]`, 'a relative distinguished name must hold at least one attribute');
+    if (j === 0)
+      throw rdnReader.fail(`rdn[${i}]`, 'a relative distinguished name must hold at least one attribute');
     parts.push(inRdn.join('+'));
     i++;
   }
@@ -144,6 +162,7 @@ function escapeValue(value: string): string {
 /** A name for display, most specific first: "CN=istio-ca, O=cluster.local" (RFC 4514 order). */
 export function formatDistinguishedName(dn: DistinguishedName): string {
   const parts: string[] = [];
-  for (const a of ATTRIBUTES) for (const v of valuesOf(dn, a)) if (v !== '') parts.push(`${a.short}=${escapeValue(v)}`);
+  for (const a of ATTRIBUTES)
+    for (const v of valuesOf(dn, a)) if (v !== '') parts.push(`${a.short}=${escapeValue(v)}`);
   return parts.reverse().join(', ');
 }

@@ -8,7 +8,10 @@ export function ipToBytes(text: string): Buffer | undefined {
   let tailV4: number[] = [];
   const lastColon = text.lastIndexOf(':');
   if (text.slice(lastColon + 1).includes('.')) {
-    tailV4 = text.slice(lastColon + 1).split('.').map(Number);
+    tailV4 = text
+      .slice(lastColon + 1)
+      .split('.')
+      .map(Number);
     head = `${text.slice(0, lastColon + 1)}0:0`;
   }
   const [left = '', right] = head.split('::');
@@ -30,7 +33,7 @@ export function bytesToIp(bytes: Buffer): string {
   // RFC 5952 §4.2: compress the longest run of two or more zero groups, the first on a tie.
   let bestStart = -1;
   let bestLen = 1;
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     if (words[i] !== 0) {
       i++;
       continue;

@@ -12,9 +12,20 @@ export interface SubjectAltNames {
 }
 
 /** GeneralName choice tags (RFC 5280 §4.2.1.6). */
-export const GeneralNameTag = { rfc822Name: 1, dNSName: 2, uniformResourceIdentifier: 6, iPAddress: 7 } as const;
+export const GeneralNameTag = {
+  rfc822Name: 1,
+  dNSName: 2,
+  uniformResourceIdentifier: 6,
+  iPAddress: 7,
+} as const;
 
-const OTHER_KINDS: Record<number, string> = { 0: 'otherName', 3: 'x400Address', 4: 'directoryName', 5: 'ediPartyName', 8: 'registeredID' };
+const OTHER_KINDS: Record<number, string> = {
+  0: 'otherName',
+  3: 'x400Address',
+  4: 'directoryName',
+  5: 'ediPartyName',
+  8: 'registeredID',
+};
 
 /** SANs with every list present. */
 export function emptySans(): SubjectAltNames {
@@ -26,15 +37,23 @@ export function hasNoSans(s: Partial<SubjectAltNames>): boolean {
   return !s.dnsNames?.length && !s.ipAddresses?.length && !s.uris?.length && !s.emailAddresses?.length;
 }
 
-const DNS_NAME = /^(\*\.)?([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*\.?$/;
+const DNS_NAME =
+  /^(\*\.)?([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*\.?$/;
 const URI = /^[A-Za-z][A-Za-z0-9+.-]*:[\x21-\x7e]+$/;
 const EMAIL = /^[\x21-\x3f\x41-\x7e]+@[A-Za-z0-9_.-]+$/;
 
 function ia5(kind: string, value: string, index: number, valid: RegExp): Buffer {
   if (value.length === 0 || !isIa5(value) || !valid.test(value) || value.length > 2048) {
-    throw new MeshcaError('INVALID_INPUT', `${kind}[${index}] "${value.slice(0, 80)}" is not a valid ${kind === 'uris' ? 'URI' : kind === 'dnsNames' ? 'DNS name' : 'e-mail address'}`, {
-      hint: kind === 'dnsNames' ? 'use ASCII labels (punycode for IDNs), optionally a leading "*."' : 'use ASCII only, with no spaces',
-    });
+    throw new MeshcaError(
+      'INVALID_INPUT',
+      `${kind}[${index}] "${value.slice(0, 80)}" is not a valid ${kind === 'uris' ? 'URI' : kind === 'dnsNames' ? 'DNS name' : 'e-mail address'}`,
+      {
+        hint:
+          kind === 'dnsNames'
+            ? 'use ASCII labels (punycode for IDNs), optionally a leading "*."'
+            : 'use ASCII only, with no spaces',
+      },
+    );
   }
   return Buffer.from(value, 'latin1');
 }
@@ -42,13 +61,23 @@ function ia5(kind: string, value: string, index: number, valid: RegExp): Buffer 
 /** GeneralNames SEQUENCE for the SANs (the extension value of subjectAltName); validates each name. */
 export function encodeGeneralNames(s: Partial<SubjectAltNames>): Buffer {
   const names: Buffer[] = [];
-  (s.emailAddresses ?? []).forEach((v, i) => names.push(contextPrimitive(GeneralNameTag.rfc822Name, ia5('emailAddresses', v, i, EMAIL))));
-  (s.dnsNames ?? []).forEach((v, i) => names.push(contextPrimitive(GeneralNameTag.dNSName, ia5('dnsNames', v, i, DNS_NAME))));
-  (s.uris ?? []).forEach((v, i) => names.push(contextPrimitive(GeneralNameTag.uniformResourceIdentifier, ia5('uris', v, i, URI))));
+  (s.emailAddresses ?? []).forEach((v, i) =>
+    names.push(contextPrimitive(GeneralNameTag.rfc822Name, ia5('emailAddresses', v, i, EMAIL))),
+  );
+  (s.dnsNames ?? []).forEach((v, i) =>
+    names.push(contextPrimitive(GeneralNameTag.dNSName, ia5('dnsNames', v, i, DNS_NAME))),
+  );
+  (s.uris ?? []).forEach((v, i) =>
+    names.push(contextPrimitive(GeneralNameTag.uniformResourceIdentifier, ia5('uris', v, i, URI))),
+  );
   (s.ipAddresses ?? []).forEach((v, i) => {
     const bytes = ipToBytes(v);
     if (bytes === undefined) {
-      throw new MeshcaError('INVALID_INPUT', `ipAddresses[${i}] "${v.slice(0, 80)}" is not an IPv4 or IPv6 address`, { hint: 'write addresses like 10.0.0.1 or fd00::1' });
+      throw new MeshcaError(
+        'INVALID_INPUT',
+        `ipAddresses[${i}] "${v.slice(0, 80)}" is not an IPv4 or IPv6 address`,
+        { hint: 'write addresses like 10.0.0.1 or fd00::1' },
+      );
     }
     names.push(contextPrimitive(GeneralNameTag.iPAddress, bytes));
   });
@@ -73,16 +102,19 @@ export function decodeGeneralNames(reader: DerReader, field: string): DecodedGen
     const name = r.next(`[${i}]`);
     const bytes = r.content(name);
     const choice = name.tag & 0x1f;
-    if ((name.tag & 0xc0) !== 0x80) throw r.fail(`[${i}]`, 'a GeneralName must be context-tagged', name.headerStart);
+    if ((name.tag & 0xc0) !== 0x80)
+      throw r.fail(`[${i}]`, 'a GeneralName must be context-tagged', name.headerStart);
     const text = (): string => {
-      if (!isIa5(bytes.toString('latin1'))) throw r.fail(`[${i}]`, 'an IA5String name holds non-ASCII bytes', name.start);
+      if (!isIa5(bytes.toString('latin1')))
+        throw r.fail(`[${i}]`, 'an IA5String name holds non-ASCII bytes', name.start);
       return bytes.toString('latin1');
     };
     if (name.tag === (0x80 | GeneralNameTag.rfc822Name)) sans.emailAddresses.push(text());
     else if (name.tag === (0x80 | GeneralNameTag.dNSName)) sans.dnsNames.push(text());
     else if (name.tag === (0x80 | GeneralNameTag.uniformResourceIdentifier)) sans.uris.push(text());
     else if (name.tag === (0x80 | GeneralNameTag.iPAddress)) {
-      if (bytes.length !== 4 && bytes.length !== 16) throw r.fail(`[${i}]`, `an iPAddress must be 4 or 16 octets, not ${bytes.length}`, name.start);
+      if (bytes.length !== 4 && bytes.length !== 16)
+        throw r.fail(`[${i}]`, `an iPAddress must be 4 or 16 octets, not ${bytes.length}`, name.start);
       sans.ipAddresses.push(bytesToIp(bytes));
     } else otherKinds.push(OTHER_KINDS[choice] ?? `[${choice}]`);
     i++;

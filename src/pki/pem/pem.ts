@@ -9,7 +9,9 @@ export interface PemBlock {
 /** PEM text for a DER value (RFC 7468 §2: 64-character lines, LF line ends). */
 export function pemEncode(label: string, der: Buffer): string {
   if (!/^[\x21-\x2c\x2e-\x7e]+( [\x21-\x2c\x2e-\x7e]+)*$/.test(label)) {
-    throw new MeshcaError('PEM_INVALID', `"${label}" is not a PEM label`, { hint: 'use printable ASCII without "-", e.g. CERTIFICATE' });
+    throw new MeshcaError('PEM_INVALID', `"${label}" is not a PEM label`, {
+      hint: 'use printable ASCII without "-", e.g. CERTIFICATE',
+    });
   }
   const b64 = der.toString('base64');
   let body = '';
@@ -32,20 +34,32 @@ export function pemDecodeAll(text: string): PemBlock[] {
     const bodyStart = m.index + m[0].length;
     const endAt = text.indexOf(endMarker, bodyStart);
     if (endAt < 0) {
-      throw new MeshcaError('PEM_INVALID', `the PEM block "${label}" that starts at character ${m.index} has no "${endMarker}" line`, {
-        hint: 'the text is cut short or its END label does not match its BEGIN label',
-      });
+      throw new MeshcaError(
+        'PEM_INVALID',
+        `the PEM block "${label}" that starts at character ${m.index} has no "${endMarker}" line`,
+        {
+          hint: 'the text is cut short or its END label does not match its BEGIN label',
+        },
+      );
     }
     const body = text.slice(bodyStart, endAt);
     if (body.includes(':')) {
-      throw new MeshcaError('PEM_INVALID', `the PEM block "${label}" has headers (such as Proc-Type); encrypted legacy PEM is not supported`, {
-        hint: 'convert it to unencrypted PKCS#8 first: openssl pkcs8 -topk8 -nocrypt',
-      });
+      throw new MeshcaError(
+        'PEM_INVALID',
+        `the PEM block "${label}" has headers (such as Proc-Type); encrypted legacy PEM is not supported`,
+        {
+          hint: 'convert it to unencrypted PKCS#8 first: openssl pkcs8 -topk8 -nocrypt',
+        },
+      );
     }
     if (!BASE64_BODY.test(body) || body.replace(/\s/g, '').length % 4 !== 0) {
-      throw new MeshcaError('PEM_INVALID', `the PEM block "${label}" that starts at character ${m.index} is not valid base64`, {
-        hint: 'the block was altered or truncated; copy it again in full',
-      });
+      throw new MeshcaError(
+        'PEM_INVALID',
+        `the PEM block "${label}" that starts at character ${m.index} is not valid base64`,
+        {
+          hint: 'the block was altered or truncated; copy it again in full',
+        },
+      );
     }
     const der = Buffer.from(body, 'base64');
     if (der.length === 0) throw new MeshcaError('PEM_INVALID', `the PEM block "${label}" is empty`);
@@ -53,9 +67,13 @@ export function pemDecodeAll(text: string): PemBlock[] {
     BEGIN.lastIndex = endAt + endMarker.length;
   }
   if (blocks.length === 0) {
-    throw new MeshcaError('PEM_INVALID', 'no PEM block found: expected a line like "-----BEGIN CERTIFICATE-----"', {
-      hint: 'pass PEM text, not DER bytes or a file path',
-    });
+    throw new MeshcaError(
+      'PEM_INVALID',
+      'no PEM block found: expected a line like "-----BEGIN CERTIFICATE-----"',
+      {
+        hint: 'pass PEM text, not DER bytes or a file path',
+      },
+    );
   }
   return blocks;
 }
@@ -65,7 +83,10 @@ export function pemDecodeFirst(text: string, labels: readonly string[]): PemBloc
   const blocks = pemDecodeAll(text);
   const found = blocks.find((b) => labels.includes(b.label));
   if (found === undefined) {
-    throw new MeshcaError('PEM_INVALID', `expected a PEM block labelled ${labels.map((l) => `"${l}"`).join(' or ')}, found ${blocks.map((b) => `"${b.label}"`).join(', ')}`);
+    throw new MeshcaError(
+      'PEM_INVALID',
+      `expected a PEM block labelled ${labels.map((l) => `"${l}"`).join(' or ')}, found ${blocks.map((b) => `"${b.label}"`).join(', ')}`,
+    );
   }
   return found;
 }

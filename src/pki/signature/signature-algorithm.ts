@@ -17,7 +17,12 @@ export interface SignatureAlgorithm {
   readonly identifier: Buffer;
 }
 
-const alg = (name: string, o: string, keyAlgorithm: KeyAlgorithm, digest: string | null): SignatureAlgorithm => ({
+const alg = (
+  name: string,
+  o: string,
+  keyAlgorithm: KeyAlgorithm,
+  digest: string | null,
+): SignatureAlgorithm => ({
   name,
   oid: o,
   keyAlgorithm,
@@ -47,7 +52,9 @@ export function signatureAlgorithmByOid(o: string): SignatureAlgorithm | undefin
 
 /** A readable name for a signature OID: cert-manager's name when known, else the OID. */
 export function signatureAlgorithmName(o: string): string {
-  return BY_OID.get(o)?.name ?? (o === OID.sha1WithRsa ? 'SHA1WithRSA' : o === OID.rsassaPss ? 'RSASSA-PSS' : o);
+  return (
+    BY_OID.get(o)?.name ?? (o === OID.sha1WithRsa ? 'SHA1WithRSA' : o === OID.rsassaPss ? 'RSASSA-PSS' : o)
+  );
 }
 
 /**
@@ -64,14 +71,24 @@ export function signatureAlgorithmFor(key: KeyObject, name?: string): SignatureA
       });
     }
     if (chosen.keyAlgorithm !== spec.algorithm) {
-      throw new MeshcaError('INVALID_INPUT', `signature algorithm ${chosen.name} needs an ${chosen.keyAlgorithm} key, but the signing key is ${spec.algorithm}`, {
-        hint: 'leave signatureAlgorithm unset to use the key\'s usual algorithm',
-      });
+      throw new MeshcaError(
+        'INVALID_INPUT',
+        `signature algorithm ${chosen.name} needs an ${chosen.keyAlgorithm} key, but the signing key is ${spec.algorithm}`,
+        {
+          hint: "leave signatureAlgorithm unset to use the key's usual algorithm",
+        },
+      );
     }
     return chosen;
   }
   const usual =
-    spec.algorithm === 'ECDSA' ? (spec.size === 384 ? 'ecdsawithsha384' : 'ecdsawithsha256') : spec.algorithm === 'RSA' ? 'sha256withrsa' : 'pureed25519';
+    spec.algorithm === 'ECDSA'
+      ? spec.size === 384
+        ? 'ecdsawithsha384'
+        : 'ecdsawithsha256'
+      : spec.algorithm === 'RSA'
+        ? 'sha256withrsa'
+        : 'pureed25519';
   return BY_NAME.get(usual) as SignatureAlgorithm;
 }
 
@@ -81,7 +98,12 @@ export function signWith(algorithm: SignatureAlgorithm, key: KeyObject, data: Bu
 }
 
 /** Verifies a signature made with the algorithm of OID `o`; returns the reason when it does not verify. */
-export function verifySignature(o: string, key: KeyObject, data: Buffer, signature: Buffer): string | undefined {
+export function verifySignature(
+  o: string,
+  key: KeyObject,
+  data: Buffer,
+  signature: Buffer,
+): string | undefined {
   const algorithm = BY_OID.get(o);
   if (algorithm === undefined) return `the signature algorithm ${signatureAlgorithmName(o)} is not accepted`;
   let keyAlgorithm: KeyAlgorithm;
@@ -94,7 +116,9 @@ export function verifySignature(o: string, key: KeyObject, data: Buffer, signatu
     return `the signature algorithm ${algorithm.name} does not match the ${keyAlgorithm} key`;
   }
   try {
-    return verify(algorithm.digest, data, key, signature) ? undefined : 'the signature does not verify with the public key';
+    return verify(algorithm.digest, data, key, signature)
+      ? undefined
+      : 'the signature does not verify with the public key';
   } catch (err) {
     return `the signature is malformed: ${(err as Error).message}`;
   }

@@ -27,8 +27,10 @@ function invalid(uri: string, rule: string): MeshcaError {
 /** Checks a trust domain name (SPIFFE ID standard §2.1); returns the rule broken, or undefined. */
 export function trustDomainProblem(td: string): string | undefined {
   if (td === '') return 'the trust domain is empty';
-  if (Buffer.byteLength(td) > MAX_TRUST_DOMAIN_BYTES) return `the trust domain is longer than ${MAX_TRUST_DOMAIN_BYTES} bytes`;
-  if (!TRUST_DOMAIN_CHARS.test(td)) return 'the trust domain may contain only lowercase letters, digits, ".", "-" and "_" (no port, user info or uppercase)';
+  if (Buffer.byteLength(td) > MAX_TRUST_DOMAIN_BYTES)
+    return `the trust domain is longer than ${MAX_TRUST_DOMAIN_BYTES} bytes`;
+  if (!TRUST_DOMAIN_CHARS.test(td))
+    return 'the trust domain may contain only lowercase letters, digits, ".", "-" and "_" (no port, user info or uppercase)';
   return undefined;
 }
 
@@ -36,15 +38,22 @@ export function trustDomainProblem(td: string): string | undefined {
 export function pathSegmentProblem(segment: string): string | undefined {
   if (segment === '') return 'the path has an empty segment ("//" or a trailing "/")';
   if (segment === '.' || segment === '..') return `the path has a "${segment}" segment, which is not allowed`;
-  if (!SEGMENT_CHARS.test(segment)) return `the path segment "${segment}" may contain only letters, digits, ".", "-" and "_" (no percent-encoding, query or fragment)`;
+  if (!SEGMENT_CHARS.test(segment))
+    return `the path segment "${segment}" may contain only letters, digits, ".", "-" and "_" (no percent-encoding, query or fragment)`;
   return undefined;
 }
 
 /** Parses and validates a SPIFFE ID; throws SPIFFE_ID_INVALID naming the rule broken. */
 export function parseSpiffeId(uri: string): SpiffeId {
-  if (Buffer.byteLength(uri) > MAX_SPIFFE_ID_BYTES) throw invalid(uri, `it is longer than ${MAX_SPIFFE_ID_BYTES} bytes`);
+  if (Buffer.byteLength(uri) > MAX_SPIFFE_ID_BYTES)
+    throw invalid(uri, `it is longer than ${MAX_SPIFFE_ID_BYTES} bytes`);
   if (!uri.startsWith(SCHEME)) {
-    throw invalid(uri, uri.toLowerCase().startsWith(SCHEME) ? 'the scheme must be lowercase "spiffe"' : 'it must start with "spiffe://"');
+    throw invalid(
+      uri,
+      uri.toLowerCase().startsWith(SCHEME)
+        ? 'the scheme must be lowercase "spiffe"'
+        : 'it must start with "spiffe://"',
+    );
   }
   const rest = uri.slice(SCHEME.length);
   const slash = rest.indexOf('/');
@@ -66,7 +75,10 @@ export function workloadSpiffeId(trustDomain: string, namespace: string, service
   const uri = `${SCHEME}${trustDomain}/ns/${namespace}/sa/${serviceAccount}`;
   const tdProblem = trustDomainProblem(trustDomain);
   if (tdProblem !== undefined) throw invalid(uri, tdProblem);
-  for (const [what, v] of [['namespace', namespace], ['service account', serviceAccount]] as const) {
+  for (const [what, v] of [
+    ['namespace', namespace],
+    ['service account', serviceAccount],
+  ] as const) {
     const problem = pathSegmentProblem(v);
     if (problem !== undefined) throw invalid(uri, `the ${what}: ${problem}`);
   }
@@ -74,7 +86,11 @@ export function workloadSpiffeId(trustDomain: string, namespace: string, service
 }
 
 /** Parses a workload SPIFFE ID, requiring exactly the path /ns/<namespace>/sa/<service-account>. */
-export function parseWorkloadSpiffeId(uri: string): { trustDomain: string; namespace: string; serviceAccount: string } {
+export function parseWorkloadSpiffeId(uri: string): {
+  trustDomain: string;
+  namespace: string;
+  serviceAccount: string;
+} {
   const id = parseSpiffeId(uri);
   const segments = id.path.split('/').slice(1);
   if (segments.length !== 4 || segments[0] !== 'ns' || segments[2] !== 'sa') {

@@ -5,11 +5,19 @@ import { MeshcaError } from '../../errors/index.js';
  * 0 < renewBefore < lifetime; else `notAfter − lifetime × renewBeforePercentage / 100`; else at two
  * thirds of the lifetime. Truncated to whole seconds, as cert-manager does.
  */
-export function renewalTime(args: { notBefore: Date; notAfter: Date; renewBeforeMs?: number; renewBeforePercentage?: number }): Date {
+export function renewalTime(args: {
+  notBefore: Date;
+  notAfter: Date;
+  renewBeforeMs?: number;
+  renewBeforePercentage?: number;
+}): Date {
   const start = args.notBefore.getTime();
   const end = args.notAfter.getTime();
   if (!Number.isFinite(start) || !Number.isFinite(end) || end <= start) {
-    throw new MeshcaError('VALIDITY_INVALID', 'notAfter must be a valid date after notBefore to compute a renewal time');
+    throw new MeshcaError(
+      'VALIDITY_INVALID',
+      'notAfter must be a valid date after notBefore to compute a renewal time',
+    );
   }
   const lifetime = end - start;
   let renewBefore = lifetime / 3;
@@ -18,7 +26,10 @@ export function renewalTime(args: { notBefore: Date; notAfter: Date; renewBefore
     renewBefore = renewBeforeMs;
   } else if (renewBeforePercentage !== undefined) {
     if (!(renewBeforePercentage > 0 && renewBeforePercentage < 100)) {
-      throw new MeshcaError('VALIDITY_INVALID', `renewBeforePercentage must be between 0 and 100 (exclusive), got ${renewBeforePercentage}`);
+      throw new MeshcaError(
+        'VALIDITY_INVALID',
+        `renewBeforePercentage must be between 0 and 100 (exclusive), got ${renewBeforePercentage}`,
+      );
     }
     renewBefore = (lifetime * renewBeforePercentage) / 100;
   }
