@@ -11,6 +11,9 @@ export const MAX_ALIAS_COUNT = 100;
 /** Deepest nesting of mappings and lists accepted; real manifests stay far below. */
 export const MAX_DEPTH = 64;
 
+const STACK_OVERFLOW = /maximum call stack/i;
+const TOO_DEEP = `nests deeper than ${MAX_DEPTH} levels; no meshca resource is that deep`;
+
 interface Located {
   readonly line: number;
   readonly text: string;
@@ -68,7 +71,13 @@ export function parseManifests(text: string, source: string): KnownResource[] {
     });
   }
   const lc = new LineCounter();
-  const docs = parseAllDocuments(text, { lineCounter: lc, uniqueKeys: true, prettyErrors: true });
+  let docs: ReturnType<typeof parseAllDocuments>;
+  try {
+    docs = parseAllDocuments(text, { lineCounter: lc, uniqueKeys: true, prettyErrors: true });
+  } catch (err) {
+    // The parser records problems per document; reaching here means it gave up on the whole text.
+    throw new MeshcaError('INVALID_RESOURCE', `${source}: cannot be read as YAML`, { cause: err, details: [`${source}:1: yaml: ${err instanceof Error ? lowerFirst(err.message) : String(err)}`] });
+  }
   const problems: Located[] = [];
   const resources: Array<{ resource: KnownResource; line: number }> = [];
   const documents = Array.isArray(docs) ? docs : [];
@@ -83,7 +92,9 @@ export function parseManifests(text: string, source: string): KnownResource[] {
     if (doc.errors.length > 0) {
       for (const e of doc.errors) {
         const line = e.linePos?.[0].line ?? startLine;
-        report(line, 'yaml', lowerFirst((e.message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, '')));
+        // The yaml library records a stack overflow on absurd nesting as a document error.
+        if (STACK_OVERFLOW.test(e.message)) report(line, '<document>', TOO_DEEP);
+        else report(line, 'yaml', lowerFirst((e.message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, '')));
       }
       badDocs++;
       continue;
@@ -93,14 +104,17 @@ export function parseManifests(text: string, source: string): KnownResource[] {
       value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
     } catch (err) {
       const why = err instanceof Error ? err.message : String(err);
-      report(startLine, 'yaml', /alias count/i.test(why) ? `more than ${MAX_ALIAS_COUNT} aliases expanded; remove the anchors and aliases (a YAML alias bomb looks like this)` : lowerFirst(why));
+      if (STACK_OVERFLOW.test(why)) report(startLine, '<document>', TOO_DEEP);
+      else if (/alias count/i.test(why)) {
+        report(startLine, 'yaml', `more than ${MAX_ALIAS_COUNT} aliases expanded; remove the anchors and aliases (a YAML alias bomb looks like this)`);
+      } else report(startLine, 'yaml', lowerFirst(why));
       badDocs++;
       continue;
     }
     // A document holding only comments or `---` decodes to null: nothing to apply.
     if (value === null || value === undefined) continue;
     if (tooDeep(value)) {
-      report(startLine, '<document>', `nests deeper than ${MAX_DEPTH} levels; no meshca resource is that deep`);
+      report(startLine, '<document>', TOO_DEEP);
       badDocs++;
       continue;
     }

@@ -68,7 +68,7 @@ function kindOf(doc: Readonly<Record<string, unknown>>): KindInfo | ValidationIs
   return [
     {
       path: ['kind'],
-      message: `unknown kind ${JSON.stringify(kind)} in ${JSON.stringify(apiVersion)}${meant === undefined ? '' : `; did you mean "${meant}"?`} meshca knows: ${knownKinds()}`,
+      message: `unknown kind ${JSON.stringify(kind)} in ${JSON.stringify(apiVersion)}${meant === undefined ? ';' : `; did you mean "${meant}"?`} meshca knows: ${knownKinds()}`,
     },
   ];
 }
