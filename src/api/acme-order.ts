@@ -1,10 +1,24 @@
 import * as z from 'zod';
-import { checkedString, goDurationString, issuerRefSchema, looseObject, objectMetaSchema } from './common-schemas.js';
+import {
+  checkedString,
+  goDurationString,
+  issuerRefSchema,
+  looseObject,
+  objectMetaSchema,
+} from './common-schemas.js';
 import { checkEncodedCsr } from './certificate-request.js';
 import { checkBase64, checkDnsName, checkIpAddress } from './value-rules.js';
 
 /** RFC 8555 §7.1.6 order states, as cert-manager records them (plus its own "errored"). */
-export const ACME_STATES = ['valid', 'ready', 'pending', 'processing', 'invalid', 'expired', 'errored'] as const;
+export const ACME_STATES = [
+  'valid',
+  'ready',
+  'pending',
+  'processing',
+  'invalid',
+  'expired',
+  'errored',
+] as const;
 
 /** acme.cert-manager.io/v1 Order: one RFC 8555 order, written by the ACME issuer. */
 export const orderSchema = z.strictObject({

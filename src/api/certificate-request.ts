@@ -1,5 +1,11 @@
 import * as z from 'zod';
-import { checkedString, conditionsSchema, goDurationString, issuerRefSchema, objectMetaSchema } from './common-schemas.js';
+import {
+  checkedString,
+  conditionsSchema,
+  goDurationString,
+  issuerRefSchema,
+  objectMetaSchema,
+} from './common-schemas.js';
 import { keyUsageSchema } from './certificate.js';
 import { checkBase64 } from './value-rules.js';
 
@@ -9,7 +15,8 @@ const MAX_REQUEST_LENGTH = 64 * 1024;
 /** base64 of a PEM certificate signing request, as cert-manager's spec.request holds it. */
 export function checkEncodedCsr(value: string): string | undefined {
   if (value.length === 0) return 'must hold the base64 of a PEM certificate signing request';
-  if (value.length > MAX_REQUEST_LENGTH) return `must be at most ${MAX_REQUEST_LENGTH} characters; a CSR is a few KiB`;
+  if (value.length > MAX_REQUEST_LENGTH)
+    return `must be at most ${MAX_REQUEST_LENGTH} characters; a CSR is a few KiB`;
   const why = checkBase64(value);
   if (why !== undefined) return why;
   const pem = Buffer.from(value, 'base64').toString('latin1');

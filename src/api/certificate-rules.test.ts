@@ -15,46 +15,139 @@ describe('certificateSpecIssues', () => {
     ['renewBeforePercentage 1 and 99', { renewBeforePercentage: 1 }],
     ['renewBeforePercentage 99', { renewBeforePercentage: 99 }],
     ['an identity given only by literalSubject', { dnsNames: undefined, literalSubject: 'CN=web,O=Example' }],
-    ['an identity given only by a SPIFFE URI', { dnsNames: undefined, uris: ['spiffe://cluster.local/ns/a/sa/b'] }],
-    ['an identity given only by an otherName', { dnsNames: undefined, otherNames: [{ oid: '1.3.6.1.4.1.311.20.2.3', utf8Value: 'a@b' }] }],
+    [
+      'an identity given only by a SPIFFE URI',
+      { dnsNames: undefined, uris: ['spiffe://cluster.local/ns/a/sa/b'] },
+    ],
+    [
+      'an identity given only by an otherName',
+      { dnsNames: undefined, otherNames: [{ oid: '1.3.6.1.4.1.311.20.2.3', utf8Value: 'a@b' }] },
+    ],
     ['an RSA key of 2048 and of 8192 bits', { privateKey: { algorithm: 'RSA', size: 8192 } }],
     ['RSA as the default algorithm, 3072 bits', { privateKey: { size: 3072 } }],
     ['an ECDSA key on P-521', { privateKey: { algorithm: 'ECDSA', size: 521 } }],
-    ['an Ed25519 key without a size', { privateKey: { algorithm: 'Ed25519' }, signatureAlgorithm: 'PureEd25519' }],
-    ['an Ed25519 key with size 0, as cert-manager writes the default', { privateKey: { algorithm: 'Ed25519', size: 0 } }],
-    ['name constraints on a CA', { isCA: true, nameConstraints: { permitted: { dnsDomains: ['example.com'] } } }],
-    ['a JKS keystore with a password Secret', { keystores: { jks: { create: true, passwordSecretRef: { name: 'p' } } } }],
+    [
+      'an Ed25519 key without a size',
+      { privateKey: { algorithm: 'Ed25519' }, signatureAlgorithm: 'PureEd25519' },
+    ],
+    [
+      'an Ed25519 key with size 0, as cert-manager writes the default',
+      { privateKey: { algorithm: 'Ed25519', size: 0 } },
+    ],
+    [
+      'name constraints on a CA',
+      { isCA: true, nameConstraints: { permitted: { dnsDomains: ['example.com'] } } },
+    ],
+    [
+      'a JKS keystore with a password Secret',
+      { keystores: { jks: { create: true, passwordSecretRef: { name: 'p' } } } },
+    ],
   ])('accept %s', (_what, patch) => {
     expect(rules(patch)).toEqual([]);
   });
 
   it.each<[string, Record<string, unknown>, string]>([
-    ['no identity at all', { dnsNames: [] }, 'spec: a certificate needs an identity: set at least one of commonName, dnsNames, uris, emailAddresses, ipAddresses, otherNames, literalSubject'],
-    ['literalSubject with commonName', { literalSubject: 'CN=a', commonName: 'a' }, 'spec.commonName: must not be set together with literalSubject, which gives the whole subject; move it into literalSubject'],
-    ['literalSubject with subject', { literalSubject: 'CN=a', subject: { organizations: ['x'] } }, 'spec.subject: must not be set together with literalSubject, which gives the whole subject; move it into literalSubject'],
-    ['a duration under an hour', { duration: '59m59s' }, "spec.duration: must be at least 1h (cert-manager's minimum certificate duration); it is 59m59s"],
-    ['renewBefore equal to duration', { duration: '720h', renewBefore: '720h' }, 'spec.renewBefore: must be less than duration (720h); shorten renewBefore or lengthen duration'],
-    ['renewBefore past the default 90 days', { renewBefore: '2160h' }, 'spec.renewBefore: must be less than the default duration 2160h (90 days); set a longer duration or a shorter renewBefore'],
+    [
+      'no identity at all',
+      { dnsNames: [] },
+      'spec: a certificate needs an identity: set at least one of commonName, dnsNames, uris, emailAddresses, ipAddresses, otherNames, literalSubject',
+    ],
+    [
+      'literalSubject with commonName',
+      { literalSubject: 'CN=a', commonName: 'a' },
+      'spec.commonName: must not be set together with literalSubject, which gives the whole subject; move it into literalSubject',
+    ],
+    [
+      'literalSubject with subject',
+      { literalSubject: 'CN=a', subject: { organizations: ['x'] } },
+      'spec.subject: must not be set together with literalSubject, which gives the whole subject; move it into literalSubject',
+    ],
+    [
+      'a duration under an hour',
+      { duration: '59m59s' },
+      "spec.duration: must be at least 1h (cert-manager's minimum certificate duration); it is 59m59s",
+    ],
+    [
+      'renewBefore equal to duration',
+      { duration: '720h', renewBefore: '720h' },
+      'spec.renewBefore: must be less than duration (720h); shorten renewBefore or lengthen duration',
+    ],
+    [
+      'renewBefore past the default 90 days',
+      { renewBefore: '2160h' },
+      'spec.renewBefore: must be less than the default duration 2160h (90 days); set a longer duration or a shorter renewBefore',
+    ],
     ['renewBefore under 5 minutes', { renewBefore: '4m' }, 'spec.renewBefore: must be at least 5m; it is 4m'],
-    ['renewBeforePercentage 0', { renewBeforePercentage: 0 }, 'spec.renewBeforePercentage: must be between 1 and 99 (a share of the lifetime); it is 0'],
-    ['renewBeforePercentage 100', { renewBeforePercentage: 100 }, 'spec.renewBeforePercentage: must be between 1 and 99 (a share of the lifetime); it is 100'],
-    ['renewBefore together with renewBeforePercentage', { renewBefore: '1h', renewBeforePercentage: 30 }, 'spec.renewBeforePercentage: must not be set together with renewBefore; keep one of them'],
-    ['an RSA key of 1024 bits', { privateKey: { algorithm: 'RSA', size: 1024 } }, 'spec.privateKey.size: must be between 2048 and 8192 for RSA keys; it is 1024'],
-    ['an RSA key of 16384 bits', { privateKey: { size: 16384 } }, 'spec.privateKey.size: must be between 2048 and 8192 for RSA keys; it is 16384'],
-    ['an ECDSA key of 2048 bits', { privateKey: { algorithm: 'ECDSA', size: 2048 } }, 'spec.privateKey.size: must be 256, 384 or 521 for ECDSA keys (the curves P-256, P-384, P-521); it is 2048'],
-    ['an Ed25519 key with a size', { privateKey: { algorithm: 'Ed25519', size: 256 } }, 'spec.privateKey.size: must be omitted for Ed25519 keys, which have one fixed size'],
-    ['an RSA signature on an ECDSA key', { privateKey: { algorithm: 'ECDSA' }, signatureAlgorithm: 'SHA256WithRSA' }, 'spec.signatureAlgorithm: SHA256WithRSA does not fit an ECDSA key; use one of ECDSAWithSHA256, ECDSAWithSHA384, ECDSAWithSHA512'],
-    ['name constraints on a leaf', { nameConstraints: { permitted: { dnsDomains: ['example.com'] } } }, 'spec.nameConstraints: applies only to CA certificates; set isCA: true or remove nameConstraints'],
-    ['a PKCS#12 keystore with no password', { keystores: { pkcs12: { create: true } } }, 'spec.keystores.pkcs12: needs exactly one of password and passwordSecretRef (it has neither)'],
-    ['a JKS keystore with two passwords', { keystores: { jks: { create: true, password: 'x', passwordSecretRef: { name: 'p' } } } }, 'spec.keystores.jks: needs exactly one of password and passwordSecretRef (it has both)'],
-    ['an output format listed twice', { additionalOutputFormats: [{ type: 'DER' }, { type: 'DER' }] }, 'spec.additionalOutputFormats[1].type: "DER" is listed twice; keep one'],
+    [
+      'renewBeforePercentage 0',
+      { renewBeforePercentage: 0 },
+      'spec.renewBeforePercentage: must be between 1 and 99 (a share of the lifetime); it is 0',
+    ],
+    [
+      'renewBeforePercentage 100',
+      { renewBeforePercentage: 100 },
+      'spec.renewBeforePercentage: must be between 1 and 99 (a share of the lifetime); it is 100',
+    ],
+    [
+      'renewBefore together with renewBeforePercentage',
+      { renewBefore: '1h', renewBeforePercentage: 30 },
+      'spec.renewBeforePercentage: must not be set together with renewBefore; keep one of them',
+    ],
+    [
+      'an RSA key of 1024 bits',
+      { privateKey: { algorithm: 'RSA', size: 1024 } },
+      'spec.privateKey.size: must be between 2048 and 8192 for RSA keys; it is 1024',
+    ],
+    [
+      'an RSA key of 16384 bits',
+      { privateKey: { size: 16384 } },
+      'spec.privateKey.size: must be between 2048 and 8192 for RSA keys; it is 16384',
+    ],
+    [
+      'an ECDSA key of 2048 bits',
+      { privateKey: { algorithm: 'ECDSA', size: 2048 } },
+      'spec.privateKey.size: must be 256, 384 or 521 for ECDSA keys (the curves P-256, P-384, P-521); it is 2048',
+    ],
+    [
+      'an Ed25519 key with a size',
+      { privateKey: { algorithm: 'Ed25519', size: 256 } },
+      'spec.privateKey.size: must be omitted for Ed25519 keys, which have one fixed size',
+    ],
+    [
+      'an RSA signature on an ECDSA key',
+      { privateKey: { algorithm: 'ECDSA' }, signatureAlgorithm: 'SHA256WithRSA' },
+      'spec.signatureAlgorithm: SHA256WithRSA does not fit an ECDSA key; use one of ECDSAWithSHA256, ECDSAWithSHA384, ECDSAWithSHA512',
+    ],
+    [
+      'name constraints on a leaf',
+      { nameConstraints: { permitted: { dnsDomains: ['example.com'] } } },
+      'spec.nameConstraints: applies only to CA certificates; set isCA: true or remove nameConstraints',
+    ],
+    [
+      'a PKCS#12 keystore with no password',
+      { keystores: { pkcs12: { create: true } } },
+      'spec.keystores.pkcs12: needs exactly one of password and passwordSecretRef (it has neither)',
+    ],
+    [
+      'a JKS keystore with two passwords',
+      { keystores: { jks: { create: true, password: 'x', passwordSecretRef: { name: 'p' } } } },
+      'spec.keystores.jks: needs exactly one of password and passwordSecretRef (it has both)',
+    ],
+    [
+      'an output format listed twice',
+      { additionalOutputFormats: [{ type: 'DER' }, { type: 'DER' }] },
+      'spec.additionalOutputFormats[1].type: "DER" is listed twice; keep one',
+    ],
   ])('reject %s', (_what, patch, expected) => {
     expect(rules(patch)).toEqual([expected]);
   });
 
-  it.each([[null], ['spec'], [42], [[]]])('ignore a spec that is not a mapping (%j), which the schema reports', (spec) => {
-    expect(certificateSpecIssues(spec)).toEqual([]);
-  });
+  it.each([[null], ['spec'], [42], [[]]])(
+    'ignore a spec that is not a mapping (%j), which the schema reports',
+    (spec) => {
+      expect(certificateSpecIssues(spec)).toEqual([]);
+    },
+  );
 
   it('leave malformed durations to the schema instead of reporting them twice', () => {
     expect(rules({ duration: '1d', renewBefore: 'soon' })).toEqual([]);

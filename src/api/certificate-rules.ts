@@ -9,7 +9,15 @@ export const MIN_RENEW_BEFORE_MS = 300_000;
 /** cert-manager's default certificate duration when spec.duration is omitted (90 days). */
 export const DEFAULT_CERTIFICATE_DURATION_MS = 2160 * 3_600_000;
 
-const IDENTITY_FIELDS = ['commonName', 'dnsNames', 'uris', 'emailAddresses', 'ipAddresses', 'otherNames', 'literalSubject'] as const;
+const IDENTITY_FIELDS = [
+  'commonName',
+  'dnsNames',
+  'uris',
+  'emailAddresses',
+  'ipAddresses',
+  'otherNames',
+  'literalSubject',
+] as const;
 const RSA_MIN = 2048;
 const RSA_MAX = 8192;
 const ECDSA_SIZES = [256, 384, 521];
@@ -50,13 +58,20 @@ export function certificateSpecIssues(rawSpec: unknown): ValidationIssue[] {
   }
   if (isSet(spec.literalSubject)) {
     for (const f of ['subject', 'commonName'] as const) {
-      if (isSet(spec[f])) at([f], 'must not be set together with literalSubject, which gives the whole subject; move it into literalSubject');
+      if (isSet(spec[f]))
+        at(
+          [f],
+          'must not be set together with literalSubject, which gives the whole subject; move it into literalSubject',
+        );
     }
   }
 
   const duration = durationMs(spec.duration);
   if (duration !== undefined && duration < MIN_CERTIFICATE_DURATION_MS) {
-    at(['duration'], `must be at least 1h (cert-manager's minimum certificate duration); it is ${String(spec.duration)}`);
+    at(
+      ['duration'],
+      `must be at least 1h (cert-manager's minimum certificate duration); it is ${String(spec.duration)}`,
+    );
   }
   const renewBefore = durationMs(spec.renewBefore);
   const lifetime = duration ?? DEFAULT_CERTIFICATE_DURATION_MS;
@@ -87,14 +102,22 @@ export function certificateSpecIssues(rawSpec: unknown): ValidationIssue[] {
     if (algorithm === 'RSA' && (size < RSA_MIN || size > RSA_MAX)) {
       at(['privateKey', 'size'], `must be between ${RSA_MIN} and ${RSA_MAX} for RSA keys; it is ${size}`);
     } else if (algorithm === 'ECDSA' && !ECDSA_SIZES.includes(size)) {
-      at(['privateKey', 'size'], `must be 256, 384 or 521 for ECDSA keys (the curves P-256, P-384, P-521); it is ${size}`);
+      at(
+        ['privateKey', 'size'],
+        `must be 256, 384 or 521 for ECDSA keys (the curves P-256, P-384, P-521); it is ${size}`,
+      );
     } else if (algorithm === 'Ed25519' && size !== 0) {
       at(['privateKey', 'size'], 'must be omitted for Ed25519 keys, which have one fixed size');
     }
   }
   const sig = spec.signatureAlgorithm;
   const allowed = SIGNATURE_ALGORITHMS[algorithm];
-  if (typeof sig === 'string' && allowed !== undefined && Object.values(SIGNATURE_ALGORITHMS).flat().includes(sig) && !allowed.includes(sig)) {
+  if (
+    typeof sig === 'string' &&
+    allowed !== undefined &&
+    Object.values(SIGNATURE_ALGORITHMS).flat().includes(sig) &&
+    !allowed.includes(sig)
+  ) {
     at(['signatureAlgorithm'], `${sig} does not fit an ${algorithm} key; use one of ${allowed.join(', ')}`);
   }
 
@@ -108,7 +131,10 @@ export function certificateSpecIssues(rawSpec: unknown): ValidationIssue[] {
     if (store === undefined) continue;
     const count = (store.password !== undefined ? 1 : 0) + (store.passwordSecretRef !== undefined ? 1 : 0);
     if (count !== 1) {
-      at(['keystores', name], `needs exactly one of password and passwordSecretRef (it has ${count === 0 ? 'neither' : 'both'})`);
+      at(
+        ['keystores', name],
+        `needs exactly one of password and passwordSecretRef (it has ${count === 0 ? 'neither' : 'both'})`,
+      );
     }
   }
 
@@ -117,7 +143,8 @@ export function certificateSpecIssues(rawSpec: unknown): ValidationIssue[] {
     const seen = new Set<unknown>();
     formats.forEach((f, i) => {
       const type = asRecord(f)?.type;
-      if (type !== undefined && seen.has(type)) at(['additionalOutputFormats', i, 'type'], `${JSON.stringify(type)} is listed twice; keep one`);
+      if (type !== undefined && seen.has(type))
+        at(['additionalOutputFormats', i, 'type'], `${JSON.stringify(type)} is listed twice; keep one`);
       seen.add(type);
     });
   }

@@ -39,7 +39,12 @@ const EVERY_FIELD = {
   additionalOutputFormats: [{ type: 'CombinedPEM' }, { type: 'DER' }],
   nameConstraints: {
     critical: true,
-    permitted: { dnsDomains: ['example.com'], ipRanges: ['10.0.0.0/8'], emailAddresses: ['example.com'], uriDomains: ['.example.com'] },
+    permitted: {
+      dnsDomains: ['example.com'],
+      ipRanges: ['10.0.0.0/8'],
+      emailAddresses: ['example.com'],
+      uriDomains: ['.example.com'],
+    },
     excluded: { dnsDomains: ['bad.example.com'], ipRanges: ['10.1.0.0/16'] },
   },
   encodeUsagesInRequest: true,
@@ -62,7 +67,16 @@ describe('Certificate', () => {
     const doc = {
       ...decode(ISTIO_CA_CERTIFICATE),
       status: {
-        conditions: [{ type: 'Ready', status: 'True', reason: 'Ready', message: 'Certificate is up to date and has not expired', lastTransitionTime: '2025-01-01T00:00:00Z', observedGeneration: 1 }],
+        conditions: [
+          {
+            type: 'Ready',
+            status: 'True',
+            reason: 'Ready',
+            message: 'Certificate is up to date and has not expired',
+            lastTransitionTime: '2025-01-01T00:00:00Z',
+            observedGeneration: 1,
+          },
+        ],
         notBefore: '2025-01-01T00:00:00Z',
         notAfter: '2025-01-31T00:00:00Z',
         renewalTime: '2025-01-21T00:00:00Z',
@@ -81,7 +95,9 @@ describe('Certificate', () => {
   });
 
   it('treats an empty issuerRef group as cert-manager.io', () => {
-    const cert = parseResource(withSpec(GATEWAY_CERTIFICATE, { issuerRef: { name: 'ca', group: '' } })) as Certificate;
+    const cert = parseResource(
+      withSpec(GATEWAY_CERTIFICATE, { issuerRef: { name: 'ca', group: '' } }),
+    ) as Certificate;
     expect(cert.spec.issuerRef.group).toBe('cert-manager.io');
   });
 
@@ -93,32 +109,142 @@ describe('Certificate', () => {
   });
 
   it.each<[string, Record<string, unknown>, string[]]>([
-    ['a British spelling in subject', { subject: { organisations: ['x'] } }, ['spec.subject.organisations: unknown field; did you mean "organizations"?']],
-    ['a field in the wrong case', { secretName: undefined, secretname: 'x' }, ['spec.secretName: is required (a string)', 'spec.secretname: unknown field; did you mean "secretName"?']],
+    [
+      'a British spelling in subject',
+      { subject: { organisations: ['x'] } },
+      ['spec.subject.organisations: unknown field; did you mean "organizations"?'],
+    ],
+    [
+      'a field in the wrong case',
+      { secretName: undefined, secretname: 'x' },
+      [
+        'spec.secretName: is required (a string)',
+        'spec.secretname: unknown field; did you mean "secretName"?',
+      ],
+    ],
     ['an unknown field nothing is close to', { venafiZone: 'x' }, ['spec.venafiZone: unknown field']],
-    ['a day unit in duration', { duration: '90d' }, ['spec.duration: must be a Go duration such as "720h" or "1h30m"; unit "d" is not a Go duration unit; use hours (e.g. 24h for a day)']],
-    ['a negative renewBefore', { renewBefore: '-1h', renewBeforePercentage: undefined }, ['spec.renewBefore: must be a Go duration such as "720h" or "1h30m"; durations must not be negative']],
-    ['an empty duration', { duration: '' }, ['spec.duration: must be a Go duration such as "720h" or "1h30m"; it is empty']],
-    ['a number where a duration goes', { duration: 720 }, ['spec.duration: must be a string, not the number 720']],
-    ['a key algorithm in the wrong case', { privateKey: { algorithm: 'ecdsa' } }, ['spec.privateKey.algorithm: must be one of "RSA", "ECDSA", "Ed25519"; did you mean "ECDSA"?']],
-    ['an unknown usage', { usages: ['server-auth'] }, [expect.stringMatching(/^spec\.usages\[0\]: must be one of "signing", .*; did you mean "server auth"\?$/)]],
-    ['a bad IP address', { ipAddresses: ['10.0.0.300'] }, ['spec.ipAddresses[0]: must be an IPv4 or IPv6 address (e.g. "10.0.0.1" or "fd00::1")']],
-    ['a relative URI', { uris: ['ns/default/sa/web'] }, ['spec.uris[0]: must be an absolute URI with a scheme (e.g. "spiffe://cluster.local/ns/default/sa/web")']],
-    ['a bad e-mail address', { emailAddresses: ['nobody'] }, ['spec.emailAddresses[0]: must be an e-mail address (e.g. "security@example.com")']],
-    ['a misplaced wildcard', { dnsNames: ['api.*.example.com'] }, ['spec.dnsNames[1]: may hold a wildcard only as the whole leftmost label (e.g. "*.example.com")'.replace('[1]', '[0]')]],
-    ['a secret name with capitals', { secretName: 'Gateway_TLS' }, [expect.stringMatching(/^spec\.secretName: must be a lowercase RFC 1123 subdomain/)]],
+    [
+      'a day unit in duration',
+      { duration: '90d' },
+      [
+        'spec.duration: must be a Go duration such as "720h" or "1h30m"; unit "d" is not a Go duration unit; use hours (e.g. 24h for a day)',
+      ],
+    ],
+    [
+      'a negative renewBefore',
+      { renewBefore: '-1h', renewBeforePercentage: undefined },
+      ['spec.renewBefore: must be a Go duration such as "720h" or "1h30m"; durations must not be negative'],
+    ],
+    [
+      'an empty duration',
+      { duration: '' },
+      ['spec.duration: must be a Go duration such as "720h" or "1h30m"; it is empty'],
+    ],
+    [
+      'a number where a duration goes',
+      { duration: 720 },
+      ['spec.duration: must be a string, not the number 720'],
+    ],
+    [
+      'a key algorithm in the wrong case',
+      { privateKey: { algorithm: 'ecdsa' } },
+      ['spec.privateKey.algorithm: must be one of "RSA", "ECDSA", "Ed25519"; did you mean "ECDSA"?'],
+    ],
+    [
+      'an unknown usage',
+      { usages: ['server-auth'] },
+      [
+        expect.stringMatching(
+          /^spec\.usages\[0\]: must be one of "signing", .*; did you mean "server auth"\?$/,
+        ),
+      ],
+    ],
+    [
+      'a bad IP address',
+      { ipAddresses: ['10.0.0.300'] },
+      ['spec.ipAddresses[0]: must be an IPv4 or IPv6 address (e.g. "10.0.0.1" or "fd00::1")'],
+    ],
+    [
+      'a relative URI',
+      { uris: ['ns/default/sa/web'] },
+      [
+        'spec.uris[0]: must be an absolute URI with a scheme (e.g. "spiffe://cluster.local/ns/default/sa/web")',
+      ],
+    ],
+    [
+      'a bad e-mail address',
+      { emailAddresses: ['nobody'] },
+      ['spec.emailAddresses[0]: must be an e-mail address (e.g. "security@example.com")'],
+    ],
+    [
+      'a misplaced wildcard',
+      { dnsNames: ['api.*.example.com'] },
+      [
+        'spec.dnsNames[1]: may hold a wildcard only as the whole leftmost label (e.g. "*.example.com")'.replace(
+          '[1]',
+          '[0]',
+        ),
+      ],
+    ],
+    [
+      'a secret name with capitals',
+      { secretName: 'Gateway_TLS' },
+      [expect.stringMatching(/^spec\.secretName: must be a lowercase RFC 1123 subdomain/)],
+    ],
     ['no secret name', { secretName: undefined }, ['spec.secretName: is required (a string)']],
     ['no issuerRef', { issuerRef: undefined }, ['spec.issuerRef: is required (a mapping)']],
-    ['an issuerRef without a name', { issuerRef: { kind: 'Issuer' } }, ['spec.issuerRef.name: is required (a string)']],
-    ['an external issuer group', { issuerRef: { name: 'pca', kind: 'ClusterIssuer', group: 'awspca.cert-manager.io' } }, ['spec.issuerRef.group: meshca signs only through cert-manager.io Issuers and ClusterIssuers; use group "cert-manager.io" instead of "awspca.cert-manager.io"']],
-    ['an unknown issuerRef kind', { issuerRef: { name: 'x', kind: 'clusterissuer' } }, ['spec.issuerRef.kind: must be one of "Issuer", "ClusterIssuer"; did you mean "ClusterIssuer"?']],
-    ['a common name over 64 characters', { commonName: 'a'.repeat(65) }, ['spec.commonName: must be at most 64 characters (RFC 5280 ub-common-name)']],
-    ['a fractional key size', { privateKey: { size: 2048.5 } }, ['spec.privateKey.size: must be an integer, not the number 2048.5']],
-    ['a bad otherName OID', { otherNames: [{ oid: 'upn', utf8Value: 'x' }] }, ['spec.otherNames[0].oid: must be an object identifier in dotted form (e.g. "1.3.6.1.4.1.311.20.2.3")']],
-    ['an unknown output format', { additionalOutputFormats: [{ type: 'PKCS12' }] }, ['spec.additionalOutputFormats[0].type: must be one of "CombinedPEM", "DER"']],
-    ['a bad label in secretTemplate', { secretTemplate: { labels: { 'bad key!': 'v' } } }, [expect.stringMatching(/^spec\.secretTemplate\.labels\["bad key!"\]: key "bad key!": must be a qualified name/)]],
+    [
+      'an issuerRef without a name',
+      { issuerRef: { kind: 'Issuer' } },
+      ['spec.issuerRef.name: is required (a string)'],
+    ],
+    [
+      'an external issuer group',
+      { issuerRef: { name: 'pca', kind: 'ClusterIssuer', group: 'awspca.cert-manager.io' } },
+      [
+        'spec.issuerRef.group: meshca signs only through cert-manager.io Issuers and ClusterIssuers; use group "cert-manager.io" instead of "awspca.cert-manager.io"',
+      ],
+    ],
+    [
+      'an unknown issuerRef kind',
+      { issuerRef: { name: 'x', kind: 'clusterissuer' } },
+      ['spec.issuerRef.kind: must be one of "Issuer", "ClusterIssuer"; did you mean "ClusterIssuer"?'],
+    ],
+    [
+      'a common name over 64 characters',
+      { commonName: 'a'.repeat(65) },
+      ['spec.commonName: must be at most 64 characters (RFC 5280 ub-common-name)'],
+    ],
+    [
+      'a fractional key size',
+      { privateKey: { size: 2048.5 } },
+      ['spec.privateKey.size: must be an integer, not the number 2048.5'],
+    ],
+    [
+      'a bad otherName OID',
+      { otherNames: [{ oid: 'upn', utf8Value: 'x' }] },
+      ['spec.otherNames[0].oid: must be an object identifier in dotted form (e.g. "1.3.6.1.4.1.311.20.2.3")'],
+    ],
+    [
+      'an unknown output format',
+      { additionalOutputFormats: [{ type: 'PKCS12' }] },
+      ['spec.additionalOutputFormats[0].type: must be one of "CombinedPEM", "DER"'],
+    ],
+    [
+      'a bad label in secretTemplate',
+      { secretTemplate: { labels: { 'bad key!': 'v' } } },
+      [
+        expect.stringMatching(
+          /^spec\.secretTemplate\.labels\["bad key!"\]: key "bad key!": must be a qualified name/,
+        ),
+      ],
+    ],
     ['isCA as a string', { isCA: 'true' }, ['spec.isCA: must be true or false, not the string "true"']],
-    ['dnsNames as one string', { dnsNames: 'example.com' }, ['spec.dnsNames: must be a list, not the string "example.com"']],
+    [
+      'dnsNames as one string',
+      { dnsNames: 'example.com' },
+      ['spec.dnsNames: must be a list, not the string "example.com"'],
+    ],
   ])('rejects %s, naming the field and what to do', (_what, patch, expected) => {
     expect(issuesOf(withSpec(GATEWAY_CERTIFICATE, patch))).toEqual(expected);
   });

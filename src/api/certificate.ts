@@ -70,7 +70,10 @@ export const privateKeySchema = z.strictObject({
 export const certificateSpecSchema = z.strictObject({
   subject: subjectSchema.optional(),
   literalSubject: requiredString().optional(),
-  commonName: z.string().max(64, { message: 'must be at most 64 characters (RFC 5280 ub-common-name)' }).optional(),
+  commonName: z
+    .string()
+    .max(64, { message: 'must be at most 64 characters (RFC 5280 ub-common-name)' })
+    .optional(),
   duration: goDurationString.optional(),
   renewBefore: goDurationString.optional(),
   renewBeforePercentage: z.number().int().optional(),
@@ -78,12 +81,14 @@ export const certificateSpecSchema = z.strictObject({
   ipAddresses: z.array(checkedString(checkIpAddress)).optional(),
   uris: z.array(checkedString(checkAbsoluteUri)).optional(),
   emailAddresses: z.array(checkedString(checkEmailAddress)).optional(),
-  otherNames: z
-    .array(z.strictObject({ oid: checkedString(checkOid), utf8Value: z.string() }))
-    .optional(),
+  otherNames: z.array(z.strictObject({ oid: checkedString(checkOid), utf8Value: z.string() })).optional(),
   secretName: checkedString(checkDns1123Subdomain),
-  secretTemplate: z.strictObject({ annotations: annotationsSchema.optional(), labels: labelsSchema.optional() }).optional(),
-  keystores: z.strictObject({ jks: jksKeystoreSchema.optional(), pkcs12: pkcs12KeystoreSchema.optional() }).optional(),
+  secretTemplate: z
+    .strictObject({ annotations: annotationsSchema.optional(), labels: labelsSchema.optional() })
+    .optional(),
+  keystores: z
+    .strictObject({ jks: jksKeystoreSchema.optional(), pkcs12: pkcs12KeystoreSchema.optional() })
+    .optional(),
   issuerRef: issuerRefSchema,
   isCA: z.boolean().optional(),
   usages: z.array(keyUsageSchema).optional(),

@@ -39,7 +39,11 @@ export const labelsSchema = stringMap(checkQualifiedName, checkLabelValue);
 /** Kubernetes annotations (values are free text; the API server caps them all at 256 KiB). */
 export const annotationsSchema = stringMap(checkQualifiedName).superRefine((annotations, ctx) => {
   const size = Object.entries(annotations).reduce((n, [k, v]) => n + k.length + v.length, 0);
-  if (size > 256 * 1024) ctx.addIssue({ code: 'custom', message: `annotations must total at most 256 KiB (they have ${size} bytes)` });
+  if (size > 256 * 1024)
+    ctx.addIssue({
+      code: 'custom',
+      message: `annotations must total at most 256 KiB (they have ${size} bytes)`,
+    });
 });
 
 /** A reference from a dependent to its owner. */

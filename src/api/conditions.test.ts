@@ -7,20 +7,54 @@ const T1 = Date.parse('2025-03-01T11:00:00Z');
 
 describe('setCondition', () => {
   it('adds a condition with the transition time in seconds, as metav1.Time writes it', () => {
-    expect(setCondition(undefined, { type: 'Ready', status: 'False', reason: 'Pending', message: 'waiting for issuer' }, T0)).toEqual([
-      { type: 'Ready', status: 'False', reason: 'Pending', message: 'waiting for issuer', lastTransitionTime: '2025-03-01T10:00:00Z' },
+    expect(
+      setCondition(
+        undefined,
+        { type: 'Ready', status: 'False', reason: 'Pending', message: 'waiting for issuer' },
+        T0,
+      ),
+    ).toEqual([
+      {
+        type: 'Ready',
+        status: 'False',
+        reason: 'Pending',
+        message: 'waiting for issuer',
+        lastTransitionTime: '2025-03-01T10:00:00Z',
+      },
     ]);
   });
 
   it('keeps lastTransitionTime when the status does not change, but updates reason and message', () => {
     const first = setCondition([], { type: 'Ready', status: 'False', reason: 'Pending' }, T0);
-    const second = setCondition(first, { type: 'Ready', status: 'False', reason: 'Failed', message: 'issuer not ready', observedGeneration: 2 }, T1);
-    expect(second).toEqual([{ type: 'Ready', status: 'False', reason: 'Failed', message: 'issuer not ready', observedGeneration: 2, lastTransitionTime: '2025-03-01T10:00:00Z' }]);
+    const second = setCondition(
+      first,
+      {
+        type: 'Ready',
+        status: 'False',
+        reason: 'Failed',
+        message: 'issuer not ready',
+        observedGeneration: 2,
+      },
+      T1,
+    );
+    expect(second).toEqual([
+      {
+        type: 'Ready',
+        status: 'False',
+        reason: 'Failed',
+        message: 'issuer not ready',
+        observedGeneration: 2,
+        lastTransitionTime: '2025-03-01T10:00:00Z',
+      },
+    ]);
   });
 
   it('sets lastTransitionTime to now when the status changes', () => {
     const first = setCondition([], { type: 'Ready', status: 'False' }, T0);
-    expect(setCondition(first, { type: 'Ready', status: 'True', reason: 'Issued' }, new Date(T1))[0]?.lastTransitionTime).toBe('2025-03-01T11:00:00Z');
+    expect(
+      setCondition(first, { type: 'Ready', status: 'True', reason: 'Issued' }, new Date(T1))[0]
+        ?.lastTransitionTime,
+    ).toBe('2025-03-01T11:00:00Z');
   });
 
   it('replaces only the condition of the same type, in place, and does not change its input', () => {

@@ -10,7 +10,11 @@ const rfc3339 = (now: Date | number): string => new Date(now).toISOString().repl
  * Returns the conditions with `update` applied (a new array; the input is not changed). The
  * condition keeps its lastTransitionTime when its status does not change, and gets `now` when it does.
  */
-export function setCondition(conditions: readonly Condition[] | undefined, update: ConditionUpdate, now: Date | number): Condition[] {
+export function setCondition(
+  conditions: readonly Condition[] | undefined,
+  update: ConditionUpdate,
+  now: Date | number,
+): Condition[] {
   const list = conditions ?? [];
   const existing = list.find((c) => c.type === update.type);
   const lastTransitionTime =
@@ -23,6 +27,9 @@ export function setCondition(conditions: readonly Condition[] | undefined, updat
 }
 
 /** The condition of this type, or undefined. */
-export function getCondition(conditions: readonly Condition[] | undefined, type: string): Condition | undefined {
+export function getCondition(
+  conditions: readonly Condition[] | undefined,
+  type: string,
+): Condition | undefined {
   return conditions?.find((c) => c.type === type);
 }

@@ -25,5 +25,8 @@ export function configMapIssues(raw: unknown): ValidationIssue[] {
   if (data === undefined || binary === undefined) return [];
   return Object.keys(binary)
     .filter((k) => k in data)
-    .map((k) => ({ path: ['binaryData', k], message: `key "${k}" is also in data; a key lives in data or binaryData, not both` }));
+    .map((k) => ({
+      path: ['binaryData', k],
+      message: `key "${k}" is also in data; a key lives in data or binaryData, not both`,
+    }));
 }

@@ -4,8 +4,8 @@ import { MeshcaError } from '../errors/index.js';
 const UNIT_NS: Readonly<Record<string, bigint>> = {
   ns: 1n,
   us: 1_000n,
-  'µs': 1_000n, // U+00B5 MICRO SIGN
-  'μs': 1_000n, // U+03BC GREEK SMALL LETTER MU
+  µs: 1_000n, // U+00B5 MICRO SIGN
+  μs: 1_000n, // U+03BC GREEK SMALL LETTER MU
   ms: 1_000_000n,
   s: 1_000_000_000n,
   m: 60_000_000_000n,
@@ -29,7 +29,8 @@ const invalid = (input: string, why: string): MeshcaError =>
  */
 export function parseGoDuration(input: string): number {
   if (input.length === 0) throw invalid(input, 'it is empty');
-  if (input.length > MAX_INPUT_LENGTH) throw invalid(input.slice(0, 32) + '…', `it is longer than ${MAX_INPUT_LENGTH} characters`);
+  if (input.length > MAX_INPUT_LENGTH)
+    throw invalid(input.slice(0, 32) + '…', `it is longer than ${MAX_INPUT_LENGTH} characters`);
   let rest = input;
   if (rest.startsWith('-')) throw invalid(input, 'durations must not be negative');
   if (rest.startsWith('+')) rest = rest.slice(1);
@@ -46,10 +47,14 @@ export function parseGoDuration(input: string): number {
     }
     rest = rest.slice(m?.[0].length ?? 0);
     const u = /^[^\d.]+/.exec(rest)?.[0] ?? '';
-    if (u.length === 0) throw invalid(input, `a unit is missing after ${JSON.stringify(whole + (frac ? '.' + frac : ''))}`);
+    if (u.length === 0)
+      throw invalid(input, `a unit is missing after ${JSON.stringify(whole + (frac ? '.' + frac : ''))}`);
     const unit = UNIT_NS[u];
     if (unit === undefined) {
-      const why = u === 'd' || u === 'w' || u === 'y' ? `unit "${u}" is not a Go duration unit; use hours (e.g. 24h for a day)` : `unknown unit "${u}"`;
+      const why =
+        u === 'd' || u === 'w' || u === 'y'
+          ? `unit "${u}" is not a Go duration unit; use hours (e.g. 24h for a day)`
+          : `unknown unit "${u}"`;
       throw invalid(input, why);
     }
     rest = rest.slice(u.length);
@@ -69,7 +74,10 @@ export function parseGoDuration(input: string): number {
 /** Formats milliseconds the way Go's Duration.String does: `720h0m0s`, `1h30m0s`, `1.5s`, `250ms`, `0s`. */
 export function formatGoDuration(ms: number): string {
   if (!Number.isFinite(ms) || ms < 0) {
-    throw new MeshcaError('INVALID_INPUT', `cannot format ${String(ms)} as a duration: it must be a finite, non-negative number of milliseconds`);
+    throw new MeshcaError(
+      'INVALID_INPUT',
+      `cannot format ${String(ms)} as a duration: it must be a finite, non-negative number of milliseconds`,
+    );
   }
   const wholeMs = Math.trunc(ms);
   const ns = BigInt(wholeMs) * NS_PER_MS + BigInt(Math.round((ms - wholeMs) * 1e6));

@@ -6,7 +6,12 @@ export { formatPath, type ValidationIssue } from './validation-issue.js';
 export * from './value-rules.js';
 export { KEY_USAGES, type KeyUsage } from './key-usage.js';
 export { type Condition, type IssuerRef } from './common-schemas.js';
-export { certificateSchema, type Certificate, type CertificateSpec, type CertificateStatus } from './certificate.js';
+export {
+  certificateSchema,
+  type Certificate,
+  type CertificateSpec,
+  type CertificateStatus,
+} from './certificate.js';
 export {
   certificateSpecIssues,
   DEFAULT_CERTIFICATE_DURATION_MS,
@@ -30,7 +35,12 @@ export { secretSchema, TLS_SECRET_TYPE, type Secret } from './secret.js';
 export { configMapSchema, type ConfigMap } from './config-map.js';
 export { meshcaConfigSchema, MESHCA_API_VERSION, type MeshcaConfig } from './meshca-config.js';
 export { findKind, KINDS, resolveKind, type KindInfo } from './kinds.js';
-export { parseResource, validateResource, type KnownResource, type ValidationResult } from './validate-resource.js';
+export {
+  parseResource,
+  validateResource,
+  type KnownResource,
+  type ValidationResult,
+} from './validate-resource.js';
 export { MAX_ALIAS_COUNT, MAX_DEPTH, MAX_MANIFEST_BYTES, parseManifests } from './manifest.js';
 export { toJson, toYaml } from './manifest-output.js';
 export { secretData } from './secret-data.js';

@@ -39,7 +39,8 @@ export function issuerSpecIssues(rawSpec: unknown): ValidationIssue[] {
 
   const vault = asRecord(spec.vault);
   const auth = asRecord(vault?.auth);
-  if (auth !== undefined) exactlyOne(auth, VAULT_AUTH, ['spec', 'vault', 'auth'], 'vault needs one way to log in', issues);
+  if (auth !== undefined)
+    exactlyOne(auth, VAULT_AUTH, ['spec', 'vault', 'auth'], 'vault needs one way to log in', issues);
 
   const acme = asRecord(spec.acme);
   if (typeof acme?.email === 'string' && acme.email !== '') {
@@ -55,10 +56,17 @@ export function issuerSpecIssues(rawSpec: unknown): ValidationIssue[] {
       exactlyOne(solver, ['http01', 'dns01'], path, 'a solver answers one challenge type', issues);
       const http01 = asRecord(solver.http01);
       if (http01 !== undefined) {
-        exactlyOne(http01, ['ingress', 'gatewayHTTPRoute'], [...path, 'http01'], 'http01 serves through one route', issues);
+        exactlyOne(
+          http01,
+          ['ingress', 'gatewayHTTPRoute'],
+          [...path, 'http01'],
+          'http01 serves through one route',
+          issues,
+        );
       }
       const dns01 = asRecord(solver.dns01);
-      if (dns01 !== undefined) exactlyOne(dns01, DNS01_PROVIDERS, [...path, 'dns01'], 'dns01 uses one DNS provider', issues);
+      if (dns01 !== undefined)
+        exactlyOne(dns01, DNS01_PROVIDERS, [...path, 'dns01'], 'dns01 uses one DNS provider', issues);
     });
   }
   return issues;

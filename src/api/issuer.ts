@@ -37,7 +37,11 @@ const vaultAuthSchema = z.strictObject({
     })
     .optional(),
   clientCertificate: z
-    .strictObject({ mountPath: z.string().optional(), name: z.string().optional(), secretName: z.string().optional() })
+    .strictObject({
+      mountPath: z.string().optional(),
+      name: z.string().optional(),
+      secretName: z.string().optional(),
+    })
     .optional(),
 });
 
@@ -85,7 +89,17 @@ const rfc2136Schema = z.strictObject({
 });
 
 /** The DNS-01 providers cert-manager knows; meshca implements rfc2136 and keeps the rest as given. */
-export const DNS01_PROVIDERS = ['acmeDNS', 'akamai', 'azureDNS', 'cloudDNS', 'cloudflare', 'digitalocean', 'rfc2136', 'route53', 'webhook'] as const;
+export const DNS01_PROVIDERS = [
+  'acmeDNS',
+  'akamai',
+  'azureDNS',
+  'cloudDNS',
+  'cloudflare',
+  'digitalocean',
+  'rfc2136',
+  'route53',
+  'webhook',
+] as const;
 
 const dns01Schema = z.strictObject({
   cnameStrategy: z.enum(['None', 'Follow']).optional(),

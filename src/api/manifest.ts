@@ -1,4 +1,13 @@
-import { isAlias, isMap, isScalar, isSeq, LineCounter, parseAllDocuments, type Document, type Node } from 'yaml';
+import {
+  isAlias,
+  isMap,
+  isScalar,
+  isSeq,
+  LineCounter,
+  parseAllDocuments,
+  type Document,
+  type Node,
+} from 'yaml';
 import { MeshcaError } from '../errors/index.js';
 import { asRecord } from './raw.js';
 import { formatPath, type ValidationIssue } from './validation-issue.js';
@@ -22,11 +31,13 @@ interface Located {
 // The line (1-based) of the deepest node on `path`, preferring a mapping key's own line.
 function lineAt(doc: Document, path: ReadonlyArray<string | number>, lc: LineCounter): number {
   let node: unknown = doc.contents;
-  let offset = (doc.contents)?.range?.[0] ?? doc.range?.[0] ?? 0;
+  let offset = doc.contents?.range?.[0] ?? doc.range?.[0] ?? 0;
   for (const seg of path) {
     if (isAlias(node)) node = node.resolve(doc);
     if (isMap(node)) {
-      const pair = node.items.find((p) => (isScalar(p.key) ? String(p.key.value) : String(p.key)) === String(seg));
+      const pair = node.items.find(
+        (p) => (isScalar(p.key) ? String(p.key.value) : String(p.key)) === String(seg),
+      );
       if (pair === undefined) break;
       const keyRange = (pair.key as Node | null)?.range;
       if (keyRange) offset = keyRange[0];
@@ -66,9 +77,13 @@ const lowerFirst = (s: string): string => s.charAt(0).toLowerCase() + s.slice(1)
 export function parseManifests(text: string, source: string): KnownResource[] {
   const bytes = Buffer.byteLength(text, 'utf8');
   if (bytes > MAX_MANIFEST_BYTES) {
-    throw new MeshcaError('INPUT_TOO_LARGE', `${source} is ${bytes} bytes; a manifest file may be at most ${MAX_MANIFEST_BYTES} bytes (4 MiB)`, {
-      hint: 'split the manifests into several files',
-    });
+    throw new MeshcaError(
+      'INPUT_TOO_LARGE',
+      `${source} is ${bytes} bytes; a manifest file may be at most ${MAX_MANIFEST_BYTES} bytes (4 MiB)`,
+      {
+        hint: 'split the manifests into several files',
+      },
+    );
   }
   const lc = new LineCounter();
   let docs: ReturnType<typeof parseAllDocuments>;
@@ -76,7 +91,10 @@ export function parseManifests(text: string, source: string): KnownResource[] {
     docs = parseAllDocuments(text, { lineCounter: lc, uniqueKeys: true, prettyErrors: true });
   } catch (err) {
     // The parser records problems per document; reaching here means it gave up on the whole text.
-    throw new MeshcaError('INVALID_RESOURCE', `${source}: cannot be read as YAML`, { cause: err, details: [`${source}:1: yaml: ${err instanceof Error ? lowerFirst(err.message) : String(err)}`] });
+    throw new MeshcaError('INVALID_RESOURCE', `${source}: cannot be read as YAML`, {
+      cause: err,
+      details: [`${source}:1: yaml: ${err instanceof Error ? lowerFirst(err.message) : String(err)}`],
+    });
   }
   const problems: Located[] = [];
   const resources: Array<{ resource: KnownResource; line: number }> = [];
@@ -94,7 +112,12 @@ export function parseManifests(text: string, source: string): KnownResource[] {
         const line = e.linePos?.[0].line ?? startLine;
         // The yaml library records a stack overflow on absurd nesting as a document error.
         if (STACK_OVERFLOW.test(e.message)) report(line, '<document>', TOO_DEEP);
-        else report(line, 'yaml', lowerFirst((e.message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, '')));
+        else
+          report(
+            line,
+            'yaml',
+            lowerFirst((e.message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, '')),
+          );
       }
       badDocs++;
       continue;
@@ -106,7 +129,11 @@ export function parseManifests(text: string, source: string): KnownResource[] {
       const why = err instanceof Error ? err.message : String(err);
       if (STACK_OVERFLOW.test(why)) report(startLine, '<document>', TOO_DEEP);
       else if (/alias count/i.test(why)) {
-        report(startLine, 'yaml', `more than ${MAX_ALIAS_COUNT} aliases expanded; remove the anchors and aliases (a YAML alias bomb looks like this)`);
+        report(
+          startLine,
+          'yaml',
+          `more than ${MAX_ALIAS_COUNT} aliases expanded; remove the anchors and aliases (a YAML alias bomb looks like this)`,
+        );
       } else report(startLine, 'yaml', lowerFirst(why));
       badDocs++;
       continue;
@@ -119,10 +146,14 @@ export function parseManifests(text: string, source: string): KnownResource[] {
       continue;
     }
     const record = asRecord(value);
-    const isList = record !== undefined && record.kind === 'List' && (record.apiVersion === 'v1' || record.apiVersion === undefined);
+    const isList =
+      record !== undefined &&
+      record.kind === 'List' &&
+      (record.apiVersion === 'v1' || record.apiVersion === undefined);
     const items: Array<{ value: unknown; base: Array<string | number> }> = [];
     if (isList) {
-      if (!Array.isArray(record.items)) report(lineAt(doc, ['items'], lc), 'items', 'a List needs items: a list of resources');
+      if (!Array.isArray(record.items))
+        report(lineAt(doc, ['items'], lc), 'items', 'a List needs items: a list of resources');
       else record.items.forEach((item: unknown, i) => items.push({ value: item, base: ['items', i] }));
     } else {
       items.push({ value, base: [] });

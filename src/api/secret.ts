@@ -27,7 +27,8 @@ export const secretSchema = z
     const out = { ...secret, type: secret.type ?? 'Opaque' };
     if (stringData === undefined) return out;
     const data: Record<string, string> = { ...secret.data };
-    for (const [key, value] of Object.entries(stringData)) data[key] = Buffer.from(value, 'utf8').toString('base64');
+    for (const [key, value] of Object.entries(stringData))
+      data[key] = Buffer.from(value, 'utf8').toString('base64');
     return { ...out, data };
   });
 
@@ -44,7 +45,10 @@ export function secretIssues(raw: unknown): ValidationIssue[] {
   if (secret.type === TLS_SECRET_TYPE) {
     for (const key of ['tls.crt', 'tls.key']) {
       if (!(key in data) && !(key in stringData)) {
-        issues.push({ path: ['data'], message: `a ${TLS_SECRET_TYPE} Secret must hold "${key}"; add it or change the type` });
+        issues.push({
+          path: ['data'],
+          message: `a ${TLS_SECRET_TYPE} Secret must hold "${key}"; add it or change the type`,
+        });
       }
     }
   }
@@ -52,7 +56,10 @@ export function secretIssues(raw: unknown): ValidationIssue[] {
   for (const v of Object.values(data)) if (typeof v === 'string') bytes += Math.floor((v.length * 3) / 4);
   for (const v of Object.values(stringData)) if (typeof v === 'string') bytes += Buffer.byteLength(v);
   if (bytes > MAX_SECRET_BYTES) {
-    issues.push({ path: ['data'], message: `a Secret holds at most 1 MiB of data (this one about ${bytes} bytes); split it` });
+    issues.push({
+      path: ['data'],
+      message: `a Secret holds at most 1 MiB of data (this one about ${bytes} bytes); split it`,
+    });
   }
   return issues;
 }

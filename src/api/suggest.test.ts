@@ -1,7 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { suggestName } from './suggest.js';
 
-const SUBJECT = ['organizations', 'countries', 'organizationalUnits', 'localities', 'provinces', 'streetAddresses', 'postalCodes', 'serialNumber'];
+const SUBJECT = [
+  'organizations',
+  'countries',
+  'organizationalUnits',
+  'localities',
+  'provinces',
+  'streetAddresses',
+  'postalCodes',
+  'serialNumber',
+];
 
 describe('suggestName', () => {
   it.each([

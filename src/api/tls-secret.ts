@@ -17,7 +17,8 @@ export interface TlsSecretInput {
   readonly annotations?: Readonly<Record<string, string>>;
 }
 
-const b64 = (v: string | Uint8Array): string => (typeof v === 'string' ? Buffer.from(v, 'utf8') : Buffer.from(v)).toString('base64');
+const b64 = (v: string | Uint8Array): string =>
+  (typeof v === 'string' ? Buffer.from(v, 'utf8') : Buffer.from(v)).toString('base64');
 
 /** Builds a `kubernetes.io/tls` Secret with cert-manager's keys: `tls.crt`, `tls.key`, `ca.crt`. */
 export function tlsSecret(input: TlsSecretInput): Secret {

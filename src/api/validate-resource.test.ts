@@ -10,9 +10,21 @@ const withMeta = (metadata: unknown): Record<string, unknown> => ({ ...issuer, m
 describe('validateResource', () => {
   it.each<[string, unknown, string]>([
     ['null', null, '<document>: a resource must be a mapping with apiVersion, kind and metadata, not null'],
-    ['a number', 7, '<document>: a resource must be a mapping with apiVersion, kind and metadata, not a number'],
-    ['a list', [issuer], '<document>: a resource must be a mapping with apiVersion, kind and metadata, not a list'],
-    ['no apiVersion', { kind: 'Issuer', metadata: { name: 'a' } }, 'apiVersion: is required (a string such as "cert-manager.io/v1")'],
+    [
+      'a number',
+      7,
+      '<document>: a resource must be a mapping with apiVersion, kind and metadata, not a number',
+    ],
+    [
+      'a list',
+      [issuer],
+      '<document>: a resource must be a mapping with apiVersion, kind and metadata, not a list',
+    ],
+    [
+      'no apiVersion',
+      { kind: 'Issuer', metadata: { name: 'a' } },
+      'apiVersion: is required (a string such as "cert-manager.io/v1")',
+    ],
   ])('refuses %s as a resource', (_what, input, expected) => {
     expect(issuesOf(input)).toEqual([expected]);
   });
@@ -27,8 +39,12 @@ describe('validateResource', () => {
         generation: 2,
         creationTimestamp: '2025-01-01T00:00:00Z',
         labels: { 'app.kubernetes.io/name': 'istio' },
-        annotations: { 'kubectl.kubernetes.io/last-applied-configuration': '{"apiVersion":"cert-manager.io/v1"}' },
-        ownerReferences: [{ apiVersion: 'v1', kind: 'Namespace', name: 'istio-system', uid: 'u', controller: true }],
+        annotations: {
+          'kubectl.kubernetes.io/last-applied-configuration': '{"apiVersion":"cert-manager.io/v1"}',
+        },
+        ownerReferences: [
+          { apiVersion: 'v1', kind: 'Namespace', name: 'istio-system', uid: 'u', controller: true },
+        ],
         managedFields: [{ manager: 'kubectl', operation: 'Apply' }],
         selfLink: '/apis/cert-manager.io/v1/issuers/x',
         finalizers: ['x'],
@@ -45,26 +61,56 @@ describe('validateResource', () => {
   it.each<[string, unknown, string[]]>([
     ['no metadata', undefined, ['metadata: is required (a mapping)']],
     ['no name', { namespace: 'a' }, ['metadata.name: is required (a string)']],
-    ['a name with capitals', { name: 'IstioCA' }, [expect.stringMatching(/^metadata\.name: must be a lowercase RFC 1123 subdomain/)]],
-    ['a namespace with a dot', { name: 'a', namespace: 'istio.system' }, [expect.stringMatching(/^metadata\.namespace: must be a lowercase RFC 1123 label/)]],
-    ['a label value with a space', { name: 'a', labels: { app: 'my app' } }, [expect.stringMatching(/^metadata\.labels\.app: must be a label value/)]],
-    ['a misspelt labels', { name: 'a', lables: {} }, ['metadata.lables: unknown field; did you mean "labels"?']],
-    ['generateName, which meshca does not do', { generateName: 'a-' }, ['metadata.name: is required (a string)', 'metadata.generateName: unknown field']],
+    [
+      'a name with capitals',
+      { name: 'IstioCA' },
+      [expect.stringMatching(/^metadata\.name: must be a lowercase RFC 1123 subdomain/)],
+    ],
+    [
+      'a namespace with a dot',
+      { name: 'a', namespace: 'istio.system' },
+      [expect.stringMatching(/^metadata\.namespace: must be a lowercase RFC 1123 label/)],
+    ],
+    [
+      'a label value with a space',
+      { name: 'a', labels: { app: 'my app' } },
+      [expect.stringMatching(/^metadata\.labels\.app: must be a label value/)],
+    ],
+    [
+      'a misspelt labels',
+      { name: 'a', lables: {} },
+      ['metadata.lables: unknown field; did you mean "labels"?'],
+    ],
+    [
+      'generateName, which meshca does not do',
+      { generateName: 'a-' },
+      ['metadata.name: is required (a string)', 'metadata.generateName: unknown field'],
+    ],
     ['a negative generation', { name: 'a', generation: -1 }, ['metadata.generation: must be at least 0']],
   ])('rejects metadata with %s', (_what, metadata, expected) => {
     expect(issuesOf(withMeta(metadata))).toEqual(expected);
   });
 
   it('rejects annotations over 256 KiB in total', () => {
-    expect(issuesOf(withMeta({ name: 'a', annotations: { big: 'x'.repeat(256 * 1024) } }))).toEqual(['metadata.annotations: annotations must total at most 256 KiB (they have 262147 bytes)']);
+    expect(issuesOf(withMeta({ name: 'a', annotations: { big: 'x'.repeat(256 * 1024) } }))).toEqual([
+      'metadata.annotations: annotations must total at most 256 KiB (they have 262147 bytes)',
+    ]);
   });
 
   it('treats null fields as unset, like the API server', () => {
-    expect(issuesOf({ ...decode(SELF_SIGNED_CLUSTER_ISSUER), status: null, metadata: { name: 'selfsigned', labels: null } })).toEqual([]);
+    expect(
+      issuesOf({
+        ...decode(SELF_SIGNED_CLUSTER_ISSUER),
+        status: null,
+        metadata: { name: 'selfsigned', labels: null },
+      }),
+    ).toEqual([]);
   });
 
   it('still reports a null required field as missing', () => {
-    expect(issuesOf({ ...issuer, spec: { ca: { secretName: null } } })).toEqual(['spec.ca.secretName: is required (a string)']);
+    expect(issuesOf({ ...issuer, spec: { ca: { secretName: null } } })).toEqual([
+      'spec.ca.secretName: is required (a string)',
+    ]);
   });
 });
 
@@ -84,6 +130,8 @@ describe('parseResource', () => {
   });
 
   it('puts a single problem in the message itself', () => {
-    expect(() => parseResource({ ...issuer, spec: {} })).toThrow('Issuer "istio-intermediate-ca" is invalid: spec: an issuer has one type: set exactly one of selfSigned, ca, vault, acme');
+    expect(() => parseResource({ ...issuer, spec: {} })).toThrow(
+      'Issuer "istio-intermediate-ca" is invalid: spec: an issuer has one type: set exactly one of selfSigned, ca, vault, acme',
+    );
   });
 });

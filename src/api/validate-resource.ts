@@ -17,7 +17,16 @@ import { formatPath, type ValidationIssue } from './validation-issue.js';
 import { fromZodIssues } from './zod-issues.js';
 
 /** Any resource of a kind meshca knows, validated. */
-export type KnownResource = Certificate | CertificateRequest | Issuer | ClusterIssuer | Order | Challenge | Secret | ConfigMap | MeshcaConfig;
+export type KnownResource =
+  | Certificate
+  | CertificateRequest
+  | Issuer
+  | ClusterIssuer
+  | Order
+  | Challenge
+  | Secret
+  | ConfigMap
+  | MeshcaConfig;
 
 /** The outcome of validating one resource: the resource with defaults, or every issue found. */
 export type ValidationResult =
@@ -45,7 +54,13 @@ const VALIDATORS: Readonly<Record<string, KindValidator>> = {
  * Metadata the API server sets and `kubectl get -o yaml` prints: accepted so such output applies
  * unchanged, and dropped because meshca's store sets its own.
  */
-export const IGNORED_METADATA_FIELDS = ['managedFields', 'selfLink', 'deletionTimestamp', 'deletionGracePeriodSeconds', 'finalizers'] as const;
+export const IGNORED_METADATA_FIELDS = [
+  'managedFields',
+  'selfLink',
+  'deletionTimestamp',
+  'deletionGracePeriodSeconds',
+  'finalizers',
+] as const;
 
 const knownKinds = (): string => KINDS.map((k) => `${k.kind} (${k.apiVersion})`).join(', ');
 
@@ -56,15 +71,24 @@ function kindOf(doc: Readonly<Record<string, unknown>>): KindInfo | ValidationIs
   if (typeof apiVersion !== 'string' || apiVersion === '') {
     issues.push({ path: ['apiVersion'], message: 'is required (a string such as "cert-manager.io/v1")' });
   }
-  if (typeof kind !== 'string' || kind === '') issues.push({ path: ['kind'], message: 'is required (a string such as "Certificate")' });
+  if (typeof kind !== 'string' || kind === '')
+    issues.push({ path: ['kind'], message: 'is required (a string such as "Certificate")' });
   if (typeof apiVersion !== 'string' || typeof kind !== 'string' || issues.length > 0) return issues;
   const exact = KINDS.find((k) => k.apiVersion === apiVersion && k.kind === kind);
   if (exact !== undefined) return exact;
   const sameKind = KINDS.find((k) => k.kind === kind);
   if (sameKind !== undefined) {
-    return [{ path: ['apiVersion'], message: `${kind} is served as "${sameKind.apiVersion}", not ${JSON.stringify(apiVersion)}; change apiVersion` }];
+    return [
+      {
+        path: ['apiVersion'],
+        message: `${kind} is served as "${sameKind.apiVersion}", not ${JSON.stringify(apiVersion)}; change apiVersion`,
+      },
+    ];
   }
-  const meant = suggestName(kind, KINDS.map((k) => k.kind));
+  const meant = suggestName(
+    kind,
+    KINDS.map((k) => k.kind),
+  );
   return [
     {
       path: ['kind'],
@@ -103,15 +127,27 @@ export function validateResource(input: unknown): ValidationResult {
   const doc = asRecord(input);
   if (doc === undefined) {
     const got = input === null ? 'null' : Array.isArray(input) ? 'a list' : `a ${typeof input}`;
-    return { ok: false, issues: [{ path: [], message: `a resource must be a mapping with apiVersion, kind and metadata, not ${got}` }] };
+    return {
+      ok: false,
+      issues: [
+        { path: [], message: `a resource must be a mapping with apiVersion, kind and metadata, not ${got}` },
+      ],
+    };
   }
   const info = kindOf(doc);
   if (Array.isArray(info)) return { ok: false, issues: info };
   const validator = VALIDATORS[info.kind];
-  if (validator === undefined) throw new MeshcaError('INTERNAL', `kind ${info.kind} is registered without a validator; add it to VALIDATORS`);
+  if (validator === undefined)
+    throw new MeshcaError(
+      'INTERNAL',
+      `kind ${info.kind} is registered without a validator; add it to VALIDATORS`,
+    );
   const normalized = normalize(doc, info);
   const parsed = validator.schema.safeParse(normalized, { reportInput: true });
-  const issues = [...(parsed.success ? [] : fromZodIssues(validator.schema, parsed.error.issues)), ...(validator.rules?.(normalized) ?? [])];
+  const issues = [
+    ...(parsed.success ? [] : fromZodIssues(validator.schema, parsed.error.issues)),
+    ...(validator.rules?.(normalized) ?? []),
+  ];
   const seen = new Set<string>();
   const unique = issues.filter((i) => {
     const key = `${formatPath(i.path)}\0${i.message}`;
@@ -130,9 +166,16 @@ export function parseResource(input: unknown): KnownResource {
   const details = result.issues.map((i) => `${formatPath(i.path)}: ${i.message}`);
   const doc = asRecord(input);
   const meta = asRecord(doc?.metadata);
-  const what = typeof doc?.kind === 'string' && typeof meta?.name === 'string' ? `${doc.kind} ${JSON.stringify(meta.name)}` : 'resource';
-  throw new MeshcaError('INVALID_RESOURCE', `${what} is invalid: ${details.length === 1 ? details[0] : `${details.length} problems`}`, {
-    details,
-    hint: 'fix the fields listed and apply again',
-  });
+  const what =
+    typeof doc?.kind === 'string' && typeof meta?.name === 'string'
+      ? `${doc.kind} ${JSON.stringify(meta.name)}`
+      : 'resource';
+  throw new MeshcaError(
+    'INVALID_RESOURCE',
+    `${what} is invalid: ${details.length === 1 ? details[0] : `${details.length} problems`}`,
+    {
+      details,
+      hint: 'fix the fields listed and apply again',
+    },
+  );
 }

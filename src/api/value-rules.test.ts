@@ -54,10 +54,20 @@ const invalid: Array<[string, Rule, string, string]> = [
   ['DNS-1123 subdomain', checkDns1123Subdomain, 'Istio-CA', 'must be a lowercase RFC 1123 subdomain'],
   ['DNS-1123 subdomain', checkDns1123Subdomain, '-istio', 'must be a lowercase RFC 1123 subdomain'],
   ['DNS-1123 subdomain', checkDns1123Subdomain, 'istio_ca', 'must be a lowercase RFC 1123 subdomain'],
-  ['DNS-1123 subdomain', checkDns1123Subdomain, 'a'.repeat(254), 'must be at most 253 characters (it has 254)'],
+  [
+    'DNS-1123 subdomain',
+    checkDns1123Subdomain,
+    'a'.repeat(254),
+    'must be at most 253 characters (it has 254)',
+  ],
   ['DNS-1123 label', checkDns1123Label, 'istio.system', 'must be a lowercase RFC 1123 label'],
   ['DNS-1123 label', checkDns1123Label, 'a'.repeat(64), 'must be at most 63 characters (it has 64)'],
-  ['qualified name', checkQualifiedName, 'Example.com/name', 'prefix "Example.com" must be a lowercase RFC 1123 subdomain'],
+  [
+    'qualified name',
+    checkQualifiedName,
+    'Example.com/name',
+    'prefix "Example.com" must be a lowercase RFC 1123 subdomain',
+  ],
   ['qualified name', checkQualifiedName, 'app/', 'must be a qualified name'],
   ['qualified name', checkQualifiedName, '-name', 'must be a qualified name'],
   ['label value', checkLabelValue, 'has space', 'must be a label value'],
@@ -68,7 +78,12 @@ const invalid: Array<[string, Rule, string, string]> = [
   ['DNS name', checkDnsName, 'foo*.example.com', 'may hold a wildcard only as the whole leftmost label'],
   ['DNS name', checkDnsName, '*', 'may hold a wildcard only as the whole leftmost label'],
   ['DNS name', checkDnsName, 'example..com', 'must not have an empty label'],
-  ['DNS name', checkDnsName, '-bad.example.com', 'label "-bad" must hold only letters, digits, "-" and "_", and not start or end with "-"'],
+  [
+    'DNS name',
+    checkDnsName,
+    '-bad.example.com',
+    'label "-bad" must hold only letters, digits, "-" and "_", and not start or end with "-"',
+  ],
   ['DNS name', checkDnsName, 'exa mple.com', 'must hold only letters'],
   ['DNS name', checkDnsName, 'a'.repeat(64) + '.com', 'must not have a label longer than 63 characters'],
   ['IP address', checkIpAddress, '10.0.0.256', 'must be an IPv4 or IPv6 address'],
@@ -86,7 +101,12 @@ const invalid: Array<[string, Rule, string, string]> = [
   ['base64', checkBase64, 'aGVsbG8', 'must be standard base64 with padding'],
   ['base64', checkBase64, 'aGV sbG8=', 'must be standard base64 with padding'],
   ['base64', checkBase64, 'aGVsbG8_', 'must be standard base64 with padding'],
-  ['Go duration', checkGoDuration, '1d', 'must be a Go duration such as "720h" or "1h30m"; unit "d" is not a Go duration unit'],
+  [
+    'Go duration',
+    checkGoDuration,
+    '1d',
+    'must be a Go duration such as "720h" or "1h30m"; unit "d" is not a Go duration unit',
+  ],
 ];
 
 describe('value rules', () => {
@@ -130,7 +150,20 @@ describe('value rules', () => {
   });
 
   it('never throw on arbitrary text', () => {
-    const rules: Rule[] = [checkDns1123Subdomain, checkDns1123Label, checkQualifiedName, checkDnsName, checkIpAddress, checkCidr, checkAbsoluteUri, checkHttpUrl, checkEmailAddress, checkOid, checkBase64, checkGoDuration];
+    const rules: Rule[] = [
+      checkDns1123Subdomain,
+      checkDns1123Label,
+      checkQualifiedName,
+      checkDnsName,
+      checkIpAddress,
+      checkCidr,
+      checkAbsoluteUri,
+      checkHttpUrl,
+      checkEmailAddress,
+      checkOid,
+      checkBase64,
+      checkGoDuration,
+    ];
     fc.assert(
       fc.property(fc.string({ maxLength: 80 }), (text) => {
         for (const rule of rules) {

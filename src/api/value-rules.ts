@@ -66,7 +66,13 @@ export function checkLabelValue(value: string): string | undefined {
 
 /** A key of a Secret's or ConfigMap's data: `tls.crt`, `ca.crt`, `keystore.p12`. */
 export function checkDataKey(value: string): string | undefined {
-  if (value.length === 0 || value.length > 253 || !SECRET_KEY.test(value) || value === '.' || value === '..') {
+  if (
+    value.length === 0 ||
+    value.length > 253 ||
+    !SECRET_KEY.test(value) ||
+    value === '.' ||
+    value === '..'
+  ) {
     return 'must be a data key: at most 253 letters, digits, "-", "_" or "." (e.g. "tls.crt"), and not "." or ".."';
   }
   return undefined;
@@ -79,9 +85,11 @@ export function checkDnsName(value: string): string | undefined {
   const labels = value.split('.');
   for (const [i, label] of labels.entries()) {
     if (label === '*' && i === 0 && labels.length > 1) continue;
-    if (label.includes('*')) return 'may hold a wildcard only as the whole leftmost label (e.g. "*.example.com")';
+    if (label.includes('*'))
+      return 'may hold a wildcard only as the whole leftmost label (e.g. "*.example.com")';
     if (label.length === 0) return 'must not have an empty label (no leading, trailing or double ".")';
-    if (label.length > 63) return `must not have a label longer than 63 characters ("${label.slice(0, 16)}…")`;
+    if (label.length > 63)
+      return `must not have a label longer than 63 characters ("${label.slice(0, 16)}…")`;
     if (!SAN_LABEL.test(label)) {
       return `label ${JSON.stringify(label)} must hold only letters, digits, "-" and "_", and not start or end with "-"`;
     }
@@ -129,12 +137,16 @@ export function checkHttpUrl(value: string): string | undefined {
 
 /** An e-mail address (`user@example.com`). */
 export function checkEmailAddress(value: string): string | undefined {
-  return email.safeParse(value).success ? undefined : 'must be an e-mail address (e.g. "security@example.com")';
+  return email.safeParse(value).success
+    ? undefined
+    : 'must be an e-mail address (e.g. "security@example.com")';
 }
 
 /** An object identifier in dotted form (`1.3.6.1.4.1.311.20.2.3`). */
 export function checkOid(value: string): string | undefined {
-  return OID.test(value) ? undefined : 'must be an object identifier in dotted form (e.g. "1.3.6.1.4.1.311.20.2.3")';
+  return OID.test(value)
+    ? undefined
+    : 'must be an object identifier in dotted form (e.g. "1.3.6.1.4.1.311.20.2.3")';
 }
 
 /** Standard base64 with padding, as Kubernetes stores Secret data. */
@@ -148,7 +160,8 @@ export function checkGoDuration(value: string): string | undefined {
     parseGoDuration(value);
     return undefined;
   } catch (err) {
-    if (isMeshcaError(err)) return `${err.message.replace(/^invalid duration "(?:[^"\\]|\\.)*": /, 'must be a Go duration such as "720h" or "1h30m"; ')}`;
+    if (isMeshcaError(err))
+      return `${err.message.replace(/^invalid duration "(?:[^"\\]|\\.)*": /, 'must be a Go duration such as "720h" or "1h30m"; ')}`;
     throw err;
   }
 }

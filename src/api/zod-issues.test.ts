@@ -6,14 +6,39 @@ import { fromZodIssues, knownFieldsAt } from './zod-issues.js';
 
 describe('knownFieldsAt', () => {
   it.each<[string, z.ZodType, PropertyKey[], string[]]>([
-    ['the root of a Certificate', certificateSchema, [], ['apiVersion', 'kind', 'metadata', 'spec', 'status']],
-    ['an optional nested object', certificateSchema, ['spec', 'privateKey'], ['algorithm', 'size', 'encoding', 'rotationPolicy']],
+    [
+      'the root of a Certificate',
+      certificateSchema,
+      [],
+      ['apiVersion', 'kind', 'metadata', 'spec', 'status'],
+    ],
+    [
+      'an optional nested object',
+      certificateSchema,
+      ['spec', 'privateKey'],
+      ['algorithm', 'size', 'encoding', 'rotationPolicy'],
+    ],
     ['an object inside a list', certificateSchema, ['spec', 'otherNames', 3], ['oid', 'utf8Value']],
-    ['an object with defaults and transforms', certificateSchema, ['spec', 'issuerRef'], ['name', 'kind', 'group']],
-    ['a schema behind a transform', secretSchema, [], ['apiVersion', 'kind', 'metadata', 'type', 'data', 'stringData', 'immutable']],
+    [
+      'an object with defaults and transforms',
+      certificateSchema,
+      ['spec', 'issuerRef'],
+      ['name', 'kind', 'group'],
+    ],
+    [
+      'a schema behind a transform',
+      secretSchema,
+      [],
+      ['apiVersion', 'kind', 'metadata', 'type', 'data', 'stringData', 'immutable'],
+    ],
     ['a path that leads nowhere', certificateSchema, ['spec', 'nope'], []],
     ['a string, which has no fields', certificateSchema, ['spec', 'commonName'], []],
-    ['a union of objects', z.union([z.strictObject({ a: z.string() }), z.strictObject({ b: z.string() })]), [], ['a', 'b']],
+    [
+      'a union of objects',
+      z.union([z.strictObject({ a: z.string() }), z.strictObject({ b: z.string() })]),
+      [],
+      ['a', 'b'],
+    ],
     ['a record of objects', z.record(z.string(), z.strictObject({ c: z.string() })), ['any'], ['c']],
   ])('lists the fields of %s', (_what, schema, path, fields) => {
     expect([...knownFieldsAt(schema, path)].sort()).toEqual([...fields].sort());
@@ -25,7 +50,8 @@ describe('fromZodIssues', () => {
     const schema = z.string().regex(/^a/);
     const parsed = schema.safeParse('b');
     expect(parsed.success).toBe(false);
-    if (!parsed.success) expect(fromZodIssues(schema, parsed.error.issues)[0]?.message).toMatch(/^invalid string/);
+    if (!parsed.success)
+      expect(fromZodIssues(schema, parsed.error.issues)[0]?.message).toMatch(/^invalid string/);
   });
 
   it('phrases bounds of lists and strings without a custom message', () => {

@@ -63,7 +63,9 @@ const describe = (value: unknown): string => {
   if (Array.isArray(value)) return 'a list';
   switch (typeof value) {
     case 'string':
-      return value.length > 40 ? `the string ${JSON.stringify(value.slice(0, 40) + '…')}` : `the string ${JSON.stringify(value)}`;
+      return value.length > 40
+        ? `the string ${JSON.stringify(value.slice(0, 40) + '…')}`
+        : `the string ${JSON.stringify(value)}`;
     case 'number':
       return `the number ${value}`;
     case 'boolean':
@@ -113,7 +115,10 @@ export function fromZodIssues(schema: z.ZodType, issues: readonly z.core.$ZodIss
         const known = knownFieldsAt(schema, issue.path);
         for (const key of issue.keys ?? []) {
           const meant = suggestName(key, known);
-          out.push({ path: [...path, key], message: meant === undefined ? 'unknown field' : `unknown field; did you mean "${meant}"?` });
+          out.push({
+            path: [...path, key],
+            message: meant === undefined ? 'unknown field' : `unknown field; did you mean "${meant}"?`,
+          });
         }
         break;
       }
@@ -121,14 +126,19 @@ export function fromZodIssues(schema: z.ZodType, issues: readonly z.core.$ZodIss
         const expected = EXPECTED[issue.expected ?? ''] ?? String(issue.expected);
         out.push({
           path,
-          message: issue.input === undefined ? `is required (${expected})` : `must be ${expected}, not ${describe(issue.input)}`,
+          message:
+            issue.input === undefined
+              ? `is required (${expected})`
+              : `must be ${expected}, not ${describe(issue.input)}`,
         });
         break;
       }
       case 'invalid_value': {
         const values = (issue.values ?? []).map((v) => JSON.stringify(v));
         const meant =
-          typeof issue.input === 'string' ? suggestName(issue.input, (issue.values ?? []).map(String)) : undefined;
+          typeof issue.input === 'string'
+            ? suggestName(issue.input, (issue.values ?? []).map(String))
+            : undefined;
         const head = values.length === 1 ? `must be ${values[0]}` : `must be one of ${values.join(', ')}`;
         out.push({ path, message: meant === undefined ? head : `${head}; did you mean "${meant}"?` });
         break;
@@ -148,7 +158,8 @@ export function fromZodIssues(schema: z.ZodType, issues: readonly z.core.$ZodIss
         break;
       }
       case 'invalid_key': {
-        for (const inner of issue.issues ?? []) out.push({ path, message: `key ${JSON.stringify(path.at(-1))}: ${inner.message}` });
+        for (const inner of issue.issues ?? [])
+          out.push({ path, message: `key ${JSON.stringify(path.at(-1))}: ${inner.message}` });
         break;
       }
       default:
