@@ -130,8 +130,6 @@ const meshcaOp = (i: number): void => {
 
 // Reference: the generic @peculiar/x509 WebCrypto path doing the same work.
 x509.cryptoProvider.set(webcrypto);
-// @peculiar/x509's export() is typed against the DOM CryptoKey, which this Node project does not load.
-type CryptoKeyLike = Parameters<typeof x509.X509CertificateGenerator.create>[0]['publicKey'];
 const ecdsa = { name: 'ECDSA', hash: 'SHA-256' };
 const caCryptoKey = await webcrypto.subtle.importKey(
   'pkcs8',
@@ -151,7 +149,8 @@ const peculiarOp = async (i: number): Promise<void> => {
     notBefore: now,
     notAfter: new Date(now.getTime() + 3_600_000),
     signingAlgorithm: ecdsa,
-    publicKey: (await req.publicKey.export({ name: 'ECDSA', namedCurve: 'P-256' }, ['verify'])) as CryptoKeyLike,
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-assignment -- typed with the DOM CryptoKey, which a Node project does not load
+    publicKey: await req.publicKey.export({ name: 'ECDSA', namedCurve: 'P-256' }, ['verify']),
     signingKey: caCryptoKey,
     extensions: [
       new x509.BasicConstraintsExtension(false, undefined, true),
