@@ -1,0 +1,263 @@
+import type { AddressInfo } from 'node:net';
+import { createLocalJWKSet, type JWTVerifyGetKey } from 'jose';
+import { toMeshcaError } from '../errors/index.js';
+import { parseWorkloadSpiffeId, type Certificate } from '../pki/index.js';
+import type { Store } from '../store/store.js';
+import { AuditBatcher } from './audit-batcher.js';
+import type { Authenticator } from './auth/authenticator.js';
+import { createCallerAuthenticator } from './auth/caller-authenticator.js';
+import { createClientCertificateAuthenticator } from './auth/client-certificate-authenticator.js';
+import { createJwksSource, type JwksLocation } from './auth/jwks-source.js';
+import { createJwtAuthenticator } from './auth/jwt-authenticator.js';
+import { tokenJwks } from './auth/token-jwks.js';
+import { ensureTokenSigningKey, MESHCA_TOKEN_ISSUER } from './auth/token-signing-key-store.js';
+import { createGrpcServer, type GrpcLimits, type GrpcServer } from './grpc/grpc-server.js';
+import { createIstioCertificateService, type CaServerEvent } from './istio-certificate-service.js';
+import { TokenBucketLimiter } from './rate-limit/token-bucket-limiter.js';
+import { issueServingCertificate, type ServingMaterial } from './serving-certificate.js';
+import { SigningAuthoritySource, type IssuerRef } from './signing/signing-authority-source.js';
+import { createWorkloadSigner, type SigningAuthority } from './signing/workload-signer.js';
+import type { KeyPolicy } from './signing/workload-csr-policy.js';
+
+/** Everything `meshca serve` is configured with (flags or config file). */
+export interface CaServerConfig {
+  readonly grpcHost: string;
+  readonly grpcPort: number;
+  readonly trustDomain: string;
+  readonly clusterId: string;
+  readonly maxCertificateDurationMs: number;
+  readonly issuerRef: IssuerRef;
+  /** Where the Issuer and the audit log live. */
+  readonly certificateNamespace: string;
+  readonly clusterResourceNamespace: string;
+  readonly servingDnsNames: readonly string[];
+  readonly servingIpAddresses: readonly string[];
+  readonly servingDurationMs: number;
+  /** External token issuers' keys (a cluster's service-account issuer); meshca's own are always trusted. */
+  readonly jwks?: JwksLocation;
+  /** Accepted `iss` values besides meshca's own. */
+  readonly tokenIssuers: readonly string[];
+  readonly tokenAudiences: readonly string[];
+  /** Accept client certificates (meshca-issued SPIFFE certificates) for renewals. */
+  readonly clientCertificateAuth: boolean;
+  /** Per identity; undefined turns the limit off. */
+  readonly rateLimit?: { readonly perSecond: number; readonly burst: number };
+  readonly auditRetentionMs: number;
+  readonly keyPolicy?: KeyPolicy;
+  readonly grpcLimits?: Partial<GrpcLimits>;
+}
+
+/** What the server needs from outside. */
+export interface CaServerDeps {
+  readonly store: Store;
+  readonly now: () => Date;
+  /** Counts events under istiod's metric names. */
+  readonly onEvent?: (event: CaServerEvent, error?: string) => void;
+  readonly onSigned?: (seconds: number) => void;
+  /** Log lines: never given keys or tokens. */
+  readonly log?: (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
+  /** Called with the root bundle whenever it changes (to write root-cert.pem, update gauges). */
+  readonly onBundle?: (roots: readonly Certificate[], chain: readonly Certificate[]) => void;
+}
+
+/** Readiness and why not. */
+export interface Readiness {
+  readonly ready: boolean;
+  readonly reasons: readonly string[];
+}
+
+/** A running CA server. */
+export interface RunningCaServer {
+  /** The bound gRPC address, once the server listens (after a signing CA first became ready). */
+  grpcAddress(): AddressInfo | undefined;
+  /** Ready only with a loaded signing CA and a valid serving certificate. */
+  readiness(): Readiness;
+  /** The current roots (the trust bundle). */
+  roots(): readonly Certificate[];
+  /** Public keys of meshca's token issuer, as a JWKS. */
+  tokenJwks(): Promise<{ keys: unknown[] }>;
+  /** The signing CA now. */
+  authority(): SigningAuthority;
+  /** Re-reads the signing CA from the store now. */
+  refresh(): Promise<void>;
+  /** Renews the serving certificate now (also done by its timer at 2/3 of its life). */
+  renewServingCertificate(): void;
+  /** Stops: no new calls, calls in flight finish, audit flushed. */
+  close(): Promise<void>;
+}
+
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * Starts the Istio CA server: resolves the signing CA from the store (and follows it), serves
+ * CreateCertificate over TLS with a certificate of its own CA renewed at 2/3 of its life without
+ * dropping connections, and batches audit records. With no CA yet it waits, not ready, and starts
+ * listening as soon as one exists.
+ */
+export async function startCaServer(config: CaServerConfig, deps: CaServerDeps): Promise<RunningCaServer> {
+  const log = deps.log ?? (() => undefined);
+  const clock = (): number => deps.now().getTime();
+  let grpc: GrpcServer | undefined;
+  let address: AddressInfo | undefined;
+  let serving: ServingMaterial | undefined;
+  let renewTimer: NodeJS.Timeout | undefined;
+  let closed = false;
+  let listening: Promise<void> | undefined;
+
+  const audit = new AuditBatcher({
+    store: deps.store,
+    now: deps.now,
+    retentionMs: config.auditRetentionMs,
+    onError: (err) => log('warn', 'audit batch not written yet; will retry', { error: toMeshcaError(err).message }),
+    onDropped: (n) => log('error', 'audit queue full; records dropped', { dropped: n }),
+  });
+
+  // meshca's own token issuer: its key lives in the store, made on first start.
+  const tokenKey = await ensureTokenSigningKey(deps.store, config.certificateNamespace);
+  const ownJwks = await tokenJwks([{ key: tokenKey.key, kid: tokenKey.kid }]);
+  const ownGetKey = createLocalJWKSet(ownJwks);
+  let externalGetKey: JWTVerifyGetKey | undefined;
+  if (config.jwks !== undefined) {
+    const source = createJwksSource({ ...config.jwks, clock });
+    await source.refresh();
+    externalGetKey = source.getKey;
+  }
+  const getKey: JWTVerifyGetKey = async (header, token) => {
+    if (header.kid === tokenKey.kid || externalGetKey === undefined) return ownGetKey(header, token);
+    return externalGetKey(header, token);
+  };
+  const jwt = createJwtAuthenticator({
+    getKey,
+    issuers: [MESHCA_TOKEN_ISSUER, ...config.tokenIssuers],
+    audiences: config.tokenAudiences,
+    clock,
+  });
+  const authenticate: Authenticator = createCallerAuthenticator({
+    jwt,
+    ...(config.clientCertificateAuth && {
+      clientCertificate: createClientCertificateAuthenticator({ trustDomains: [config.trustDomain], parseWorkloadSpiffeId }),
+    }),
+  });
+
+  const source = new SigningAuthoritySource({
+    store: deps.store,
+    issuerRef: config.issuerRef,
+    namespace: config.certificateNamespace,
+    clusterResourceNamespace: config.clusterResourceNamespace,
+    now: deps.now,
+    onChange: (a) => onAuthority(a),
+    onError: (err) => log('warn', 'watch of the signing CA failed; retrying', { error: toMeshcaError(err).message }),
+  });
+
+  const signer = createWorkloadSigner({
+    authority: () => source.current(),
+    trustDomain: config.trustDomain,
+    maxLifetimeMs: config.maxCertificateDurationMs,
+    ...(config.keyPolicy !== undefined && { keyPolicy: config.keyPolicy }),
+    audit: (r) => audit.add(r),
+  });
+  const service = createIstioCertificateService({
+    authenticate,
+    sign: async (request) => {
+      const started = process.hrtime.bigint();
+      const chain = await signer(request);
+      deps.onSigned?.(Number(process.hrtime.bigint() - started) / 1e9);
+      return chain;
+    },
+    clusterId: config.clusterId,
+    clock,
+    defaultValiditySeconds: Math.floor(Math.min(config.maxCertificateDurationMs, 24 * 3_600_000) / 1000),
+    ...(config.rateLimit !== undefined && {
+      rateLimit: new TokenBucketLimiter({ ratePerSecond: config.rateLimit.perSecond, burst: config.rateLimit.burst, maxKeys: 100_000, clock }),
+    }),
+    ...(deps.onEvent !== undefined && { onEvent: deps.onEvent }),
+  });
+
+  const renewServing = (): void => {
+    const authority = source.current();
+    if (!authority.ready || closed) return;
+    try {
+      serving = issueServingCertificate(
+        authority,
+        { dnsNames: config.servingDnsNames, ipAddresses: config.servingIpAddresses, lifetimeMs: config.servingDurationMs },
+        deps.now(),
+      );
+    } catch (err) {
+      log('error', 'serving certificate not renewed', { error: toMeshcaError(err).message });
+      scheduleServingRenewal(new Date(clock() + 60_000));
+      return;
+    }
+    // setSecureContext changes what new handshakes get; open connections keep theirs.
+    grpc?.server.setSecureContext({ key: serving.keyPem, cert: serving.certChainPem, ca: serving.caPem });
+    log('info', 'serving certificate issued', { notAfter: serving.notAfter.toISOString(), renewAt: serving.renewAt.toISOString() });
+    scheduleServingRenewal(serving.renewAt);
+  };
+
+  const scheduleServingRenewal = (at: Date): void => {
+    if (renewTimer !== undefined) clearTimeout(renewTimer);
+    const delay = Math.min(Math.max(0, at.getTime() - clock()), MAX_TIMER_MS);
+    renewTimer = setTimeout(renewServing, delay);
+    renewTimer.unref();
+  };
+
+  const startListening = async (): Promise<void> => {
+    if (grpc !== undefined || serving === undefined) return;
+    grpc = createGrpcServer({
+      tls: { key: serving.keyPem, cert: serving.certChainPem, ca: serving.caPem, requestCert: config.clientCertificateAuth },
+      methods: service.methods,
+      ...(config.grpcLimits !== undefined && { limits: config.grpcLimits }),
+      onError: (err, context) => log('warn', `grpc ${context} error`, { error: toMeshcaError(err).message }),
+    });
+    address = await grpc.listen(config.grpcPort, config.grpcHost);
+    log('info', 'CA server listening', { address: `${address.address}:${address.port}` });
+  };
+
+  function onAuthority(a: SigningAuthority): void {
+    if (a.ready) {
+      log('info', 'signing CA loaded', { issuer: a.name, subject: a.issuer.certificate.subjectString, notAfter: a.issuer.certificate.notAfter.toISOString() });
+      deps.onBundle?.(a.issuer.ca, [a.issuer.certificate, ...a.issuer.chain.filter((c) => c !== a.issuer.certificate)]);
+      if (serving === undefined || serving.signedBy !== a.issuer.certificate.fingerprintSha256) renewServing();
+      if (grpc === undefined && !closed) {
+        listening = startListening().catch((err: unknown) => {
+          log('error', 'CA server cannot listen', { error: toMeshcaError(err).message });
+          grpc = undefined;
+        });
+      }
+    } else {
+      log('warn', 'no signing CA', { reason: a.reason });
+    }
+  }
+
+  await source.start();
+  if (listening !== undefined) await listening;
+
+  return {
+    grpcAddress: () => address,
+    readiness: () => {
+      const reasons: string[] = [];
+      const a = source.current();
+      const now = clock();
+      if (!a.ready) reasons.push(`no signing CA loaded: ${a.reason}`);
+      else if (a.issuer.certificate.notAfter.getTime() <= now) reasons.push(`the signing CA expired at ${a.issuer.certificate.notAfter.toISOString()}`);
+      if (serving === undefined) reasons.push('no serving certificate yet');
+      else if (serving.notAfter.getTime() <= now) reasons.push(`the serving certificate expired at ${serving.notAfter.toISOString()}`);
+      if (address === undefined) reasons.push('the gRPC server is not listening yet');
+      return { ready: reasons.length === 0, reasons };
+    },
+    roots: () => {
+      const a = source.current();
+      return a.ready ? a.issuer.ca : [];
+    },
+    tokenJwks: async () => ownJwks,
+    authority: () => source.current(),
+    refresh: () => source.refresh(),
+    renewServingCertificate: renewServing,
+    close: async () => {
+      closed = true;
+      source.close();
+      if (renewTimer !== undefined) clearTimeout(renewTimer);
+      await grpc?.close();
+      await audit.close();
+    },
+  };
+}
