@@ -1,4 +1,5 @@
 import type { AuditRecord } from '../api/audit-record.js';
+import { isMeshcaError } from '../errors/index.js';
 import type { Store } from '../store/store.js';
 
 /** Options of the audit batcher. */
@@ -69,8 +70,10 @@ export class AuditBatcher {
         await this.#o.store.appendAudit(batch);
         await this.#prune();
       } catch (err) {
-        // Keep the batch ahead of newer records and try again on the next flush.
-        this.#pending = batch.concat(this.#pending);
+        // A store that is down may come back: keep the batch ahead of newer records and try
+        // again. A batch the store refuses as invalid never will, so it must not block the rest.
+        if (isMeshcaError(err) && !err.retryable) this.#o.onDropped?.(batch.length);
+        else this.#pending = batch.concat(this.#pending);
         this.#o.onError?.(err);
       }
     })().finally(() => {

@@ -1,7 +1,7 @@
 import { parseGoDuration } from '../api/go-duration.js';
 import { isMeshcaError } from '../errors/index.js';
 import type { KeySpec } from '../pki/index.js';
-import { usageError } from './run-cli.js';
+import { usageError } from './usage-error.js';
 
 /** A Go duration flag (`720h`) in ms; a bad value is a usage error naming the flag. */
 export function parseDurationFlag(flag: string, value: string): number {

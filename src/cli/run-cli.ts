@@ -1,13 +1,8 @@
 import { Command, CommanderError } from 'commander';
-import { ERROR_CODES, MeshcaError, toMeshcaError } from '../errors/index.js';
+import { ERROR_CODES, toMeshcaError } from '../errors/index.js';
 import type { CliContext } from './context.js';
 import { registerCommands } from './commands/index.js';
-
-/** Global flags every command sees. */
-export interface GlobalOptions {
-  home?: string;
-  debug?: boolean;
-}
+import type { GlobalOptions } from './usage-error.js';
 
 /**
  * Runs the meshca command line and returns its exit code: 0 success, 1 failure, 2 usage error.
@@ -65,9 +60,4 @@ export function reportError(err: unknown, ctx: CliContext, debug: boolean): numb
     if (stack !== undefined) ctx.stderr.write(`${stack}\n`);
   }
   return ERROR_CODES[e.code].exit;
-}
-
-/** A usage error raised by a command's own argument checks (exit code 2). */
-export function usageError(message: string, hint?: string): MeshcaError {
-  return new MeshcaError('USAGE', message, hint === undefined ? {} : { hint });
 }

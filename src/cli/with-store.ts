@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import type { Store } from '../store/store.js';
 import type { CliContext } from './context.js';
 import { resolveHome } from './home.js';
-import type { GlobalOptions } from './run-cli.js';
+import type { GlobalOptions } from './usage-error.js';
 
 /** The home folder chosen by the global flags of `cmd`. */
 export function homeOf(cmd: Command, ctx: CliContext): string {

@@ -12,7 +12,7 @@ import { describeKey, formatDistinguishedName, type KeySpec } from '../../pki/in
 import type { CliContext } from '../context.js';
 import { parseDurationFlag, parseKeyAlgorithmFlag } from '../flags.js';
 import { withStore } from '../with-store.js';
-import { usageError } from '../run-cli.js';
+import { usageError } from '../usage-error.js';
 
 interface InitFlags {
   namespace: string;
