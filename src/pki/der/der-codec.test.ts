@@ -25,12 +25,18 @@ describe('DER writer and reader', () => {
     // @peculiar/asn1-schema reads arcs as JS numbers, so it is the referee only up to 2^53.
     const arc = fc.bigInt({ min: 0n, max: 2n ** 80n });
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 39 }), fc.array(arc, { maxLength: 8 }), (a, b, rest) => {
-        const dotted = [a, b, ...rest].join('.');
-        const der = oid(dotted);
-        if (rest.every((r) => r <= BigInt(Number.MAX_SAFE_INTEGER))) expect(AsnConvert.parse(der, ObjectIdentifierHolder).value).toBe(dotted);
-        expect(read(der).readOid('oid')).toBe(dotted);
-      }),
+      fc.property(
+        fc.integer({ min: 0, max: 2 }),
+        fc.integer({ min: 0, max: 39 }),
+        fc.array(arc, { maxLength: 8 }),
+        (a, b, rest) => {
+          const dotted = [a, b, ...rest].join('.');
+          const der = oid(dotted);
+          if (rest.every((r) => r <= BigInt(Number.MAX_SAFE_INTEGER)))
+            expect(AsnConvert.parse(der, ObjectIdentifierHolder).value).toBe(dotted);
+          expect(read(der).readOid('oid')).toBe(dotted);
+        },
+      ),
     );
   });
 
@@ -51,13 +57,20 @@ describe('DER writer and reader', () => {
 
   it('encodes times as RFC 5280 requires and @peculiar/asn1-x509 reads the same instant (property)', () => {
     fc.assert(
-      fc.property(fc.date({ min: new Date('1950-01-01T00:00:00Z'), max: new Date('9999-12-31T23:59:59Z'), noInvalidDate: true }), (d) => {
-        const whole = new Date(Math.floor(d.getTime() / 1000) * 1000);
-        const der = time(whole);
-        expect(der[0]).toBe(whole.getUTCFullYear() < 2050 ? Tag.UTC_TIME : Tag.GENERALIZED_TIME);
-        expect(read(der).readTime('t').getTime()).toBe(whole.getTime());
-        expect(AsnParser.parse(der, Time).getTime().getTime()).toBe(whole.getTime());
-      }),
+      fc.property(
+        fc.date({
+          min: new Date('1950-01-01T00:00:00Z'),
+          max: new Date('9999-12-31T23:59:59Z'),
+          noInvalidDate: true,
+        }),
+        (d) => {
+          const whole = new Date(Math.floor(d.getTime() / 1000) * 1000);
+          const der = time(whole);
+          expect(der[0]).toBe(whole.getUTCFullYear() < 2050 ? Tag.UTC_TIME : Tag.GENERALIZED_TIME);
+          expect(read(der).readTime('t').getTime()).toBe(whole.getTime());
+          expect(AsnParser.parse(der, Time).getTime().getTime()).toBe(whole.getTime());
+        },
+      ),
     );
   });
 

@@ -7,10 +7,16 @@ describe('PEM', () => {
   it('round-trips any bytes under any label (property)', () => {
     const label = fc.constantFrom('CERTIFICATE', 'PRIVATE KEY', 'CERTIFICATE REQUEST', 'EC PRIVATE KEY');
     fc.assert(
-      fc.property(fc.array(fc.tuple(label, fc.uint8Array({ minLength: 1, maxLength: 300 })), { minLength: 1, maxLength: 4 }), (blocks) => {
-        const text = blocks.map(([l, b]) => pemEncode(l, Buffer.from(b))).join('explanatory text\n');
-        expect(pemDecodeAll(text)).toEqual(blocks.map(([l, b]) => ({ label: l, der: Buffer.from(b) })));
-      }),
+      fc.property(
+        fc.array(fc.tuple(label, fc.uint8Array({ minLength: 1, maxLength: 300 })), {
+          minLength: 1,
+          maxLength: 4,
+        }),
+        (blocks) => {
+          const text = blocks.map(([l, b]) => pemEncode(l, Buffer.from(b))).join('explanatory text\n');
+          expect(pemDecodeAll(text)).toEqual(blocks.map(([l, b]) => ({ label: l, der: Buffer.from(b) })));
+        },
+      ),
     );
   });
 
@@ -28,12 +34,24 @@ describe('PEM', () => {
 
   it.each([
     ['no block at all', 'hello', /no PEM block found/],
-    ['a block with no END line', '-----BEGIN CERTIFICATE-----\nAAAA\n', /has no "-----END CERTIFICATE-----" line/],
-    ['mismatched BEGIN and END labels', '-----BEGIN CERTIFICATE-----\nAAAA\n-----END X509 CRL-----\n', /has no "-----END CERTIFICATE-----" line/],
+    [
+      'a block with no END line',
+      '-----BEGIN CERTIFICATE-----\nAAAA\n',
+      /has no "-----END CERTIFICATE-----" line/,
+    ],
+    [
+      'mismatched BEGIN and END labels',
+      '-----BEGIN CERTIFICATE-----\nAAAA\n-----END X509 CRL-----\n',
+      /has no "-----END CERTIFICATE-----" line/,
+    ],
     ['broken base64', '-----BEGIN CERTIFICATE-----\nAA*A\n-----END CERTIFICATE-----\n', /not valid base64/],
     ['truncated base64', '-----BEGIN CERTIFICATE-----\nAAA\n-----END CERTIFICATE-----\n', /not valid base64/],
     ['an empty block', '-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n', /is empty/],
-    ['legacy encrypted headers', '-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nAAAA\n-----END RSA PRIVATE KEY-----\n', /has headers/],
+    [
+      'legacy encrypted headers',
+      '-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nAAAA\n-----END RSA PRIVATE KEY-----\n',
+      /has headers/,
+    ],
   ])('refuses %s with PEM_INVALID', (_name, text, message) => {
     try {
       pemDecodeAll(text);

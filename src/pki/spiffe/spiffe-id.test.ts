@@ -49,7 +49,11 @@ describe('SPIFFE IDs', () => {
   it('formats and parses a workload identity', () => {
     const uri = workloadSpiffeId('cluster.local', 'istio-system', 'istiod');
     expect(uri).toBe('spiffe://cluster.local/ns/istio-system/sa/istiod');
-    expect(parseWorkloadSpiffeId(uri)).toEqual({ trustDomain: 'cluster.local', namespace: 'istio-system', serviceAccount: 'istiod' });
+    expect(parseWorkloadSpiffeId(uri)).toEqual({
+      trustDomain: 'cluster.local',
+      namespace: 'istio-system',
+      serviceAccount: 'istiod',
+    });
   });
 
   it.each([
@@ -66,28 +70,39 @@ describe('SPIFFE IDs', () => {
   });
 
   const tdChar = fc.constantFrom(...'abcdefghijklmnopqrstuvwxyz0123456789.-_'.split(''));
-  const segChar = fc.constantFrom(...'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_'.split(''));
+  const segChar = fc.constantFrom(
+    ...'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_'.split(''),
+  );
   const td = fc.string({ unit: tdChar, minLength: 1, maxLength: 40 });
-  const seg = fc.string({ unit: segChar, minLength: 1, maxLength: 20 }).filter((s) => s !== '.' && s !== '..');
+  const seg = fc
+    .string({ unit: segChar, minLength: 1, maxLength: 20 })
+    .filter((s) => s !== '.' && s !== '..');
 
   it('round-trips every valid workload identity (property)', () => {
     fc.assert(
       fc.property(td, seg, seg, (t, ns, sa) => {
-        expect(parseWorkloadSpiffeId(workloadSpiffeId(t, ns, sa))).toEqual({ trustDomain: t, namespace: ns, serviceAccount: sa });
+        expect(parseWorkloadSpiffeId(workloadSpiffeId(t, ns, sa))).toEqual({
+          trustDomain: t,
+          namespace: ns,
+          serviceAccount: sa,
+        });
       }),
     );
   });
 
   it('either accepts a string or throws SPIFFE_ID_INVALID, never anything else (property)', () => {
     fc.assert(
-      fc.property(fc.string({ maxLength: 80 }).map((s) => `spiffe://${s}`), (uri) => {
-        try {
-          const id = parseSpiffeId(uri);
-          expect(`spiffe://${id.trustDomain}${id.path}`).toBe(uri);
-        } catch (err) {
-          expect(isMeshcaError(err, 'SPIFFE_ID_INVALID')).toBe(true);
-        }
-      }),
+      fc.property(
+        fc.string({ maxLength: 80 }).map((s) => `spiffe://${s}`),
+        (uri) => {
+          try {
+            const id = parseSpiffeId(uri);
+            expect(`spiffe://${id.trustDomain}${id.path}`).toBe(uri);
+          } catch (err) {
+            expect(isMeshcaError(err, 'SPIFFE_ID_INVALID')).toBe(true);
+          }
+        },
+      ),
     );
   });
 });

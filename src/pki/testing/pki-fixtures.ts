@@ -1,5 +1,9 @@
 import type { KeyObject } from 'node:crypto';
-import { issueCertificate, type CertificateTemplate, type SigningOptions } from '../certificate/issue-certificate.js';
+import {
+  issueCertificate,
+  type CertificateTemplate,
+  type SigningOptions,
+} from '../certificate/issue-certificate.js';
 import type { Certificate } from '../certificate/certificate.js';
 import { generatePrivateKey } from '../keys/generate-private-key.js';
 import type { KeySpec } from '../keys/key-spec.js';
@@ -17,18 +21,37 @@ export interface Issued {
 }
 
 /** A self-signed root CA. */
-export function makeRoot(opts: { name?: string; spec?: KeySpec; lifetimeMs?: number; now?: Date; pathLen?: number } = {}): Issued {
+export function makeRoot(
+  opts: { name?: string; spec?: KeySpec; lifetimeMs?: number; now?: Date; pathLen?: number } = {},
+): Issued {
   const key = generatePrivateKey(opts.spec);
-  const template: CertificateTemplate = { publicKey: key, subject: { commonName: opts.name ?? 'test root', organizations: ['meshca tests'] }, isCA: true, lifetimeMs: opts.lifetimeMs ?? 3650 * DAY };
+  const template: CertificateTemplate = {
+    publicKey: key,
+    subject: { commonName: opts.name ?? 'test root', organizations: ['meshca tests'] },
+    isCA: true,
+    lifetimeMs: opts.lifetimeMs ?? 3650 * DAY,
+  };
   if (opts.pathLen !== undefined) template.pathLen = opts.pathLen;
   return { certificate: issueCertificate(template, { selfSigned: key }, { now: opts.now ?? T0 }), key };
 }
 
 /** A certificate signed by `issuer` (a CA when template.isCA). */
-export function makeIssued(issuer: Issued, template: Partial<CertificateTemplate> & { spec?: KeySpec } = {}, options: Partial<SigningOptions> = {}): Issued {
+export function makeIssued(
+  issuer: Issued,
+  template: Partial<CertificateTemplate> & { spec?: KeySpec } = {},
+  options: Partial<SigningOptions> = {},
+): Issued {
   const { spec, ...rest } = template;
   const key = generatePrivateKey(spec);
   const full: CertificateTemplate = { publicKey: key, lifetimeMs: DAY, ...rest };
-  if (full.subject === undefined && full.sans === undefined) full.subject = { commonName: full.isCA ? 'test intermediate' : 'leaf.example.com' };
-  return { certificate: issueCertificate(full, { certificate: issuer.certificate, key: issuer.key }, { now: T0, ...options }), key };
+  if (full.subject === undefined && full.sans === undefined)
+    full.subject = { commonName: full.isCA ? 'test intermediate' : 'leaf.example.com' };
+  return {
+    certificate: issueCertificate(
+      full,
+      { certificate: issuer.certificate, key: issuer.key },
+      { now: T0, ...options },
+    ),
+    key,
+  };
 }

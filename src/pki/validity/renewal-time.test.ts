@@ -9,11 +9,27 @@ const h = 3_600_000;
 describe('renewalTime', () => {
   it.each([
     ['renews at two thirds of the lifetime by default', {}, '2030-01-01T06:00:00.000Z'],
-    ['renews renewBefore ahead of expiry when it is shorter than the lifetime', { renewBeforeMs: 1 * h }, '2030-01-01T08:00:00.000Z'],
-    ['ignores a renewBefore as long as the lifetime and uses the default', { renewBeforeMs: 9 * h }, '2030-01-01T06:00:00.000Z'],
+    [
+      'renews renewBefore ahead of expiry when it is shorter than the lifetime',
+      { renewBeforeMs: 1 * h },
+      '2030-01-01T08:00:00.000Z',
+    ],
+    [
+      'ignores a renewBefore as long as the lifetime and uses the default',
+      { renewBeforeMs: 9 * h },
+      '2030-01-01T06:00:00.000Z',
+    ],
     ['ignores a zero renewBefore', { renewBeforeMs: 0 }, '2030-01-01T06:00:00.000Z'],
-    ['uses renewBeforePercentage when renewBefore does not apply', { renewBeforePercentage: 50 }, '2030-01-01T04:30:00.000Z'],
-    ['prefers a valid renewBefore to renewBeforePercentage', { renewBeforeMs: 3 * h, renewBeforePercentage: 50 }, '2030-01-01T06:00:00.000Z'],
+    [
+      'uses renewBeforePercentage when renewBefore does not apply',
+      { renewBeforePercentage: 50 },
+      '2030-01-01T04:30:00.000Z',
+    ],
+    [
+      'prefers a valid renewBefore to renewBeforePercentage',
+      { renewBeforeMs: 3 * h, renewBeforePercentage: 50 },
+      '2030-01-01T06:00:00.000Z',
+    ],
     ['truncates to whole seconds', { renewBeforeMs: 1500 }, '2030-01-01T08:59:58.000Z'],
   ])('%s', (_name, extra, expected) => {
     expect(renewalTime({ notBefore: nb, notAfter: na, ...extra }).toISOString()).toBe(expected);
