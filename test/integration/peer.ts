@@ -26,7 +26,9 @@ export function requirePeer(binary: string, debianPackage: string): boolean {
   if (onPath(binary)) return true;
   const install = `sudo apt-get install -y ${debianPackage}`;
   if (process.env.CI === 'true') {
-    throw new Error(`the peer binary "${binary}" is not installed, and CI=true requires every peer; install it with: ${install}`);
+    throw new Error(
+      `the peer binary "${binary}" is not installed, and CI=true requires every peer; install it with: ${install}`,
+    );
   }
   console.warn(`skipping tests that need "${binary}": it is not on PATH; install it with: ${install}`);
   return false;
