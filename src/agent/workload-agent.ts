@@ -236,6 +236,7 @@ export class WorkloadAgent {
     this.current = credentials;
     this.deps.metrics?.setCertificates(
       credentials.leaf.notAfter,
+      credentials.roots.map((c) => c.notAfter),
       [...credentials.chain, ...credentials.roots].map((c) => c.notAfter),
     );
   }

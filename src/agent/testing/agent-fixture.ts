@@ -29,7 +29,8 @@ export class AgentFixture {
   readonly clock: FakeClock;
   readonly ca: FakeCa;
   readonly logs: LoggedLine[] = [];
-  readonly registry = new Registry();
+  /** The registry of the last agent made. */
+  registry = new Registry();
   /** The value random() returns next (0.5 is no jitter). */
   randomValue = 0.5;
 
@@ -63,6 +64,7 @@ export class AgentFixture {
 
   /** A new agent on this fixture's clock, CA, logs and metrics. */
   agent(overrides: Partial<AgentConfig> = {}): WorkloadAgent {
+    this.registry = new Registry();
     return new WorkloadAgent(this.config(overrides), {
       client: this.ca,
       clock: this.clock,

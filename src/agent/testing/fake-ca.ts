@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto';
-import { MeshcaError } from '../../errors/index.js';
+import type { MeshcaError } from '../../errors/index.js';
 import { issueCertificate, parseCsr, templateFromCsr, verifyCsr, type Certificate } from '../../pki/index.js';
 import { DAY, makeIssued, makeRoot, type Issued } from '../../pki/testing/pki-fixtures.js';
 import type { AgentCaClient, CertificateSigningCall } from '../agent-ca-client.js';
@@ -34,6 +34,8 @@ export class FakeCa implements AgentCaClient {
   failure: MeshcaError | undefined;
   /** When set, rewrites the answer (to test what the agent refuses). */
   tamper: ((chain: string[], call: CertificateSigningCall) => string[]) | undefined;
+  /** When set, signs this URI SAN instead of the CSR's (a CA that answers for another identity). */
+  signAs: string | undefined;
   /** The most the CA grants. */
   maxLifetimeMs = DAY;
   closed = false;
@@ -62,7 +64,8 @@ export class FakeCa implements AgentCaClient {
     verifyCsr(csr);
     const lifetimeMs = Math.min(call.validityDurationSeconds * 1000, this.maxLifetimeMs);
     const { intermediate, root } = this.hierarchy;
-    const leaf = issueCertificate(templateFromCsr(csr, { lifetimeMs }), signer(intermediate), { now: this.clock.now() });
+    const template = templateFromCsr(csr, { lifetimeMs, ...(this.signAs !== undefined && { sans: { uris: [this.signAs] } }) });
+    const leaf = issueCertificate(template, signer(intermediate), { now: this.clock.now() });
     this.issued.push(leaf);
     const chain = [leaf.pem, intermediate.certificate.pem, root.certificate.pem];
     return this.tamper === undefined ? chain : this.tamper(chain, call);
