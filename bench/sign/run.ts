@@ -191,4 +191,7 @@ console.log(row('@peculiar/x509 (WebCrypto)', reference));
 console.log(
   `meshca / bound = ${(meshca.opsPerSecond / bound.opsPerSecond).toFixed(3)} (target ≥ 0.5); meshca / fresh-key bound = ${(meshca.opsPerSecond / freshBound.opsPerSecond).toFixed(3)}; meshca / @peculiar/x509 = ${(meshca.opsPerSecond / reference.opsPerSecond).toFixed(1)}×`,
 );
+console.log(
+  `by p50 latency (steadier on a busy machine): meshca / bound = ${(percentile(bound.latenciesUs, 50) / percentile(meshca.latenciesUs, 50)).toFixed(3)}; meshca / fresh-key bound = ${(percentile(freshBound.latenciesUs, 50) / percentile(meshca.latenciesUs, 50)).toFixed(3)}`,
+);
 console.log(`peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB${sink === 0 ? '' : ''}`);

@@ -3,7 +3,11 @@
  * extensions. Hand-written because the issuance hot path must stay near node:crypto's own speed:
  * the generic @peculiar/x509 WebCrypto path measured about 250 certificates/s here (4% of the
  * raw sign+verify bound), while concatenating precomputed TLVs costs a few microseconds.
- * Every encoder is cross-checked against @peculiar/asn1-* and openssl by property tests.
+ * Measured with bench/sign on this 2-core machine (Node 20, P-256): raw verify+sign bound
+ * 112 µs p50; the fresh-key bound (import the CSR's key, first verify, sign) 218 µs; meshca's whole
+ * CSR → PEM path 280–294 µs (~0.38 of the raw bound, ~0.75 of the fresh-key bound); the
+ * @peculiar/x509 path about 3 ms. Every encoder is cross-checked against @peculiar/asn1-* and
+ * openssl by property tests; all issuance goes through this one path.
  */
 
 /** Universal and context tags used by the encoders. */
