@@ -12,7 +12,7 @@ import { createJwtAuthenticator } from './auth/jwt-authenticator.js';
 import { tokenJwks } from './auth/token-jwks.js';
 import { ensureTokenSigningKey, MESHCA_TOKEN_ISSUER } from './auth/token-signing-key-store.js';
 import { createGrpcServer, type GrpcLimits, type GrpcServer } from './grpc/grpc-server.js';
-import { createIstioCertificateService, type CaServerEvent } from './istio-certificate-service.js';
+import { CREATE_CERTIFICATE_PATH, createIstioCertificateService, type CaServerEvent } from './istio-certificate-service.js';
 import { TokenBucketLimiter } from './rate-limit/token-bucket-limiter.js';
 import { issueServingCertificate, type ServingMaterial } from './serving-certificate.js';
 import { SigningAuthoritySource, type IssuerRef } from './signing/signing-authority-source.js';
@@ -52,8 +52,9 @@ export interface CaServerDeps {
   readonly store: Store;
   readonly now: () => Date;
   /** Counts events under istiod's metric names. */
-  readonly onEvent?: (event: CaServerEvent, error?: string) => void;
-  readonly onSigned?: (seconds: number) => void;
+  readonly onEvent?: (event: CaServerEvent) => void;
+  /** Wraps the answer to each CSR, to time it and count its outcome (citadel_server_csr_count{error}). */
+  readonly observeCsr?: <T>(answer: () => Promise<T>) => Promise<T>;
   /** Log lines: never given keys or tokens. */
   readonly log?: (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
   /** Called with the root bundle whenever it changes (to write root-cert.pem, update gauges). */
@@ -158,12 +159,7 @@ export async function startCaServer(config: CaServerConfig, deps: CaServerDeps):
   });
   const service = createIstioCertificateService({
     authenticate,
-    sign: async (request) => {
-      const started = process.hrtime.bigint();
-      const chain = await signer(request);
-      deps.onSigned?.(Number(process.hrtime.bigint() - started) / 1e9);
-      return chain;
-    },
+    sign: signer,
     clusterId: config.clusterId,
     clock,
     defaultValiditySeconds: Math.floor(Math.min(config.maxCertificateDurationMs, 24 * 3_600_000) / 1000),
@@ -172,6 +168,8 @@ export async function startCaServer(config: CaServerConfig, deps: CaServerDeps):
     }),
     ...(deps.onEvent !== undefined && { onEvent: deps.onEvent }),
   });
+
+  const observe = deps.observeCsr ?? (<T>(answer: () => Promise<T>): Promise<T> => answer());
 
   const renewServing = (): void => {
     const authority = source.current();
@@ -204,7 +202,10 @@ export async function startCaServer(config: CaServerConfig, deps: CaServerDeps):
     if (grpc !== undefined || serving === undefined) return;
     grpc = createGrpcServer({
       tls: { key: serving.keyPem, cert: serving.certChainPem, ca: serving.caPem, requestCert: config.clientCertificateAuth },
-      methods: service.methods,
+      methods:
+        deps.observeCsr === undefined
+          ? service.methods
+          : { [CREATE_CERTIFICATE_PATH]: (call) => observe(() => service.createCertificate(call)) },
       ...(config.grpcLimits !== undefined && { limits: config.grpcLimits }),
       onError: (err, context) => log('warn', `grpc ${context} error`, { error: toMeshcaError(err).message }),
     });

@@ -1,4 +1,5 @@
 import type { Store } from '../store/store.js';
+import type { ServeOptions } from './commands/serve-options.js';
 
 /** A writable text stream (process.stdout, or a buffer in tests). */
 export interface Output {
@@ -17,4 +18,8 @@ export interface CliContext {
   readonly openStore: (home: string) => Promise<Store>;
   /** The program's version. */
   readonly version: string;
+  /** Aborted on SIGINT/SIGTERM: long-running commands stop cleanly. */
+  readonly signal?: AbortSignal;
+  /** Runs `meshca serve` until `signal` aborts (wired in src/main.ts: it joins the CA server and the HTTP server). */
+  readonly runServer?: (options: ServeOptions, signal: AbortSignal) => Promise<void>;
 }

@@ -1,9 +1,12 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
+import { registerAudit } from './audit.js';
 import { registerDescribe } from './describe.js';
 import { registerGet } from './get.js';
 import { registerInit } from './init.js';
 import { registerInspect } from './inspect.js';
+import { registerServe } from './serve.js';
+import { registerToken } from './token.js';
 import { registerVersion } from './version.js';
 
 /** Adds every meshca command to the program. */
@@ -12,5 +15,8 @@ export function registerCommands(program: Command, ctx: CliContext): void {
   registerGet(program, ctx);
   registerDescribe(program, ctx);
   registerInspect(program, ctx);
+  registerServe(program, ctx);
+  registerToken(program, ctx);
+  registerAudit(program, ctx);
   registerVersion(program, ctx);
 }

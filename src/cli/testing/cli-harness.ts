@@ -26,7 +26,12 @@ export class CliHarness {
   }
 
   /** Runs `meshca <args>` with MESHCA_HOME pointing at the harness's home. */
-  async run(...args: string[]): Promise<CliRun> {
+  run(...args: string[]): Promise<CliRun> {
+    return this.runWith({}, ...args);
+  }
+
+  /** Runs `meshca <args>` with parts of the context replaced (a fake runServer, say). */
+  async runWith(over: Partial<CliContext>, ...args: string[]): Promise<CliRun> {
     let stdout = '';
     let stderr = '';
     const ctx: CliContext = {
@@ -37,6 +42,7 @@ export class CliHarness {
       now: () => this.now,
       version: '0.0.0-test',
       openStore: (home) => this.openStore(home),
+      ...over,
     };
     const code = await runCli(args, ctx);
     return { code, stdout, stderr };
