@@ -64,7 +64,13 @@ describe('the audit batcher', () => {
 
   it('drops and counts a batch the store refuses as invalid, so it does not block later records', async () => {
     const dropped: number[] = [];
-    const b = new AuditBatcher({ store, now: () => now, batchSize: 100, flushIntervalMs: 60_000, onDropped: (n) => dropped.push(n) });
+    const b = new AuditBatcher({
+      store,
+      now: () => now,
+      batchSize: 100,
+      flushIntervalMs: 60_000,
+      onDropped: (n) => dropped.push(n),
+    });
     failWith = new MeshcaError('INVALID_INPUT', 'bad record');
     b.add(record(1));
     await b.flush();
@@ -78,7 +84,14 @@ describe('the audit batcher', () => {
 
   it('drops and counts new records past its queue limit while the store is down', async () => {
     const dropped: number[] = [];
-    const b = new AuditBatcher({ store, now: () => now, batchSize: 100, flushIntervalMs: 60_000, maxPending: 2, onDropped: (n) => dropped.push(n) });
+    const b = new AuditBatcher({
+      store,
+      now: () => now,
+      batchSize: 100,
+      flushIntervalMs: 60_000,
+      maxPending: 2,
+      onDropped: (n) => dropped.push(n),
+    });
     for (let i = 0; i < 4; i++) b.add(record(i));
     expect(b.pending).toBe(2);
     expect(dropped).toEqual([1, 1]);

@@ -16,10 +16,15 @@ import { ensureTokenSigningKey, MESHCA_TOKEN_ISSUER } from './auth/token-signing
 import { startCaServer, type CaServerConfig, type RunningCaServer } from './ca-server.js';
 
 // The independent client: @grpc/grpc-js with the .proto loaded by @grpc/proto-loader.
-const definition = protoLoader.loadSync(fileURLToPath(new URL('./proto/ca.proto', import.meta.url)), { longs: Number, defaults: true });
-const Service = (grpc.loadPackageDefinition(definition) as unknown as {
-  istio: { v1: { auth: { IstioCertificateService: grpc.ServiceClientConstructor } } };
-}).istio.v1.auth.IstioCertificateService;
+const definition = protoLoader.loadSync(fileURLToPath(new URL('./proto/ca.proto', import.meta.url)), {
+  longs: Number,
+  defaults: true,
+});
+const Service = (
+  grpc.loadPackageDefinition(definition) as unknown as {
+    istio: { v1: { auth: { IstioCertificateService: grpc.ServiceClientConstructor } } };
+  }
+).istio.v1.auth.IstioCertificateService;
 
 const HOUR = 3_600_000;
 const ID = 'spiffe://cluster.local/ns/default/sa/web';
@@ -63,24 +68,47 @@ afterEach(async () => {
 function client(rootsPem: string): grpc.Client & Record<string, unknown> {
   const addr = server?.grpcAddress();
   if (addr === undefined) throw new Error('server not listening');
-  const c = new Service(`localhost:${addr.port}`, grpc.credentials.createSsl(Buffer.from(rootsPem))) as grpc.Client & Record<string, unknown>;
+  const c = new Service(
+    `localhost:${addr.port}`,
+    grpc.credentials.createSsl(Buffer.from(rootsPem)),
+  ) as grpc.Client & Record<string, unknown>;
   clients.push(c);
   return c;
 }
 
 async function token(namespace = 'default', serviceAccount = 'web'): Promise<string> {
   const { key, kid } = await ensureTokenSigningKey(store, 'istio-system');
-  return mintServiceAccountToken({ key, kid, issuer: MESHCA_TOKEN_ISSUER, namespace, serviceAccount, ttlMs: HOUR, now: Date.now() });
+  return mintServiceAccountToken({
+    key,
+    kid,
+    issuer: MESHCA_TOKEN_ISSUER,
+    namespace,
+    serviceAccount,
+    ttlMs: HOUR,
+    now: Date.now(),
+  });
 }
 
-function call(c: grpc.Client & Record<string, unknown>, csr: string, headers: Record<string, string>): Promise<{ code: number; details: string; chain: string[] }> {
+function call(
+  c: grpc.Client & Record<string, unknown>,
+  csr: string,
+  headers: Record<string, string>,
+): Promise<{ code: number; details: string; chain: string[] }> {
   return new Promise((resolve) => {
     const md = new grpc.Metadata();
     for (const [k, v] of Object.entries(headers)) md.set(k, v);
-    (c['CreateCertificate'] as (r: unknown, m: grpc.Metadata, cb: (e: grpc.ServiceError | null, r?: { certChain: string[] }) => void) => void)(
-      { csr, validityDuration: 3600 },
-      md,
-      (err, res) => resolve(err ? { code: err.code, details: err.details, chain: [] } : { code: 0, details: '', chain: res?.certChain ?? [] }),
+    (
+      c['CreateCertificate'] as (
+        r: unknown,
+        m: grpc.Metadata,
+        cb: (e: grpc.ServiceError | null, r?: { certChain: string[] }) => void,
+      ) => void
+    )({ csr, validityDuration: 3600 }, md, (err, res) =>
+      resolve(
+        err
+          ? { code: err.code, details: err.details, chain: [] }
+          : { code: 0, details: '', chain: res?.certChain ?? [] },
+      ),
     );
   });
 }
@@ -96,11 +124,20 @@ async function eventually(check: () => boolean | Promise<boolean>, what: string)
 /** The serial of the certificate a new TLS handshake gets. */
 function servingSerial(): Promise<string> {
   return new Promise((resolve, reject) => {
-    const socket = tls.connect({ host: '127.0.0.1', port: server!.grpcAddress()!.port, ca: rootPem(), servername: 'localhost', ALPNProtocols: ['h2'] }, () => {
-      const serial = socket.getPeerCertificate().serialNumber;
-      socket.destroy();
-      resolve(serial);
-    });
+    const socket = tls.connect(
+      {
+        host: '127.0.0.1',
+        port: server!.grpcAddress()!.port,
+        ca: rootPem(),
+        servername: 'localhost',
+        ALPNProtocols: ['h2'],
+      },
+      () => {
+        const serial = socket.getPeerCertificate().serialNumber;
+        socket.destroy();
+        resolve(serial);
+      },
+    );
     socket.on('error', reject);
   });
 }
@@ -127,12 +164,18 @@ describe('the CA server', () => {
     expect(answer.chain).toHaveLength(3);
     const [leaf, intermediate, root] = answer.chain.map((p) => parseCertificates(p)[0]!);
     expect(leaf!.sans.uris).toEqual([ID]);
-    expect(verifyChain(leaf!, { intermediates: [intermediate!], roots: [root!], at: new Date() }).ok).toBe(true);
+    expect(verifyChain(leaf!, { intermediates: [intermediate!], roots: [root!], at: new Date() }).ok).toBe(
+      true,
+    );
     // The real peer agrees.
     writeFileSync(path.join(dir, 'root.pem'), answer.chain[2]!);
     writeFileSync(path.join(dir, 'int.pem'), answer.chain[1]!);
     writeFileSync(path.join(dir, 'leaf.pem'), answer.chain[0]!);
-    const out = execFileSync('openssl', ['verify', '-x509_strict', '-CAfile', 'root.pem', '-untrusted', 'int.pem', 'leaf.pem'], { cwd: dir }).toString();
+    const out = execFileSync(
+      'openssl',
+      ['verify', '-x509_strict', '-CAfile', 'root.pem', '-untrusted', 'int.pem', 'leaf.pem'],
+      { cwd: dir },
+    ).toString();
     expect(out.trim()).toBe('leaf.pem: OK');
   });
 
@@ -148,15 +191,24 @@ describe('the CA server', () => {
     expect(records).toHaveLength(3);
     const serials = answers.map((a) => parseCertificates(a.chain[0]!)[0]!.serialNumber).sort();
     expect(records.map((r) => r.serialNumber).sort()).toEqual(serials);
-    expect(records[0]).toMatchObject({ clusterId: 'Kubernetes', issuer: 'Issuer/istio-system/istio-ca-issuer' });
+    expect(records[0]).toMatchObject({
+      clusterId: 'Kubernetes',
+      issuer: 'Issuer/istio-system/istio-ca-issuer',
+    });
     expect(records[0]!.caller).toMatch(/^jwt:system:serviceaccount:default:web@/);
   });
 
   it.each([
     ['no token', {}, ID, grpc.status.UNAUTHENTICATED, ''],
     ['a token that is not a JWT', { authorization: 'Bearer abc' }, ID, grpc.status.UNAUTHENTICATED, ''],
-    ['another workload\'s SPIFFE ID', 'token', 'spiffe://cluster.local/ns/default/sa/admin', grpc.status.PERMISSION_DENIED, 'but the caller is spiffe://cluster.local/ns/default/sa/web'],
-    ['another cluster', 'token+cluster', ID, grpc.status.PERMISSION_DENIED, 'is not this CA\'s cluster'],
+    [
+      "another workload's SPIFFE ID",
+      'token',
+      'spiffe://cluster.local/ns/default/sa/admin',
+      grpc.status.PERMISSION_DENIED,
+      'but the caller is spiffe://cluster.local/ns/default/sa/web',
+    ],
+    ['another cluster', 'token+cluster', ID, grpc.status.PERMISSION_DENIED, "is not this CA's cluster"],
   ])('answers %s with its status code', async (_name, headers, uri, code, message) => {
     await initHierarchy(store, defaultHierarchyOptions(), new Date());
     server = await startCaServer(config, { store, now: () => new Date() });
@@ -176,10 +228,19 @@ describe('the CA server', () => {
 
   it('swaps the signing CA at run time when the MeshcaConfig names another issuer', async () => {
     await initHierarchy(store, defaultHierarchyOptions(), new Date());
-    const other = { ...defaultHierarchyOptions('cluster.local'), namespace: 'cert-manager', rootCommonName: 'Other Root' };
+    const other = {
+      ...defaultHierarchyOptions('cluster.local'),
+      namespace: 'cert-manager',
+      rootCommonName: 'Other Root',
+    };
     await initHierarchy(store, other, new Date());
     // A ClusterIssuer backed by the other hierarchy's intermediate Secret (in the cluster resource namespace).
-    await store.create({ apiVersion: 'cert-manager.io/v1', kind: 'ClusterIssuer', metadata: { name: 'other-ca' }, spec: { ca: { secretName: 'istio-ca' } } });
+    await store.create({
+      apiVersion: 'cert-manager.io/v1',
+      kind: 'ClusterIssuer',
+      metadata: { name: 'other-ca' },
+      spec: { ca: { secretName: 'istio-ca' } },
+    });
     server = await startCaServer(config, { store, now: () => new Date() });
     const firstRoot = rootPem();
     const before = await call(client(firstRoot), csrFor(), { authorization: `Bearer ${await token()}` });
@@ -190,9 +251,16 @@ describe('the CA server', () => {
       metadata: { name: 'default' },
       spec: { issuerRef: { name: 'other-ca', kind: 'ClusterIssuer', group: 'cert-manager.io' } },
     });
-    await eventually(() => server?.authority().ready === true && (server.authority() as { name: string }).name === 'ClusterIssuer/other-ca', 'the issuer was swapped');
+    await eventually(
+      () =>
+        server?.authority().ready === true &&
+        (server.authority() as { name: string }).name === 'ClusterIssuer/other-ca',
+      'the issuer was swapped',
+    );
     // The serving certificate now chains to the other root too; trust both during the switch.
-    const after = await call(client(firstRoot + rootPem()), csrFor(), { authorization: `Bearer ${await token()}` });
+    const after = await call(client(firstRoot + rootPem()), csrFor(), {
+      authorization: `Bearer ${await token()}`,
+    });
     expect(after.details).toBe('');
     expect(parseCertificates(after.chain[2]!)[0]!.subjectString).toBe('CN=Other Root');
   });

@@ -10,9 +10,13 @@ import { createClientCertificateAuthenticator } from './auth/client-certificate-
 import { createJwksSource, type JwksLocation } from './auth/jwks-source.js';
 import { createJwtAuthenticator } from './auth/jwt-authenticator.js';
 import { tokenJwks } from './auth/token-jwks.js';
-import { ensureTokenSigningKey, MESHCA_TOKEN_ISSUER } from './auth/token-signing-key-store.js';
+import { ensureTokenSigningKey, MESHCA_TOKEN_ISSUER, type StoredTokenKey } from './auth/token-signing-key-store.js';
 import { createGrpcServer, type GrpcLimits, type GrpcServer } from './grpc/grpc-server.js';
-import { CREATE_CERTIFICATE_PATH, createIstioCertificateService, type CaServerEvent } from './istio-certificate-service.js';
+import {
+  CREATE_CERTIFICATE_PATH,
+  createIstioCertificateService,
+  type CaServerEvent,
+} from './istio-certificate-service.js';
 import { TokenBucketLimiter } from './rate-limit/token-bucket-limiter.js';
 import { issueServingCertificate, type ServingMaterial } from './serving-certificate.js';
 import { SigningAuthoritySource, type IssuerRef } from './signing/signing-authority-source.js';
@@ -56,7 +60,11 @@ export interface CaServerDeps {
   /** Wraps the answer to each CSR, to time it and count its outcome (citadel_server_csr_count{error}). */
   readonly observeCsr?: <T>(answer: () => Promise<T>) => Promise<T>;
   /** Log lines: never given keys or tokens. */
-  readonly log?: (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
+  readonly log?: (
+    level: 'info' | 'warn' | 'error',
+    message: string,
+    fields?: Record<string, unknown>,
+  ) => void;
   /** Called with the root bundle whenever it changes (to write root-cert.pem, update gauges). */
   readonly onBundle?: (roots: readonly Certificate[], chain: readonly Certificate[]) => void;
 }
@@ -75,8 +83,8 @@ export interface RunningCaServer {
   readiness(): Readiness;
   /** The current roots (the trust bundle). */
   roots(): readonly Certificate[];
-  /** Public keys of meshca's token issuer, as a JWKS. */
-  tokenJwks(): Promise<{ keys: unknown[] }>;
+  /** meshca's token-signing key (its public half is published in the SPIFFE bundle as a JWT key). */
+  tokenSigningKey(): StoredTokenKey;
   /** The signing CA now. */
   authority(): SigningAuthority;
   /** Re-reads the signing CA from the store now. */
@@ -109,7 +117,8 @@ export async function startCaServer(config: CaServerConfig, deps: CaServerDeps):
     store: deps.store,
     now: deps.now,
     retentionMs: config.auditRetentionMs,
-    onError: (err) => log('warn', 'audit batch not written yet; will retry', { error: toMeshcaError(err).message }),
+    onError: (err) =>
+      log('warn', 'audit batch not written yet; will retry', { error: toMeshcaError(err).message }),
     onDropped: (n) => log('error', 'audit queue full; records dropped', { dropped: n }),
   });
 
@@ -136,7 +145,10 @@ export async function startCaServer(config: CaServerConfig, deps: CaServerDeps):
   const authenticate: Authenticator = createCallerAuthenticator({
     jwt,
     ...(config.clientCertificateAuth && {
-      clientCertificate: createClientCertificateAuthenticator({ trustDomains: [config.trustDomain], parseWorkloadSpiffeId }),
+      clientCertificate: createClientCertificateAuthenticator({
+        trustDomains: [config.trustDomain],
+        parseWorkloadSpiffeId,
+      }),
     }),
   });
 
@@ -147,7 +159,8 @@ export async function startCaServer(config: CaServerConfig, deps: CaServerDeps):
     clusterResourceNamespace: config.clusterResourceNamespace,
     now: deps.now,
     onChange: (a) => onAuthority(a),
-    onError: (err) => log('warn', 'watch of the signing CA failed; retrying', { error: toMeshcaError(err).message }),
+    onError: (err) =>
+      log('warn', 'watch of the signing CA failed; retrying', { error: toMeshcaError(err).message }),
   });
 
   const signer = createWorkloadSigner({
@@ -164,7 +177,12 @@ export async function startCaServer(config: CaServerConfig, deps: CaServerDeps):
     clock,
     defaultValiditySeconds: Math.floor(Math.min(config.maxCertificateDurationMs, 24 * 3_600_000) / 1000),
     ...(config.rateLimit !== undefined && {
-      rateLimit: new TokenBucketLimiter({ ratePerSecond: config.rateLimit.perSecond, burst: config.rateLimit.burst, maxKeys: 100_000, clock }),
+      rateLimit: new TokenBucketLimiter({
+        ratePerSecond: config.rateLimit.perSecond,
+        burst: config.rateLimit.burst,
+        maxKeys: 100_000,
+        clock,
+      }),
     }),
     ...(deps.onEvent !== undefined && { onEvent: deps.onEvent }),
   });
@@ -177,7 +195,11 @@ export async function startCaServer(config: CaServerConfig, deps: CaServerDeps):
     try {
       serving = issueServingCertificate(
         authority,
-        { dnsNames: config.servingDnsNames, ipAddresses: config.servingIpAddresses, lifetimeMs: config.servingDurationMs },
+        {
+          dnsNames: config.servingDnsNames,
+          ipAddresses: config.servingIpAddresses,
+          lifetimeMs: config.servingDurationMs,
+        },
         deps.now(),
       );
     } catch (err) {
@@ -187,7 +209,10 @@ export async function startCaServer(config: CaServerConfig, deps: CaServerDeps):
     }
     // setSecureContext changes what new handshakes get; open connections keep theirs.
     grpc?.server.setSecureContext({ key: serving.keyPem, cert: serving.certChainPem, ca: serving.caPem });
-    log('info', 'serving certificate issued', { notAfter: serving.notAfter.toISOString(), renewAt: serving.renewAt.toISOString() });
+    log('info', 'serving certificate issued', {
+      notAfter: serving.notAfter.toISOString(),
+      renewAt: serving.renewAt.toISOString(),
+    });
     scheduleServingRenewal(serving.renewAt);
   };
 
@@ -201,7 +226,12 @@ export async function startCaServer(config: CaServerConfig, deps: CaServerDeps):
   const startListening = async (): Promise<void> => {
     if (grpc !== undefined || serving === undefined) return;
     grpc = createGrpcServer({
-      tls: { key: serving.keyPem, cert: serving.certChainPem, ca: serving.caPem, requestCert: config.clientCertificateAuth },
+      tls: {
+        key: serving.keyPem,
+        cert: serving.certChainPem,
+        ca: serving.caPem,
+        requestCert: config.clientCertificateAuth,
+      },
       methods:
         deps.observeCsr === undefined
           ? service.methods
@@ -215,9 +245,17 @@ export async function startCaServer(config: CaServerConfig, deps: CaServerDeps):
 
   function onAuthority(a: SigningAuthority): void {
     if (a.ready) {
-      log('info', 'signing CA loaded', { issuer: a.name, subject: a.issuer.certificate.subjectString, notAfter: a.issuer.certificate.notAfter.toISOString() });
-      deps.onBundle?.(a.issuer.ca, [a.issuer.certificate, ...a.issuer.chain.filter((c) => c !== a.issuer.certificate)]);
-      if (serving === undefined || serving.signedBy !== a.issuer.certificate.fingerprintSha256) renewServing();
+      log('info', 'signing CA loaded', {
+        issuer: a.name,
+        subject: a.issuer.certificate.subjectString,
+        notAfter: a.issuer.certificate.notAfter.toISOString(),
+      });
+      deps.onBundle?.(a.issuer.ca, [
+        a.issuer.certificate,
+        ...a.issuer.chain.filter((c) => c !== a.issuer.certificate),
+      ]);
+      if (serving === undefined || serving.signedBy !== a.issuer.certificate.fingerprintSha256)
+        renewServing();
       if (grpc === undefined && !closed) {
         listening = startListening().catch((err: unknown) => {
           log('error', 'CA server cannot listen', { error: toMeshcaError(err).message });
@@ -239,9 +277,11 @@ export async function startCaServer(config: CaServerConfig, deps: CaServerDeps):
       const a = source.current();
       const now = clock();
       if (!a.ready) reasons.push(`no signing CA loaded: ${a.reason}`);
-      else if (a.issuer.certificate.notAfter.getTime() <= now) reasons.push(`the signing CA expired at ${a.issuer.certificate.notAfter.toISOString()}`);
+      else if (a.issuer.certificate.notAfter.getTime() <= now)
+        reasons.push(`the signing CA expired at ${a.issuer.certificate.notAfter.toISOString()}`);
       if (serving === undefined) reasons.push('no serving certificate yet');
-      else if (serving.notAfter.getTime() <= now) reasons.push(`the serving certificate expired at ${serving.notAfter.toISOString()}`);
+      else if (serving.notAfter.getTime() <= now)
+        reasons.push(`the serving certificate expired at ${serving.notAfter.toISOString()}`);
       if (address === undefined) reasons.push('the gRPC server is not listening yet');
       return { ready: reasons.length === 0, reasons };
     },
@@ -249,7 +289,7 @@ export async function startCaServer(config: CaServerConfig, deps: CaServerDeps):
       const a = source.current();
       return a.ready ? a.issuer.ca : [];
     },
-    tokenJwks: async () => ownJwks,
+    tokenSigningKey: () => tokenKey,
     authority: () => source.current(),
     refresh: () => source.refresh(),
     renewServingCertificate: renewServing,

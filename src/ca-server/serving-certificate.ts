@@ -27,7 +27,11 @@ export interface ServingCertificateOptions {
  * Issues the gRPC server's own certificate from the signing CA (serverAuth, the configured DNS
  * names and IPs), with a fresh key each time. Renewed at 2/3 of its life by the caller.
  */
-export function issueServingCertificate(authority: SigningAuthority, options: ServingCertificateOptions, now: Date): ServingMaterial {
+export function issueServingCertificate(
+  authority: SigningAuthority,
+  options: ServingCertificateOptions,
+  now: Date,
+): ServingMaterial {
   if (!authority.ready) {
     throw new MeshcaError('ISSUER_NOT_READY', `cannot issue the serving certificate: ${authority.reason}`);
   }

@@ -22,8 +22,16 @@ async function kidOf(key: KeyObject): Promise<string> {
 }
 
 /** Reads meshca's token-signing key, or undefined when none was made yet. */
-export async function loadTokenSigningKey(store: Store, namespace: string): Promise<StoredTokenKey | undefined> {
-  const secret = await store.tryGet<Resource>({ apiVersion: 'v1', kind: 'Secret', namespace, name: TOKEN_KEY_SECRET });
+export async function loadTokenSigningKey(
+  store: Store,
+  namespace: string,
+): Promise<StoredTokenKey | undefined> {
+  const secret = await store.tryGet<Resource>({
+    apiVersion: 'v1',
+    kind: 'Secret',
+    namespace,
+    name: TOKEN_KEY_SECRET,
+  });
   const data = secret?.['data'] as Record<string, string> | undefined;
   const pem = data?.['key.pem'];
   if (pem === undefined) return undefined;
@@ -40,7 +48,11 @@ export async function ensureTokenSigningKey(store: Store, namespace: string): Pr
     await store.create<Resource>({
       apiVersion: 'v1',
       kind: 'Secret',
-      metadata: { name: TOKEN_KEY_SECRET, namespace, annotations: { 'meshca.io/purpose': 'service-account token signing' } },
+      metadata: {
+        name: TOKEN_KEY_SECRET,
+        namespace,
+        annotations: { 'meshca.io/purpose': 'service-account token signing' },
+      },
       type: 'Opaque',
       data: { 'key.pem': Buffer.from(encodePrivateKey(key, 'PKCS8')).toString('base64') },
     });

@@ -96,9 +96,14 @@ export class SigningAuthoritySource {
   /** The issuerRef in force: the runtime configuration's, else the flags'. */
   async #issuerRef(): Promise<IssuerRef> {
     const name = this.#o.runtimeConfigName ?? 'default';
-    const config = await this.#o.store.tryGet<Resource>({ apiVersion: MESHCA_API_VERSION, kind: 'MeshcaConfig', name });
+    const config = await this.#o.store.tryGet<Resource>({
+      apiVersion: MESHCA_API_VERSION,
+      kind: 'MeshcaConfig',
+      name,
+    });
     const ref = (config?.['spec'] as { issuerRef?: { name?: string; kind?: string } } | undefined)?.issuerRef;
-    if (ref?.name !== undefined) return { name: ref.name, kind: ref.kind === 'ClusterIssuer' ? 'ClusterIssuer' : 'Issuer' };
+    if (ref?.name !== undefined)
+      return { name: ref.name, kind: ref.kind === 'ClusterIssuer' ? 'ClusterIssuer' : 'Issuer' };
     return this.#o.issuerRef;
   }
 
@@ -126,20 +131,33 @@ export class SigningAuthoritySource {
         return { ready: false, reason: `${label} is a selfSigned issuer; workload CSRs need a CA issuer` };
       }
       const issuer = await createIssuer(resource, {
-        getSecret: (namespace, name) => this.#o.store.tryGet<Resource>({ apiVersion: 'v1', kind: 'Secret', namespace, name }),
+        getSecret: (namespace, name) =>
+          this.#o.store.tryGet<Resource>({ apiVersion: 'v1', kind: 'Secret', namespace, name }),
         clusterResourceNamespace: this.#o.clusterResourceNamespace,
       });
-      if (!(issuer instanceof CaIssuer)) return { ready: false, reason: `${label} cannot sign workload CSRs in process` };
+      if (!(issuer instanceof CaIssuer))
+        return { ready: false, reason: `${label} cannot sign workload CSRs in process` };
       const now = this.#o.now();
       if (issuer.certificate.notAfter.getTime() <= now.getTime()) {
-        return { ready: false, reason: `${label}: its CA certificate expired at ${issuer.certificate.notAfter.toISOString()}` };
+        return {
+          ready: false,
+          reason: `${label}: its CA certificate expired at ${issuer.certificate.notAfter.toISOString()}`,
+        };
       }
       if (issuer.certificate.notBefore.getTime() > now.getTime()) {
-        return { ready: false, reason: `${label}: its CA certificate is not valid before ${issuer.certificate.notBefore.toISOString()}` };
+        return {
+          ready: false,
+          reason: `${label}: its CA certificate is not valid before ${issuer.certificate.notBefore.toISOString()}`,
+        };
       }
       return { ready: true, issuer, name: label.replace(' ', '/') };
     } catch (err) {
-      return { ready: false, reason: toMeshcaError(err).message.startsWith(label) ? toMeshcaError(err).message : `${label}: ${toMeshcaError(err).message}` };
+      return {
+        ready: false,
+        reason: toMeshcaError(err).message.startsWith(label)
+          ? toMeshcaError(err).message
+          : `${label}: ${toMeshcaError(err).message}`,
+      };
     }
   }
 }
@@ -150,8 +168,10 @@ function sameAuthority(a: SigningAuthority, b: SigningAuthority): boolean {
     return (
       a.name === b.name &&
       a.issuer.certificate.fingerprintSha256 === b.issuer.certificate.fingerprintSha256 &&
-      a.issuer.ca.map((c) => c.fingerprintSha256).join() === b.issuer.ca.map((c) => c.fingerprintSha256).join() &&
-      a.issuer.chain.map((c) => c.fingerprintSha256).join() === b.issuer.chain.map((c) => c.fingerprintSha256).join()
+      a.issuer.ca.map((c) => c.fingerprintSha256).join() ===
+        b.issuer.ca.map((c) => c.fingerprintSha256).join() &&
+      a.issuer.chain.map((c) => c.fingerprintSha256).join() ===
+        b.issuer.chain.map((c) => c.fingerprintSha256).join()
     );
   }
   return !a.ready && !b.ready && a.reason === b.reason;

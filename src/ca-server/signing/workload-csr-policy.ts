@@ -9,7 +9,11 @@ export interface KeyPolicy {
 }
 
 /** The default key policy. */
-export const DEFAULT_KEY_POLICY: KeyPolicy = { ecdsaCurves: [256, 384], minRsaBits: 2048, allowEd25519: false };
+export const DEFAULT_KEY_POLICY: KeyPolicy = {
+  ecdsaCurves: [256, 384],
+  minRsaBits: 2048,
+  allowEd25519: false,
+};
 
 const ALLOWED_KEY_USAGES = new Set(['digitalSignature', 'keyEncipherment']);
 const ALLOWED_EXT_KEY_USAGES = new Set(['serverAuth', 'clientAuth']);
@@ -33,20 +37,36 @@ function describeSpec(spec: KeySpec): string {
  * serverAuth/clientAuth; not a CA; a key the policy accepts. Throws CSR_INVALID, PERMISSION_DENIED
  * or KEY_UNSUPPORTED naming what was wrong.
  */
-export function checkWorkloadCsr(csr: CertificationRequest, expectedSpiffeId: string, policy: KeyPolicy = DEFAULT_KEY_POLICY): void {
+export function checkWorkloadCsr(
+  csr: CertificationRequest,
+  expectedSpiffeId: string,
+  policy: KeyPolicy = DEFAULT_KEY_POLICY,
+): void {
   const { sans } = csr;
-  if (csr.subject.commonName !== undefined || Object.values(csr.subject).some((v) => v !== undefined && (!Array.isArray(v) || v.length > 0))) {
-    throw new MeshcaError('CSR_INVALID', 'the CSR has a subject; a workload CSR must carry its identity only as a URI SAN', {
-      hint: 'leave the subject (and common name) empty',
-    });
+  if (
+    csr.subject.commonName !== undefined ||
+    Object.values(csr.subject).some((v) => v !== undefined && (!Array.isArray(v) || v.length > 0))
+  ) {
+    throw new MeshcaError(
+      'CSR_INVALID',
+      'the CSR has a subject; a workload CSR must carry its identity only as a URI SAN',
+      {
+        hint: 'leave the subject (and common name) empty',
+      },
+    );
   }
   const forbidden: string[] = [];
   if (sans.dnsNames.length > 0) forbidden.push(`DNS names (${sans.dnsNames.slice(0, 3).join(', ')})`);
-  if (sans.ipAddresses.length > 0) forbidden.push(`IP addresses (${sans.ipAddresses.slice(0, 3).join(', ')})`);
-  if (sans.emailAddresses.length > 0) forbidden.push(`e-mail addresses (${sans.emailAddresses.slice(0, 3).join(', ')})`);
+  if (sans.ipAddresses.length > 0)
+    forbidden.push(`IP addresses (${sans.ipAddresses.slice(0, 3).join(', ')})`);
+  if (sans.emailAddresses.length > 0)
+    forbidden.push(`e-mail addresses (${sans.emailAddresses.slice(0, 3).join(', ')})`);
   if (csr.otherSanKinds.length > 0) forbidden.push(`${csr.otherSanKinds.join(', ')} names`);
   if (forbidden.length > 0) {
-    throw new MeshcaError('CSR_INVALID', `the CSR asks for ${forbidden.join(' and ')}; a workload certificate carries only its SPIFFE ID`);
+    throw new MeshcaError(
+      'CSR_INVALID',
+      `the CSR asks for ${forbidden.join(' and ')}; a workload certificate carries only its SPIFFE ID`,
+    );
   }
   if (sans.uris.length !== 1) {
     throw new MeshcaError(
@@ -64,18 +84,28 @@ export function checkWorkloadCsr(csr: CertificationRequest, expectedSpiffeId: st
       { hint: 'a workload may ask only for its own SPIFFE ID' },
     );
   }
-  if (csr.isCA === true) throw new MeshcaError('CSR_INVALID', 'the CSR asks to be a CA; workload certificates never are');
+  if (csr.isCA === true)
+    throw new MeshcaError('CSR_INVALID', 'the CSR asks to be a CA; workload certificates never are');
   const badUsages = (csr.keyUsages ?? []).filter((u) => !ALLOWED_KEY_USAGES.has(u));
   if (badUsages.length > 0) {
-    throw new MeshcaError('CSR_INVALID', `the CSR asks for key usages ${badUsages.join(', ')}; allowed: digitalSignature, keyEncipherment`);
+    throw new MeshcaError(
+      'CSR_INVALID',
+      `the CSR asks for key usages ${badUsages.join(', ')}; allowed: digitalSignature, keyEncipherment`,
+    );
   }
   const badExt = (csr.extKeyUsages ?? []).filter((u) => !ALLOWED_EXT_KEY_USAGES.has(u));
   if (badExt.length > 0) {
-    throw new MeshcaError('CSR_INVALID', `the CSR asks for extended key usages ${badExt.join(', ')}; allowed: serverAuth, clientAuth`);
+    throw new MeshcaError(
+      'CSR_INVALID',
+      `the CSR asks for extended key usages ${badExt.join(', ')}; allowed: serverAuth, clientAuth`,
+    );
   }
   const badOids = csr.extensionOids.filter((oid) => !ALLOWED_EXTENSION_OIDS.has(oid));
   if (badOids.length > 0) {
-    throw new MeshcaError('CSR_INVALID', `the CSR asks for extensions a workload certificate may not have (${badOids.join(', ')})`);
+    throw new MeshcaError(
+      'CSR_INVALID',
+      `the CSR asks for extensions a workload certificate may not have (${badOids.join(', ')})`,
+    );
   }
   const spec = csr.keySpec;
   const keyOk =
@@ -88,6 +118,9 @@ export function checkWorkloadCsr(csr: CertificationRequest, expectedSpiffeId: st
       `RSA ≥ ${policy.minRsaBits}`,
       ...(policy.allowEd25519 ? ['Ed25519'] : []),
     ];
-    throw new MeshcaError('KEY_UNSUPPORTED', `the CSR's key is ${describeSpec(spec)}; this CA accepts ${allowed.join(', ')}`);
+    throw new MeshcaError(
+      'KEY_UNSUPPORTED',
+      `the CSR's key is ${describeSpec(spec)}; this CA accepts ${allowed.join(', ')}`,
+    );
   }
 }

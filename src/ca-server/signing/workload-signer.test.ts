@@ -19,7 +19,11 @@ const ID = 'spiffe://cluster.local/ns/default/sa/web';
 function setup(caLifetimeMs = 720 * HOUR) {
   const root = makeRoot(now);
   const int = makeIntermediate(root, now, caLifetimeMs);
-  const issuer = CaIssuer.fromKeyPair({ certChainPem: int.certificate.pem, keyPem: int.keyPem, caPem: root.certificate.pem });
+  const issuer = CaIssuer.fromKeyPair({
+    certChainPem: int.certificate.pem,
+    keyPem: int.keyPem,
+    caPem: root.certificate.pem,
+  });
   const audit: AuditRecord[] = [];
   let authority: SigningAuthority = { ready: true, issuer, name: 'Issuer/istio-system/istio-ca-issuer' };
   const sign = createWorkloadSigner({
@@ -57,7 +61,7 @@ function csr(options: Partial<CsrOptions> = {}): string {
 }
 
 describe('the workload signer', () => {
-  it('answers leaf, intermediate and root, and the chain verifies for the caller\'s SPIFFE ID', async () => {
+  it("answers leaf, intermediate and root, and the chain verifies for the caller's SPIFFE ID", async () => {
     const { sign, root, audit } = setup();
     const chain = await sign(request(csr()));
     expect(chain).toHaveLength(3);
@@ -80,32 +84,97 @@ describe('the workload signer', () => {
     });
   });
 
-  it('signs min(requested, max) and never past the CA\'s notAfter', async () => {
+  it("signs min(requested, max) and never past the CA's notAfter", async () => {
     const { sign } = setup();
     const long = await sign(request(csr(), { validitySeconds: 7 * 24 * 3600 }));
     expect(parseCertificates(long[0]!)[0]!.notAfter.toISOString()).toBe('2026-11-23T12:00:00.000Z');
     const short = setup(2 * HOUR);
     const clamped = await short.sign(request(csr(), { validitySeconds: 12 * 3600 }));
-    expect(parseCertificates(clamped[0]!)[0]!.notAfter.getTime()).toBe(short.int.certificate.notAfter.getTime());
+    expect(parseCertificates(clamped[0]!)[0]!.notAfter.getTime()).toBe(
+      short.int.certificate.notAfter.getTime(),
+    );
   });
 
   it.each<[string, () => string, Partial<SignRequest>, string, string]>([
-    ['a CSR for another identity', () => csr({ sans: { uris: ['spiffe://cluster.local/ns/default/sa/admin'] } }), {}, 'PERMISSION_DENIED', 'but the caller is spiffe://cluster.local/ns/default/sa/web'],
-    ['a CSR with a DNS name', () => csr({ sans: { uris: [ID], dnsNames: ['evil.example'] } }), {}, 'CSR_INVALID', 'DNS names (evil.example)'],
-    ['a CSR with an IP address', () => csr({ sans: { uris: [ID], ipAddresses: ['10.0.0.1'] } }), {}, 'CSR_INVALID', 'IP addresses (10.0.0.1)'],
-    ['a CSR with an e-mail address', () => csr({ sans: { uris: [ID], emailAddresses: ['a@b.c'] } }), {}, 'CSR_INVALID', 'e-mail addresses (a@b.c)'],
-    ['a CSR with a common name', () => csr({ subject: { commonName: 'web' } }), {}, 'CSR_INVALID', 'the CSR has a subject'],
-    ['a CSR with two URIs', () => csr({ sans: { uris: [ID, 'spiffe://cluster.local/ns/x/sa/y'] } }), {}, 'CSR_INVALID', 'has 2 URI SANs'],
+    [
+      'a CSR for another identity',
+      () => csr({ sans: { uris: ['spiffe://cluster.local/ns/default/sa/admin'] } }),
+      {},
+      'PERMISSION_DENIED',
+      'but the caller is spiffe://cluster.local/ns/default/sa/web',
+    ],
+    [
+      'a CSR with a DNS name',
+      () => csr({ sans: { uris: [ID], dnsNames: ['evil.example'] } }),
+      {},
+      'CSR_INVALID',
+      'DNS names (evil.example)',
+    ],
+    [
+      'a CSR with an IP address',
+      () => csr({ sans: { uris: [ID], ipAddresses: ['10.0.0.1'] } }),
+      {},
+      'CSR_INVALID',
+      'IP addresses (10.0.0.1)',
+    ],
+    [
+      'a CSR with an e-mail address',
+      () => csr({ sans: { uris: [ID], emailAddresses: ['a@b.c'] } }),
+      {},
+      'CSR_INVALID',
+      'e-mail addresses (a@b.c)',
+    ],
+    [
+      'a CSR with a common name',
+      () => csr({ subject: { commonName: 'web' } }),
+      {},
+      'CSR_INVALID',
+      'the CSR has a subject',
+    ],
+    [
+      'a CSR with two URIs',
+      () => csr({ sans: { uris: [ID, 'spiffe://cluster.local/ns/x/sa/y'] } }),
+      {},
+      'CSR_INVALID',
+      'has 2 URI SANs',
+    ],
     ['a CSR with no SAN', () => csr({ sans: {} }), {}, 'CSR_INVALID', 'the CSR has no URI SAN'],
     ['a CSR asking to be a CA', () => csr({ isCA: true }), {}, 'CSR_INVALID', 'asks to be a CA'],
-    ['a CSR asking for keyCertSign', () => csr({ keyUsages: ['digitalSignature', 'keyCertSign'] }), {}, 'CSR_INVALID', 'key usages keyCertSign'],
-    ['a CSR asking for codeSigning', () => csr({ extKeyUsages: ['serverAuth', 'codeSigning'] }), {}, 'CSR_INVALID', 'extended key usages codeSigning'],
-    ['an Ed25519 key', () => buildCsr({ key: generatePrivateKey({ algorithm: 'Ed25519' }), sans: { uris: [ID] } }), {}, 'KEY_UNSUPPORTED', "the CSR's key is Ed25519"],
+    [
+      'a CSR asking for keyCertSign',
+      () => csr({ keyUsages: ['digitalSignature', 'keyCertSign'] }),
+      {},
+      'CSR_INVALID',
+      'key usages keyCertSign',
+    ],
+    [
+      'a CSR asking for codeSigning',
+      () => csr({ extKeyUsages: ['serverAuth', 'codeSigning'] }),
+      {},
+      'CSR_INVALID',
+      'extended key usages codeSigning',
+    ],
+    [
+      'an Ed25519 key',
+      () => buildCsr({ key: generatePrivateKey({ algorithm: 'Ed25519' }), sans: { uris: [ID] } }),
+      {},
+      'KEY_UNSUPPORTED',
+      "the CSR's key is Ed25519",
+    ],
     ['garbage instead of a CSR', () => 'hello', {}, 'PEM_INVALID', ''],
-    ['a CSR of the wrong trust domain caller', () => csr(), { identity: { namespace: 'default', serviceAccount: 'web', trustDomain: 'other.org' } }, 'PERMISSION_DENIED', 'trust domain other.org'],
+    [
+      'a CSR of the wrong trust domain caller',
+      () => csr(),
+      { identity: { namespace: 'default', serviceAccount: 'web', trustDomain: 'other.org' } },
+      'PERMISSION_DENIED',
+      'trust domain other.org',
+    ],
   ])('refuses %s with %s', async (_name, makeCsr, over, code, message) => {
     const { sign, audit } = setup();
-    await expect(sign(request(makeCsr(), over))).rejects.toMatchObject({ code: expect.stringMatching(code) as unknown, message: expect.stringContaining(message) as unknown });
+    await expect(sign(request(makeCsr(), over))).rejects.toMatchObject({
+      code: expect.stringMatching(code) as unknown,
+      message: expect.stringContaining(message) as unknown,
+    });
     expect(audit).toEqual([]);
   });
 
@@ -115,7 +184,9 @@ describe('the workload signer', () => {
     const der = Buffer.from(good.replace(/-----[^-]+-----/g, '').replace(/\s/g, ''), 'base64');
     der[der.length - 5] = der[der.length - 5]! ^ 0xff;
     const bad = `-----BEGIN CERTIFICATE REQUEST-----\n${der.toString('base64')}\n-----END CERTIFICATE REQUEST-----\n`;
-    await expect(sign(request(bad))).rejects.toMatchObject({ code: expect.stringMatching(/CSR_SIGNATURE_INVALID|DER_INVALID|CSR_INVALID/) as unknown });
+    await expect(sign(request(bad))).rejects.toMatchObject({
+      code: expect.stringMatching(/CSR_SIGNATURE_INVALID|DER_INVALID|CSR_INVALID/) as unknown,
+    });
   });
 
   it('answers ISSUER_NOT_READY with the reason when no CA is loaded', async () => {
@@ -129,7 +200,9 @@ describe('the workload signer', () => {
 
   it('accepts RSA 2048 keys and gives them keyEncipherment', async () => {
     const { sign } = setup();
-    const chain = await sign(request(buildCsr({ key: generatePrivateKey({ algorithm: 'RSA', size: 2048 }), sans: { uris: [ID] } })));
+    const chain = await sign(
+      request(buildCsr({ key: generatePrivateKey({ algorithm: 'RSA', size: 2048 }), sans: { uris: [ID] } })),
+    );
     expect(parseCertificates(chain[0]!)[0]!.keyUsages).toEqual(['digitalSignature', 'keyEncipherment']);
   });
 });

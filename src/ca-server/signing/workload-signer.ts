@@ -35,9 +35,16 @@ export function createWorkloadSigner(options: WorkloadSignerOptions): Signer {
   return async (request: SignRequest): Promise<string[]> => {
     const trustDomain = request.identity.trustDomain ?? options.trustDomain;
     if (trustDomain !== options.trustDomain) {
-      throw new MeshcaError('PERMISSION_DENIED', `the caller is in trust domain ${trustDomain}; this CA signs for ${options.trustDomain}`);
+      throw new MeshcaError(
+        'PERMISSION_DENIED',
+        `the caller is in trust domain ${trustDomain}; this CA signs for ${options.trustDomain}`,
+      );
     }
-    const expected = workloadSpiffeId(trustDomain, request.identity.namespace, request.identity.serviceAccount);
+    const expected = workloadSpiffeId(
+      trustDomain,
+      request.identity.namespace,
+      request.identity.serviceAccount,
+    );
     const csr = parseCsr(request.csrPem);
     verifyCsr(csr);
     checkWorkloadCsr(csr, expected, policy);
@@ -49,7 +56,8 @@ export function createWorkloadSigner(options: WorkloadSignerOptions): Signer {
       });
     }
     const lifetimeMs = Math.min(request.validitySeconds * 1000, options.maxLifetimeMs);
-    const keyUsages: KeyUsage[] = csr.keySpec.algorithm === 'RSA' ? ['digitalSignature', 'keyEncipherment'] : ['digitalSignature'];
+    const keyUsages: KeyUsage[] =
+      csr.keySpec.algorithm === 'RSA' ? ['digitalSignature', 'keyEncipherment'] : ['digitalSignature'];
     const now = new Date(request.now);
     const result = authority.issuer.signSync({
       csr,
