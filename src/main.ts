@@ -1,6 +1,6 @@
-import { mkdirSync } from 'node:fs';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { runServer } from './app/run-server.js';
 import { runCli } from './cli/run-cli.js';
 import type { CliContext } from './cli/context.js';
 import { openSqliteStore } from './store/sqlite/sqlite-store.js';
@@ -13,6 +13,11 @@ function readVersion(): string {
 
 /** The one place where concrete parts are wired together: the real clock, files, streams and store. */
 export async function main(argv: readonly string[]): Promise<number> {
+  // The first SIGINT/SIGTERM asks a long-running command to stop cleanly; `once`, so a second one kills.
+  const shutdown = new AbortController();
+  const stop = (): void => shutdown.abort();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
   const ctx: CliContext = {
     stdout: process.stdout,
     stderr: process.stderr,
@@ -24,6 +29,14 @@ export async function main(argv: readonly string[]): Promise<number> {
       mkdirSync(home, { recursive: true, mode: 0o700 });
       return openSqliteStore({ path: path.join(home, 'store.db') });
     },
+    signal: shutdown.signal,
+    runServer: (options, signal) =>
+      runServer(options, signal, { openStore: ctx.openStore, now: ctx.now, logSink: process.stderr }),
   };
-  return runCli(argv, ctx);
+  try {
+    return await runCli(argv, ctx);
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+  }
 }

@@ -1,6 +1,6 @@
 /**
  * proto/ca.proto as a protobuf.js JSON descriptor, with the google.protobuf.Struct types it
- * imports. Embedded in code because the build (tsc) copies no .proto files into dist/; a test
+ * imports (named as protobuf.js's bundled well-known types name them, so both load alike). Embedded in code because the build (tsc) copies no .proto files into dist/; a test
  * checks it encodes exactly as the .proto does.
  */
 export const ISTIO_CA_DESCRIPTOR = {
@@ -38,14 +38,14 @@ export const ISTIO_CA_DESCRIPTOR = {
           nested: {
             Struct: { fields: { fields: { keyType: 'string', type: 'Value', id: 1 } } },
             Value: {
-              oneofs: { kind: { oneof: ['null_value', 'number_value', 'string_value', 'bool_value', 'struct_value', 'list_value'] } },
+              oneofs: { kind: { oneof: ['nullValue', 'numberValue', 'stringValue', 'boolValue', 'structValue', 'listValue'] } },
               fields: {
-                null_value: { type: 'NullValue', id: 1 },
-                number_value: { type: 'double', id: 2 },
-                string_value: { type: 'string', id: 3 },
-                bool_value: { type: 'bool', id: 4 },
-                struct_value: { type: 'Struct', id: 5 },
-                list_value: { type: 'ListValue', id: 6 },
+                nullValue: { type: 'NullValue', id: 1 },
+                numberValue: { type: 'double', id: 2 },
+                stringValue: { type: 'string', id: 3 },
+                boolValue: { type: 'bool', id: 4 },
+                structValue: { type: 'Struct', id: 5 },
+                listValue: { type: 'ListValue', id: 6 },
               },
             },
             NullValue: { values: { NULL_VALUE: 0 } },

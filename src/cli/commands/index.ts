@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
+import { registerAgent } from './agent.js';
 import { registerAudit } from './audit.js';
 import { registerDescribe } from './describe.js';
 import { registerGet } from './get.js';
@@ -18,5 +19,6 @@ export function registerCommands(program: Command, ctx: CliContext): void {
   registerServe(program, ctx);
   registerToken(program, ctx);
   registerAudit(program, ctx);
+  registerAgent(program, ctx);
   registerVersion(program, ctx);
 }
