@@ -10,7 +10,11 @@ import { createClientCertificateAuthenticator } from './auth/client-certificate-
 import { createJwksSource, type JwksLocation } from './auth/jwks-source.js';
 import { createJwtAuthenticator } from './auth/jwt-authenticator.js';
 import { tokenJwks } from './auth/token-jwks.js';
-import { ensureTokenSigningKey, MESHCA_TOKEN_ISSUER, type StoredTokenKey } from './auth/token-signing-key-store.js';
+import {
+  ensureTokenSigningKey,
+  MESHCA_TOKEN_ISSUER,
+  type StoredTokenKey,
+} from './auth/token-signing-key-store.js';
 import { createGrpcServer, type GrpcLimits, type GrpcServer } from './grpc/grpc-server.js';
 import {
   CREATE_CERTIFICATE_PATH,
