@@ -5,7 +5,11 @@ import { createMetricsRegistry } from './metrics-registry.js';
 import type { Registry } from 'prom-client';
 
 /** The value of one series, or undefined when the series does not exist. */
-async function valueOf(registry: Registry, name: string, labels: Record<string, string> = {}): Promise<number | undefined> {
+async function valueOf(
+  registry: Registry,
+  name: string,
+  labels: Record<string, string> = {},
+): Promise<number | undefined> {
   const metric = registry.getSingleMetric(name);
   if (metric === undefined) throw new Error(`${name} is not registered`);
   const { values } = await metric.get();
@@ -82,9 +86,18 @@ describe('createCaServerMetrics', () => {
     expect(answer).toBe('chain');
     expect(await valueOf(registry, 'citadel_server_csr_count', { error: '' })).toBe(1);
     const { values } = await metrics.csrSignDurationSeconds.get();
-    expect(values.find((v) => v.metricName === 'meshca_csr_sign_duration_seconds_sum')?.value).toBeCloseTo(0.0025, 9);
-    expect(values.find((v) => v.metricName === 'meshca_csr_sign_duration_seconds_bucket' && v.labels.le === 0.001)?.value).toBe(0);
-    expect(values.find((v) => v.metricName === 'meshca_csr_sign_duration_seconds_bucket' && v.labels.le === 0.005)?.value).toBe(1);
+    expect(values.find((v) => v.metricName === 'meshca_csr_sign_duration_seconds_sum')?.value).toBeCloseTo(
+      0.0025,
+      9,
+    );
+    expect(
+      values.find((v) => v.metricName === 'meshca_csr_sign_duration_seconds_bucket' && v.labels.le === 0.001)
+        ?.value,
+    ).toBe(0);
+    expect(
+      values.find((v) => v.metricName === 'meshca_csr_sign_duration_seconds_bucket' && v.labels.le === 0.005)
+        ?.value,
+    ).toBe(1);
   });
 
   it('rethrows a failed CSR unchanged after counting it under its code and timing it', async () => {
@@ -120,13 +133,19 @@ describe('createCaServerMetrics', () => {
     const metrics = createCaServerMetrics(registry);
     metrics.setRootCertExpiry(new Date('2055-01-01T00:00:00.900Z'));
     metrics.setCertChainExpiry(new Date('2030-06-01T12:00:00Z'));
-    expect(await valueOf(registry, 'citadel_server_root_cert_expiry_timestamp')).toBe(Date.UTC(2055, 0, 1) / 1000);
-    expect(await valueOf(registry, 'citadel_server_cert_chain_expiry_timestamp')).toBe(Date.UTC(2030, 5, 1, 12) / 1000);
+    expect(await valueOf(registry, 'citadel_server_root_cert_expiry_timestamp')).toBe(
+      Date.UTC(2055, 0, 1) / 1000,
+    );
+    expect(await valueOf(registry, 'citadel_server_cert_chain_expiry_timestamp')).toBe(
+      Date.UTC(2030, 5, 1, 12) / 1000,
+    );
   });
 
   it('refuses an invalid expiry date instead of exporting NaN', () => {
     const metrics = createCaServerMetrics(createMetricsRegistry());
-    expect(() => metrics.setRootCertExpiry(new Date('nonsense'))).toThrow('the expiry date is invalid: pass a valid Date');
+    expect(() => metrics.setRootCertExpiry(new Date('nonsense'))).toThrow(
+      'the expiry date is invalid: pass a valid Date',
+    );
   });
 
   it('keeps two registries apart: no global state is shared between two servers in one process', async () => {

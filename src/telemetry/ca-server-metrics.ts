@@ -72,7 +72,10 @@ function errorLabel(error: unknown): ErrorCode {
 }
 
 /** Registers istiod's CA server metrics (and meshca's own) in `registry`. */
-export function createCaServerMetrics(registry: Registry, options: CaServerMetricsOptions = {}): CaServerMetrics {
+export function createCaServerMetrics(
+  registry: Registry,
+  options: CaServerMetricsOptions = {},
+): CaServerMetrics {
   const clock = options.clock ?? (() => performance.now());
   const registers = [registry];
   const counter = (name: string, help: string): Counter => new Counter({ name, help, registers });
@@ -95,7 +98,10 @@ export function createCaServerMetrics(registry: Registry, options: CaServerMetri
       METRIC_NAMES.authenticationFailureCount,
       'The number of CSRs whose caller could not be authenticated.',
     ),
-    csrParsingErrCount: counter(METRIC_NAMES.csrParsingErrCount, 'The number of requests whose CSR could not be parsed.'),
+    csrParsingErrCount: counter(
+      METRIC_NAMES.csrParsingErrCount,
+      'The number of requests whose CSR could not be parsed.',
+    ),
     idExtractionErrCount: counter(
       METRIC_NAMES.idExtractionErrCount,
       "The number of CSRs whose caller's identity could not be extracted.",
@@ -175,6 +181,7 @@ export function createCaServerMetrics(registry: Registry, options: CaServerMetri
 /** Whole unix seconds of a date; refuses an invalid date rather than exporting NaN. */
 function unixSeconds(date: Date): number {
   const ms = date.getTime();
-  if (!Number.isFinite(ms)) throw new MeshcaError('INVALID_INPUT', 'the expiry date is invalid: pass a valid Date');
+  if (!Number.isFinite(ms))
+    throw new MeshcaError('INVALID_INPUT', 'the expiry date is invalid: pass a valid Date');
   return Math.floor(ms / 1000);
 }

@@ -1,10 +1,17 @@
 import type { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { createCertManagerMetrics, type CertificateMetricInput, type ConditionStatus } from './cert-manager-metrics.js';
+import {
+  createCertManagerMetrics,
+  type CertificateMetricInput,
+  type ConditionStatus,
+} from './cert-manager-metrics.js';
 import { createMetricsRegistry } from './metrics-registry.js';
 
 /** Every series of a metric as `{labels, value}`, sorted for stable comparison. */
-async function seriesOf(registry: Registry, name: string): Promise<{ labels: Record<string, unknown>; value: number }[]> {
+async function seriesOf(
+  registry: Registry,
+  name: string,
+): Promise<{ labels: Record<string, unknown>; value: number }[]> {
   const { values } = await registry.getSingleMetric(name)!.get();
   return values
     .map((v) => ({ labels: { ...v.labels }, value: v.value }))
@@ -63,7 +70,9 @@ describe('createCertManagerMetrics', () => {
     createCertManagerMetrics(registry).updateCertificate(
       certificate({ notAfter: undefined, renewalTime: undefined, ready: 'False' }),
     );
-    expect((await seriesOf(registry, 'certmanager_certificate_expiration_timestamp_seconds'))[0]?.value).toBe(0);
+    expect((await seriesOf(registry, 'certmanager_certificate_expiration_timestamp_seconds'))[0]?.value).toBe(
+      0,
+    );
     expect((await seriesOf(registry, 'certmanager_certificate_renewal_timestamp_seconds'))[0]?.value).toBe(0);
   });
 
@@ -78,7 +87,9 @@ describe('createCertManagerMetrics', () => {
     const registry = createMetricsRegistry();
     const metrics = createCertManagerMetrics(registry);
     metrics.updateCertificate(certificate());
-    metrics.updateCertificate(certificate({ issuerRef: { name: 'vault', kind: 'ClusterIssuer', group: 'cert-manager.io' } }));
+    metrics.updateCertificate(
+      certificate({ issuerRef: { name: 'vault', kind: 'ClusterIssuer', group: 'cert-manager.io' } }),
+    );
     for (const name of [
       'certmanager_certificate_expiration_timestamp_seconds',
       'certmanager_certificate_renewal_timestamp_seconds',
@@ -97,11 +108,9 @@ describe('createCertManagerMetrics', () => {
     metrics.updateCertificate(certificate({ name: 'other' }));
     metrics.removeCertificate('istio-system', 'istio-ca');
     metrics.removeCertificate('istio-system', 'never-existed');
-    expect((await seriesOf(registry, 'certmanager_certificate_ready_status')).map((s) => s.labels.name)).toEqual([
-      'other',
-      'other',
-      'other',
-    ]);
+    expect(
+      (await seriesOf(registry, 'certmanager_certificate_ready_status')).map((s) => s.labels.name),
+    ).toEqual(['other', 'other', 'other']);
     expect(await seriesOf(registry, 'certmanager_certificate_expiration_timestamp_seconds')).toHaveLength(1);
     expect(await seriesOf(registry, 'certmanager_certificate_renewal_timestamp_seconds')).toHaveLength(1);
   });

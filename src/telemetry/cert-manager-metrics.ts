@@ -133,7 +133,8 @@ export function createCertManagerMetrics(registry: Registry): CertManagerMetrics
         issuer_group: input.issuerRef.group ?? '',
       };
       const previous = exported.get(key(input.namespace, input.name));
-      if (previous !== undefined && !sameLabels(previous, labels)) removeCertificate(input.namespace, input.name);
+      if (previous !== undefined && !sameLabels(previous, labels))
+        removeCertificate(input.namespace, input.name);
       exported.set(key(input.namespace, input.name), labels);
       expiration.set(labels, expiresAt);
       renewal.set(labels, renewsAt);
@@ -147,7 +148,10 @@ export function createCertManagerMetrics(registry: Registry): CertManagerMetrics
     updateIssuer(input) {
       checkStatus(input.ready, `Issuer ${input.namespace}/${input.name}`);
       for (const condition of CONDITION_STATUSES) {
-        issuerReady.set({ name: input.name, namespace: input.namespace, condition }, condition === input.ready ? 1 : 0);
+        issuerReady.set(
+          { name: input.name, namespace: input.namespace, condition },
+          condition === input.ready ? 1 : 0,
+        );
       }
     },
 
@@ -185,6 +189,7 @@ function checkStatus(status: string, what: string): void {
 function unixSecondsOrZero(date: Date | undefined): number {
   if (date === undefined) return 0;
   const ms = date.getTime();
-  if (!Number.isFinite(ms)) throw new MeshcaError('INVALID_INPUT', 'a certificate time is an invalid Date: pass a valid one');
+  if (!Number.isFinite(ms))
+    throw new MeshcaError('INVALID_INPUT', 'a certificate time is an invalid Date: pass a valid one');
   return Math.floor(ms / 1000);
 }

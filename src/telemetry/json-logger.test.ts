@@ -19,12 +19,16 @@ function capture(level?: LogLevel) {
   return { lines, logger, parsed };
 }
 
-const JWT = 'eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6ZGVmYXVsdDpzbGVlcCJ9.c2lnbmF0dXJlc2lnbmF0dXJl';
+const JWT =
+  'eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6ZGVmYXVsdDpzbGVlcCJ9.c2lnbmF0dXJlc2lnbmF0dXJl';
 
 describe('createJsonLogger', () => {
   it('writes one JSON object per line with time from the injected clock, level, msg and fields', () => {
     const { lines, logger } = capture();
-    logger.info('certificate issued', { [LOG_FIELDS.identity]: 'spiffe://cluster.local/ns/a/sa/b', [LOG_FIELDS.serial]: '0a1b' });
+    logger.info('certificate issued', {
+      [LOG_FIELDS.identity]: 'spiffe://cluster.local/ns/a/sa/b',
+      [LOG_FIELDS.serial]: '0a1b',
+    });
     expect(lines).toEqual([
       '{"time":"2030-01-02T03:04:05.006Z","level":"info","msg":"certificate issued","identity":"spiffe://cluster.local/ns/a/sa/b","serial":"0a1b"}\n',
     ]);

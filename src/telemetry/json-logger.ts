@@ -29,7 +29,11 @@ const RESERVED = new Set(['time', 'level', 'msg']);
  */
 export function createJsonLogger(options: JsonLoggerOptions): Logger {
   const min = LOG_LEVELS.indexOf(options.level ?? 'info');
-  if (min < 0) throw new MeshcaError('INVALID_INPUT', `unknown log level ${JSON.stringify(options.level)}: use debug, info, warn or error`);
+  if (min < 0)
+    throw new MeshcaError(
+      'INVALID_INPUT',
+      `unknown log level ${JSON.stringify(options.level)}: use debug, info, warn or error`,
+    );
   return make(options, min, options.fields ?? {});
 }
 

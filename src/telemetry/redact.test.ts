@@ -19,7 +19,11 @@ describe('redactText', () => {
     ['a PKCS#8 PEM private key', `key: ${PRIVATE_PEM}`, PRIVATE_BODY],
     ['a SEC1 PEM private key', SEC1_PEM, SEC1_BODY],
     ['a PEM private key cut off before its END line', PRIVATE_PEM.slice(0, 100), PRIVATE_BODY.slice(0, 30)],
-    ['an encrypted PEM private key', `-----BEGIN ENCRYPTED PRIVATE KEY-----\nQUJDREVG\n-----END ENCRYPTED PRIVATE KEY-----`, 'QUJDREVG'],
+    [
+      'an encrypted PEM private key',
+      `-----BEGIN ENCRYPTED PRIVATE KEY-----\nQUJDREVG\n-----END ENCRYPTED PRIVATE KEY-----`,
+      'QUJDREVG',
+    ],
     ['a JWT', `token ${JWT} rejected`, JWT_SIGNATURE],
     ['a JWT in an authorization header', `authorization: Bearer ${JWT}`, JWT_SIGNATURE],
     ['an opaque bearer token', 'Bearer s3cr3t-opaque-token-value', 's3cr3t-opaque-token-value'],
@@ -40,7 +44,9 @@ describe('redactText', () => {
 
   it('cuts an oversized string to the limit and says how much was cut', () => {
     const out = redactText('a'.repeat(LOG_VALUE_LIMITS.maxStringLength + 10));
-    expect(out).toBe(`${'a'.repeat(LOG_VALUE_LIMITS.maxStringLength)}…[cut from ${LOG_VALUE_LIMITS.maxStringLength + 10} chars]`);
+    expect(out).toBe(
+      `${'a'.repeat(LOG_VALUE_LIMITS.maxStringLength)}…[cut from ${LOG_VALUE_LIMITS.maxStringLength + 10} chars]`,
+    );
   });
 
   it('redacts a private key that straddles the length limit', () => {
@@ -59,19 +65,37 @@ describe('redactText', () => {
 
   it('never lets the body of a private key or a JWT through, wherever it is embedded (property)', () => {
     fc.assert(
-      fc.property(fc.string(), fc.string(), fc.constantFrom(PRIVATE_PEM, SEC1_PEM, JWT), (before, after, secret) => {
-        const out = redactText(`${before}${secret}${after}`);
-        expect(out).not.toContain(secret === JWT ? JWT_SIGNATURE : secret === SEC1_PEM ? SEC1_BODY : PRIVATE_BODY);
-      }),
+      fc.property(
+        fc.string(),
+        fc.string(),
+        fc.constantFrom(PRIVATE_PEM, SEC1_PEM, JWT),
+        (before, after, secret) => {
+          const out = redactText(`${before}${secret}${after}`);
+          expect(out).not.toContain(
+            secret === JWT ? JWT_SIGNATURE : secret === SEC1_PEM ? SEC1_BODY : PRIVATE_BODY,
+          );
+        },
+      ),
     );
   });
 });
 
 describe('isSecretFieldName', () => {
-  it.each(['token', 'access_token', 'idToken', 'authorization', 'Authorization', 'private_key', 'privateKey', 'tls.key', 'ca-key.pem', 'password', 'client_secret', 'cookie', 'key'])(
-    'treats %s as a credential',
-    (name) => expect(isSecretFieldName(name)).toBe(true),
-  );
+  it.each([
+    'token',
+    'access_token',
+    'idToken',
+    'authorization',
+    'Authorization',
+    'private_key',
+    'privateKey',
+    'tls.key',
+    'ca-key.pem',
+    'password',
+    'client_secret',
+    'cookie',
+    'key',
+  ])('treats %s as a credential', (name) => expect(isSecretFieldName(name)).toBe(true));
 
   it.each(['identity', 'serial', 'secret_name', 'issuer', 'token_count', 'key_algorithm', 'caller'])(
     'does not treat %s as a credential',
@@ -89,7 +113,9 @@ describe('redactForLog', () => {
   });
 
   it('redacts a PEM private key or a JWT in a field of any name, at any depth', () => {
-    const out = JSON.stringify(redactForLog({ request: { headers: [{ value: `Bearer ${JWT}` }] }, blob: { nested: PRIVATE_PEM } }));
+    const out = JSON.stringify(
+      redactForLog({ request: { headers: [{ value: `Bearer ${JWT}` }] }, blob: { nested: PRIVATE_PEM } }),
+    );
     expect(out).not.toContain(JWT_SIGNATURE);
     expect(out).not.toContain(PRIVATE_BODY);
   });
@@ -100,16 +126,21 @@ describe('redactForLog', () => {
   });
 
   it('describes bytes by length instead of dumping them', () => {
-    expect(redactForLog({ der: Buffer.alloc(1200), raw: new Uint8Array(3), ab: new ArrayBuffer(7) })).toEqual({
-      der: '[1200 bytes]',
-      raw: '[3 bytes]',
-      ab: '[7 bytes]',
-    });
+    expect(redactForLog({ der: Buffer.alloc(1200), raw: new Uint8Array(3), ab: new ArrayBuffer(7) })).toEqual(
+      {
+        der: '[1200 bytes]',
+        raw: '[3 bytes]',
+        ab: '[7 bytes]',
+      },
+    );
   });
 
   it('writes a MeshcaError with code, retryable, hint and a redacted cause, and a foreign error with its stack', () => {
     const cause = new Error(`upstream refused ${JWT}`);
-    const err = new MeshcaError('UNAUTHENTICATED', 'the token was rejected', { hint: 'mint a new token', cause });
+    const err = new MeshcaError('UNAUTHENTICATED', 'the token was rejected', {
+      hint: 'mint a new token',
+      cause,
+    });
     const out = redactForLog(err) as Record<string, unknown>;
     expect(out).toMatchObject({
       name: 'MeshcaError',
@@ -153,7 +184,9 @@ describe('redactForLog', () => {
     const list = redactForLog(Array.from({ length: 1000 }, (_, i) => i)) as unknown[];
     expect(list).toHaveLength(LOG_VALUE_LIMITS.maxEntries + 1);
     expect(list.at(-1)).toBe('…[900 more]');
-    const wide = redactForLog(Object.fromEntries(Array.from({ length: 500 }, (_, i) => [`k${i}`, i]))) as Record<string, unknown>;
+    const wide = redactForLog(
+      Object.fromEntries(Array.from({ length: 500 }, (_, i) => [`k${i}`, i])),
+    ) as Record<string, unknown>;
     expect(Object.keys(wide)).toHaveLength(LOG_VALUE_LIMITS.maxEntries + 1);
   });
 
@@ -168,9 +201,12 @@ describe('redactForLog', () => {
 
   it('produces data that JSON.stringify always accepts (property)', () => {
     fc.assert(
-      fc.property(fc.anything({ withBigInt: true, withDate: true, withMap: true, withSet: true, withTypedArray: true }), (v) => {
-        expect(() => JSON.stringify(redactForLog(v))).not.toThrow();
-      }),
+      fc.property(
+        fc.anything({ withBigInt: true, withDate: true, withMap: true, withSet: true, withTypedArray: true }),
+        (v) => {
+          expect(() => JSON.stringify(redactForLog(v))).not.toThrow();
+        },
+      ),
     );
   });
 });

@@ -50,7 +50,9 @@ const BEARER = /\bBearer\s+[A-Za-z0-9\-._~+/]{8,}=*/g;
 /** True when a field of this name holds a credential whatever its value looks like. */
 export function isSecretFieldName(name: string): boolean {
   const n = name.toLowerCase().replace(/[^a-z0-9]/g, '');
-  return SECRET_FIELD_NAMES.has(n) || n.endsWith('token') || n.endsWith('password') || n.endsWith('privatekey');
+  return (
+    SECRET_FIELD_NAMES.has(n) || n.endsWith('token') || n.endsWith('password') || n.endsWith('privatekey')
+  );
 }
 
 /** Removes private keys, tokens and credentials from free text, and cuts it to the length limit. */
@@ -76,8 +78,19 @@ export function redactForLog(value: unknown, fieldName?: string): unknown {
   return walk(value, fieldName, 0, new WeakSet<object>());
 }
 
-function walk(value: unknown, fieldName: string | undefined, depth: number, ancestors: WeakSet<object>): unknown {
-  if (fieldName !== undefined && isSecretFieldName(fieldName) && value !== undefined && value !== null && value !== '') {
+function walk(
+  value: unknown,
+  fieldName: string | undefined,
+  depth: number,
+  ancestors: WeakSet<object>,
+): unknown {
+  if (
+    fieldName !== undefined &&
+    isSecretFieldName(fieldName) &&
+    value !== undefined &&
+    value !== null &&
+    value !== ''
+  ) {
     return REDACTED;
   }
   switch (typeof value) {
@@ -101,7 +114,9 @@ function walk(value: unknown, fieldName: string | undefined, depth: number, ance
   if (obj instanceof Date) return Number.isFinite(obj.getTime()) ? obj.toISOString() : 'Invalid Date';
   if (obj instanceof KeyObject) {
     // A private or secret key is never written, not even described by its parameters.
-    return obj.type === 'public' ? `[public key ${obj.asymmetricKeyType ?? 'unknown'}]` : `${REDACTED} private key`;
+    return obj.type === 'public'
+      ? `[public key ${obj.asymmetricKeyType ?? 'unknown'}]`
+      : `${REDACTED} private key`;
   }
   if (ArrayBuffer.isView(obj)) return `[${obj.byteLength} bytes]`;
   if (obj instanceof ArrayBuffer) return `[${obj.byteLength} bytes]`;
@@ -110,8 +125,14 @@ function walk(value: unknown, fieldName: string | undefined, depth: number, ance
   ancestors.add(obj);
   try {
     if (obj instanceof Error) return errorFields(obj, depth, ancestors);
-    if (Array.isArray(obj) || obj instanceof Set) return list([...(obj as Iterable<unknown>)], depth, ancestors);
-    if (obj instanceof Map) return record([...obj.entries()].map(([k, v]) => [String(k), v]), depth, ancestors);
+    if (Array.isArray(obj) || obj instanceof Set)
+      return list([...(obj as Iterable<unknown>)], depth, ancestors);
+    if (obj instanceof Map)
+      return record(
+        [...obj.entries()].map(([k, v]) => [String(k), v]),
+        depth,
+        ancestors,
+      );
     return record(Object.entries(obj), depth, ancestors);
   } catch {
     // A getter that throws, a revoked proxy: describe rather than lose the whole line.
@@ -122,18 +143,26 @@ function walk(value: unknown, fieldName: string | undefined, depth: number, ance
 }
 
 function list(items: unknown[], depth: number, ancestors: WeakSet<object>): unknown[] {
-  const out = items.slice(0, LOG_VALUE_LIMITS.maxEntries).map((v) => walk(v, undefined, depth + 1, ancestors) ?? null);
-  if (items.length > LOG_VALUE_LIMITS.maxEntries) out.push(`…[${items.length - LOG_VALUE_LIMITS.maxEntries} more]`);
+  const out = items
+    .slice(0, LOG_VALUE_LIMITS.maxEntries)
+    .map((v) => walk(v, undefined, depth + 1, ancestors) ?? null);
+  if (items.length > LOG_VALUE_LIMITS.maxEntries)
+    out.push(`…[${items.length - LOG_VALUE_LIMITS.maxEntries} more]`);
   return out;
 }
 
-function record(entries: [string, unknown][], depth: number, ancestors: WeakSet<object>): Record<string, unknown> {
+function record(
+  entries: [string, unknown][],
+  depth: number,
+  ancestors: WeakSet<object>,
+): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of entries.slice(0, LOG_VALUE_LIMITS.maxEntries)) {
     const redacted = walk(v, k, depth + 1, ancestors);
     if (redacted !== undefined) out[redactText(k)] = redacted;
   }
-  if (entries.length > LOG_VALUE_LIMITS.maxEntries) out['…'] = `${entries.length - LOG_VALUE_LIMITS.maxEntries} more keys`;
+  if (entries.length > LOG_VALUE_LIMITS.maxEntries)
+    out['…'] = `${entries.length - LOG_VALUE_LIMITS.maxEntries} more keys`;
   return out;
 }
 
