@@ -1,4 +1,5 @@
 import { MeshcaError } from '../../errors/index.js';
+import { parseCertificate, parseWorkloadSpiffeId } from '../../pki/index.js';
 import type { Authenticator } from './authenticator.js';
 import { IDENTITY_EXTRACTION_FAILED } from './authenticator.js';
 import { validServiceAccountRef } from './service-account-identity.js';
@@ -7,10 +8,7 @@ import { validServiceAccountRef } from './service-account-identity.js';
 export interface ClientCertificateAuthenticatorOptions {
   /** Accepted trust domains; a SPIFFE ID of another domain is refused. */
   readonly trustDomains: readonly string[];
-  /**
-   * Parses a workload SPIFFE ID into its parts or throws (src/pki's parseWorkloadSpiffeId drops
-   * in here); defaults to a strict parser of `spiffe://<td>/ns/<ns>/sa/<sa>`.
-   */
+  /** Parses a workload SPIFFE ID into its parts or throws; default src/pki's parseWorkloadSpiffeId. */
   readonly parseWorkloadSpiffeId?: (uri: string) => {
     trustDomain: string;
     namespace: string;
@@ -24,17 +22,6 @@ const unauthenticated = (message: string, identity = false): MeshcaError =>
     ...(identity ? { details: [IDENTITY_EXTRACTION_FAILED] } : {}),
   });
 
-/** The default workload SPIFFE ID parser (SPIFFE-ID spec §2: lower-case trust domain, path segments). */
-function parseWorkloadId(uri: string): { trustDomain: string; namespace: string; serviceAccount: string } {
-  const m = /^spiffe:\/\/([a-z0-9._-]+)\/ns\/([^/]+)\/sa\/([^/]+)$/.exec(uri);
-  if (m === null)
-    throw unauthenticated(
-      `client certificate URI ${JSON.stringify(uri.slice(0, 200))} is not spiffe://<trust-domain>/ns/<namespace>/sa/<service-account>`,
-      true,
-    );
-  return { trustDomain: m[1]!, namespace: m[2]!, serviceAccount: m[3]! };
-}
-
 /**
  * Authenticates a renewal by the client certificate on the TLS connection: the chain must have
  * been verified by TLS against the CA bundle (`socket.authorized`), and the leaf must carry
@@ -43,7 +30,7 @@ function parseWorkloadId(uri: string): { trustDomain: string; namespace: string;
 export function createClientCertificateAuthenticator(
   options: ClientCertificateAuthenticatorOptions,
 ): Authenticator {
-  const parse = options.parseWorkloadSpiffeId ?? parseWorkloadId;
+  const parse = options.parseWorkloadSpiffeId ?? parseWorkloadSpiffeId;
   return ({ socket }) => {
     if (socket === undefined)
       return Promise.reject(unauthenticated('no TLS connection to read a client certificate from'));
@@ -57,12 +44,16 @@ export function createClientCertificateAuthenticator(
           : String(socket.authorizationError);
       return Promise.reject(unauthenticated(`client certificate chain is not trusted: ${reason}`));
     }
-    // Node renders SANs as "URI:spiffe://…, DNS:…"; a comma inside a URI is escaped in quotes,
-    // which no valid SPIFFE ID contains, so such an entry fails the parser below.
-    const uris = (cert.subjectaltname ?? '')
-      .split(', ')
-      .filter((s) => s.startsWith('URI:'))
-      .map((s) => s.slice(4));
+    // The SANs are read from the DER by src/pki, not from Node's rendered subjectaltname text,
+    // whose quoting of unusual characters is ambiguous.
+    let uris: readonly string[];
+    try {
+      uris = parseCertificate(cert.raw).sans.uris;
+    } catch (err) {
+      return Promise.reject(
+        unauthenticated(`client certificate cannot be parsed: ${(err as Error).message}`),
+      );
+    }
     if (uris.length !== 1)
       return Promise.reject(
         unauthenticated(
