@@ -23,6 +23,13 @@ module.exports = {
     layer('web', ['errors', 'pki', 'api', 'store', 'issuers', 'telemetry', 'controller', 'ca-server', 'agent']),
     layer('cli', ['errors', 'pki', 'api', 'store', 'issuers', 'telemetry', 'controller', 'ca-server', 'agent']),
     {
+      name: 'only-the-composition-root-imports-app',
+      comment: 'src/app is layer 4 with src/main.ts: it wires concrete parts and nothing below imports it',
+      severity: 'error',
+      from: { path: '^src/', pathNot: '^src/(app/|main\\.ts$)' },
+      to: { path: '^src/app/' },
+    },
+    {
       name: 'no-circular',
       severity: 'error',
       from: {},

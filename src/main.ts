@@ -1,5 +1,6 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { runDemo } from './app/demo.js';
 import { runServer } from './app/run-server.js';
 import { runCli } from './cli/run-cli.js';
 import type { CliContext } from './cli/context.js';
@@ -32,6 +33,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     signal: shutdown.signal,
     runServer: (options, signal) =>
       runServer(options, signal, { openStore: ctx.openStore, now: ctx.now, logSink: process.stderr }),
+    runDemo: (options, signal) => runDemo(options, { out: process.stdout, openStore: ctx.openStore, signal }),
   };
   try {
     return await runCli(argv, ctx);

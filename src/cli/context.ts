@@ -22,4 +22,6 @@ export interface CliContext {
   readonly signal?: AbortSignal;
   /** Runs `meshca serve` until `signal` aborts (wired in src/main.ts: it joins the CA server and the HTTP server). */
   readonly runServer?: (options: ServeOptions, signal: AbortSignal) => Promise<void>;
+  /** Runs `meshca demo` (wired in src/main.ts). */
+  readonly runDemo?: (options: { durationMs: number; lifetimeMs: number; home?: string }, signal: AbortSignal) => Promise<void>;
 }

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { registerAgent } from './agent.js';
 import { registerAudit } from './audit.js';
+import { registerDemo } from './demo.js';
 import { registerDescribe } from './describe.js';
 import { registerGet } from './get.js';
 import { registerInit } from './init.js';
@@ -20,5 +21,6 @@ export function registerCommands(program: Command, ctx: CliContext): void {
   registerToken(program, ctx);
   registerAudit(program, ctx);
   registerAgent(program, ctx);
+  registerDemo(program, ctx);
   registerVersion(program, ctx);
 }

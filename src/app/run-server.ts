@@ -1,0 +1,139 @@
+import { renameSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { startCaServer } from '../ca-server/ca-server.js';
+import type { ServeOptions } from '../cli/commands/serve-options.js';
+import { toMeshcaError } from '../errors/index.js';
+import { createHttpServer } from '../http/index.js';
+import type { Certificate } from '../pki/index.js';
+import type { Store } from '../store/store.js';
+import { createCaServerMetrics, createJsonLogger, createMetricsRegistry, type LogSink } from '../telemetry/index.js';
+
+/** What the server process needs from outside. */
+export interface RunServerDeps {
+  readonly openStore: (home: string) => Promise<Store>;
+  readonly now: () => Date;
+  readonly logSink: LogSink;
+  /** Called once both servers listen (the demo and tests read the bound ports from here). */
+  readonly onListening?: (addresses: { grpc?: string; http: string }) => void;
+}
+
+/** Writes a file atomically: a temporary file in the same folder, then rename. */
+function writeAtomic(file: string, text: string, mode: number): void {
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
+  writeFileSync(tmp, text, { mode });
+  renameSync(tmp, file);
+}
+
+/** A running meshca server: both listeners and how to stop them. */
+export interface RunningServer {
+  /** `host:port` of the gRPC API, once a signing CA exists. */
+  grpcAddress(): string | undefined;
+  readonly httpAddress: string;
+  close(): Promise<void>;
+}
+
+/**
+ * `meshca serve`: the CA server (gRPC) and the HTTP server (metrics, health, trust bundle) on one
+ * store, until `signal` aborts.
+ */
+export async function runServer(options: ServeOptions, signal: AbortSignal, deps: RunServerDeps): Promise<void> {
+  const server = await startServer(options, deps);
+  await new Promise<void>((resolve) => {
+    if (signal.aborted) resolve();
+    else signal.addEventListener('abort', () => resolve(), { once: true });
+  });
+  await server.close();
+}
+
+/** Starts the CA server and the HTTP server; writes the current roots to `<home>/root-cert.pem`. */
+export async function startServer(options: ServeOptions, deps: RunServerDeps): Promise<RunningServer> {
+  const clock = (): number => deps.now().getTime();
+  const logger = createJsonLogger({ sink: deps.logSink, level: options.logLevel, clock, fields: { component: 'meshca-serve' } });
+  const registry = createMetricsRegistry({ processMetrics: true, defaultLabels: { cluster_id: options.clusterId } });
+  const metrics = createCaServerMetrics(registry);
+  const store = await deps.openStore(options.home);
+  let sequence = Math.floor(clock() / 1000);
+  let roots: readonly Certificate[] = [];
+
+  const ca = await startCaServer(
+    {
+      grpcHost: options.grpcHost,
+      grpcPort: options.grpcPort,
+      trustDomain: options.trustDomain,
+      clusterId: options.clusterId,
+      maxCertificateDurationMs: options.maxCertificateDurationMs,
+      issuerRef: { name: options.issuerName, kind: options.issuerKind },
+      certificateNamespace: options.certificateNamespace,
+      clusterResourceNamespace: options.clusterResourceNamespace,
+      servingDnsNames: options.servingCertificateDnsNames,
+      servingIpAddresses: options.servingCertificateIpAddresses,
+      servingDurationMs: options.servingCertificateDurationMs,
+      ...(options.jwksFile !== undefined && { jwks: { file: path.resolve(options.jwksFile) } }),
+      ...(options.jwksUrl !== undefined && { jwks: { url: options.jwksUrl } }),
+      tokenIssuers: options.tokenIssuers,
+      tokenAudiences: options.tokenAudiences,
+      clientCertificateAuth: options.clientCertificateAuth,
+      ...(options.rateLimit > 0 && { rateLimit: { perSecond: options.rateLimit, burst: options.rateLimitBurst } }),
+      auditRetentionMs: options.auditRetentionMs,
+    },
+    {
+      store,
+      now: deps.now,
+      onEvent: (e) => metrics.recordEvent(e),
+      observeCsr: (answer) => metrics.observeCsr(answer),
+      log: (level, message, fields) => logger[level](message, fields),
+      onBundle: (next, chain) => {
+        const changed = next.map((c) => c.fingerprintSha256).join() !== roots.map((c) => c.fingerprintSha256).join();
+        roots = next;
+        if (changed) sequence = Math.max(sequence + 1, Math.floor(clock() / 1000));
+        const earliestRoot = next.reduce<Date | undefined>((m, c) => (m === undefined || c.notAfter < m ? c.notAfter : m), undefined);
+        if (earliestRoot !== undefined) metrics.setRootCertExpiry(earliestRoot);
+        const earliestChain = chain.reduce<Date | undefined>((m, c) => (m === undefined || c.notAfter < m ? c.notAfter : m), undefined);
+        if (earliestChain !== undefined) metrics.setCertChainExpiry(earliestChain);
+        try {
+          writeAtomic(path.join(options.home, 'root-cert.pem'), next.map((c) => c.pem).join(''), 0o644);
+        } catch (err) {
+          logger.error('cannot write root-cert.pem', { error: toMeshcaError(err).message });
+        }
+      },
+    },
+  );
+
+  const http = createHttpServer({
+    metrics: registry,
+    readiness: () => ca.readiness(),
+    bundle: () => {
+      const current = ca.roots();
+      if (current.length === 0) return undefined;
+      const token = ca.tokenSigningKey();
+      return { roots: current, sequence, refreshHintSeconds: 300, jwtKeys: [{ kid: token.kid, key: token.key }] };
+    },
+    clock,
+    logger,
+  });
+  let httpAddress: string;
+  try {
+    const bound = await http.listen(`${options.httpHost.includes(':') ? `[${options.httpHost}]` : options.httpHost}:${options.httpPort}`);
+    httpAddress = `${bound.host}:${bound.port}`;
+  } catch (err) {
+    await ca.close();
+    await store.close();
+    throw err;
+  }
+  const grpcAddress = (): string | undefined => {
+    const g = ca.grpcAddress();
+    return g === undefined ? undefined : `${g.address}:${g.port}`;
+  };
+  const grpc = grpcAddress();
+  deps.onListening?.({ http: httpAddress, ...(grpc !== undefined && { grpc }) });
+  return {
+    grpcAddress,
+    httpAddress,
+    close: async () => {
+      logger.info('shutting down');
+      await http.close();
+      await ca.close();
+      await store.close();
+    },
+  };
+}
