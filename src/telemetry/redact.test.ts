@@ -26,6 +26,8 @@ describe('redactText', () => {
     ],
     ['a JWT', `token ${JWT} rejected`, JWT_SIGNATURE],
     ['a JWT in an authorization header', `authorization: Bearer ${JWT}`, JWT_SIGNATURE],
+    ['a JWT glued to a word', `tokeneyJ${JWT.slice(3)}`, JWT_SIGNATURE],
+    ['a JWE (five parts)', `${JWT}.aXY.dGFn`, JWT_SIGNATURE],
     ['an opaque bearer token', 'Bearer s3cr3t-opaque-token-value', 's3cr3t-opaque-token-value'],
   ])('removes %s', (_name, text, secret) => {
     const out = redactText(text);
@@ -38,6 +40,8 @@ describe('redactText', () => {
     ['a SPIFFE ID', 'spiffe://cluster.local/ns/default/sa/sleep'],
     ['prose about bearer tokens', 'send a Bearer token in the authorization header'],
     ['a serial number', 'serial 3f2a9c'],
+    ['a JWT-like run without dots', 'eyJ'.repeat(1000)],
+    ['a JWT-like header with one dot only', 'eyJhbGciOi.eyJzdWIi and more'],
   ])('keeps %s as it is', (_name, text) => {
     expect(redactText(text)).toBe(text);
   });

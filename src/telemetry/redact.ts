@@ -39,8 +39,6 @@ const SECRET_FIELD_NAMES = new Set([
 
 /** A PEM private key block of any flavour (PKCS#8, SEC1, PKCS#1, encrypted, OpenSSH), or its cut-off start. */
 const PEM_PRIVATE_KEY = /-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY-----[\s\S]*?(?:-----END \1PRIVATE KEY-----|$)/g;
-/** A JWS/JWE compact serialization: the protected header is base64url JSON, so it starts `eyJ` ('{"'). */
-const JWT = /eyJ[A-Za-z0-9_-]{2,}(?:\.[A-Za-z0-9_-]*){2,4}/g;
 /**
  * A bearer credential (RFC 6750 §2.1 token68). Case-sensitive and at least 8 characters, so prose
  * such as "a bearer token is required" is left alone.
@@ -60,13 +58,60 @@ export function redactText(text: string): string {
   const max = LOG_VALUE_LIMITS.maxStringLength;
   // Redact before cutting, so a cut can neither split a secret's marker nor hide the cut notice;
   // the first cut only bounds the work done on a huge string.
-  const redacted = text
-    .slice(0, 4 * max)
+  const redacted = redactJwts(text.slice(0, 4 * max))
     .replace(PEM_PRIVATE_KEY, `${REDACTED} private key`)
-    .replace(JWT, `${REDACTED} jwt`)
     .replace(BEARER, `Bearer ${REDACTED}`);
   if (redacted.length <= max && text.length <= 4 * max) return redacted;
   return `${redacted.slice(0, max)}…[cut from ${text.length} chars]`;
+}
+
+/** True for a base64url character (RFC 4648 §5). */
+function isBase64Url(c: number): boolean {
+  return (
+    (c >= 0x30 && c <= 0x39) ||
+    (c >= 0x41 && c <= 0x5a) ||
+    (c >= 0x61 && c <= 0x7a) ||
+    c === 0x2d ||
+    c === 0x5f
+  );
+}
+
+/** The index just past the base64url run starting at `i`. */
+function runEnd(s: string, i: number): number {
+  let j = i;
+  while (j < s.length && isBase64Url(s.charCodeAt(j))) j++;
+  return j;
+}
+
+/**
+ * Replaces every JWS/JWE compact serialization (3 to 5 base64url parts joined by dots) whose
+ * protected header starts `eyJ` (base64url of '{"'). A scan rather than a regular expression:
+ * every backtracking pattern for this is quadratic on input such as `eyJ` repeated, and log
+ * lines may hold attacker-chosen text. Each character is looked at a bounded number of times.
+ */
+function redactJwts(s: string): string {
+  let out = '';
+  let from = 0;
+  for (let i = s.indexOf('eyJ', from); i >= 0; i = s.indexOf('eyJ', from)) {
+    const header = runEnd(s, i);
+    let end = header;
+    let dots = 0;
+    let last = header;
+    while (dots < 4 && s[last] === '.') {
+      last = runEnd(s, last + 1);
+      dots++;
+      if (dots >= 2) end = last;
+    }
+    if (dots >= 2 && header - i >= 5) {
+      out += `${s.slice(from, i)}${REDACTED} jwt`;
+      from = end;
+    } else {
+      // No token starts inside this header run: one would share its dots, and there are too few.
+      out += s.slice(from, header);
+      from = header;
+    }
+  }
+  return out + s.slice(from);
 }
 
 /**
