@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { MeshcaError } from '../errors/index.js';
 import { parseCertificates } from '../pki/index.js';
 import { makeRoot } from '../pki/testing/pki-fixtures.js';
-import { createCaServerMetrics, createMetricsRegistry } from '../telemetry/index.js';
+import { createCaServerMetrics, createJsonLogger, createMetricsRegistry } from '../telemetry/index.js';
 import { createHttpServer, type HttpServer, type HttpServerOptions } from './http-server.js';
 import type { Readiness } from './readiness.js';
 import type { SpiffeBundle } from './spiffe-bundle.js';
@@ -100,6 +100,25 @@ describe('createHttpServer: endpoints', () => {
     const res = await fetch(url('/metrics'));
     expect(res.status).toBe(status);
     expect(await res.text()).toMatch(/^collecting metrics failed: /);
+  });
+
+  it('logs a provider failure as a warning with its error code', async () => {
+    const lines: string[] = [];
+    const { url } = await start({
+      logger: createJsonLogger({ sink: { write: (l: string) => lines.push(l) }, clock: () => 0 }),
+      bundle: () => {
+        throw new MeshcaError('STORE_UNAVAILABLE', 'store is down');
+      },
+    });
+    await fetch(url('/bundle.pem'));
+    const warning = lines
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((l) => l.level === 'warn');
+    expect(warning).toMatchObject({
+      msg: 'reading the trust bundle failed',
+      component: 'http',
+      err: { code: 'STORE_UNAVAILABLE', message: 'store is down' },
+    });
   });
 
   it('answers /readyz with 200 when ready', async () => {

@@ -125,8 +125,9 @@ const json = (status: number, value: unknown, etag = false): Reply => ({
 });
 
 /** A provider failed: a retryable failure is "try later" (503), anything else our fault (500). */
-function providerFailure(err: unknown, what: string): Reply {
+function providerFailure(logger: Logger, err: unknown, what: string): Reply {
   const e = toMeshcaError(err);
+  logger.warn(what, { [LOG_FIELDS.error]: e });
   return text(e.retryable ? 503 : 500, `${what}: ${e.message}`);
 }
 
@@ -149,7 +150,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
         const body = await options.metrics.metrics();
         return { status: 200, contentType: options.metrics.contentType, body };
       } catch (err) {
-        return providerFailure(err, 'collecting metrics failed');
+        return providerFailure(logger, err, 'collecting metrics failed');
       }
     },
     '/healthz': async () => text(200, 'ok'),
@@ -175,7 +176,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
       try {
         return json(200, buildSpiffeBundle(snapshot), true);
       } catch (err) {
-        return providerFailure(err, 'the trust bundle cannot be published');
+        return providerFailure(logger, err, 'the trust bundle cannot be published');
       }
     },
   };
@@ -185,7 +186,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     try {
       snapshot = await options.bundle();
     } catch (err) {
-      return providerFailure(err, 'reading the trust bundle failed');
+      return providerFailure(logger, err, 'reading the trust bundle failed');
     }
     if (snapshot === undefined || snapshot.roots.length === 0) {
       return text(503, 'no trust bundle is loaded yet: wait for the CA to initialise, or run meshca init', {
