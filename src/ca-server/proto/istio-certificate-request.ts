@@ -1,4 +1,4 @@
-import { malformed, WireReader, WireType } from './wire-reader.js';
+import { WireReader, WireType } from './wire-reader.js';
 import { WireWriter } from './wire-writer.js';
 import { decodeStruct, encodeStruct, type JsonObject } from './struct-codec.js';
 
@@ -31,17 +31,12 @@ export function decodeIstioCertificateRequest(buf: Uint8Array): IstioCertificate
         break;
       case 3: {
         r.expect('validity_duration', wt, WireType.VARINT);
-        const v = r.int64();
-        if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER)) {
-          malformed(`validity_duration ${v} is out of range`);
-        }
-        validityDuration = Number(v);
+        validityDuration = r.safeInt64('validity_duration');
         break;
       }
       case 4: {
         r.expect('metadata', wt, WireType.LEN);
-        const [s, e] = r.delimited();
-        metadata = decodeStruct(buf, s, e, 0, metadata);
+        metadata = decodeStruct(r, 0, metadata);
         break;
       }
       default:

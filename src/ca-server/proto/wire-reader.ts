@@ -1,9 +1,8 @@
+import { isUtf8 } from 'node:buffer';
 import { MeshcaError } from '../../errors/index.js';
 
 /** Protobuf wire types (https://protobuf.dev/programming-guides/encoding/#structure). */
 export const WireType = { VARINT: 0, I64: 1, LEN: 2, SGROUP: 3, EGROUP: 4, I32: 5 } as const;
-
-const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** Throws the one error every malformed-protobuf path reports. */
 export function malformed(what: string): never {
@@ -19,8 +18,11 @@ export function malformed(what: string): never {
 export class WireReader {
   /** Index of the next unread byte. */
   pos: number;
-  /** One past the last byte this reader may read. */
-  readonly end: number;
+  /** One past the last byte this reader may read (narrowed while a nested message is read). */
+  end: number;
+
+  /** The same bytes as a Buffer, for Node's native UTF-8 check and decode. */
+  private readonly bytes: Buffer;
 
   constructor(
     readonly buf: Uint8Array,
@@ -29,6 +31,7 @@ export class WireReader {
   ) {
     this.pos = start;
     this.end = end;
+    this.bytes = Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
   }
 
   /** True when every byte has been read. */
@@ -52,6 +55,28 @@ export class WireReader {
     return malformed('varint longer than 5 bytes where a 32-bit value was expected');
   }
 
+  /**
+   * Reads an int64 varint as a number; `field` names it in the error when the value is outside
+   * ±2^53 (refused rather than rounded).
+   */
+  safeInt64(field: string): number {
+    // Fast path: up to 7 bytes (49 bits) fits a double exactly, and covers every real duration.
+    let small = 0;
+    for (let i = 0; i < 7 && this.pos + i < this.end; i++) {
+      const b = this.buf[this.pos + i]!;
+      small += (b & 0x7f) * 2 ** (7 * i);
+      if ((b & 0x80) === 0) {
+        this.pos += i + 1;
+        return small;
+      }
+    }
+    const v = this.int64();
+    if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER)) {
+      malformed(`${field} ${v} is out of range`);
+    }
+    return Number(v);
+  }
+
   /** Reads a varint of up to 64 bits as a signed two's-complement int64. */
   int64(): bigint {
     let result = 0n;
@@ -69,7 +94,15 @@ export class WireReader {
 
   /** Reads a varint of up to 64 bits and reports whether it was non-zero (proto3 bool). */
   bool(): boolean {
-    return this.int64() !== 0n;
+    // Any non-zero varint is true; read it as bytes so no BigInt is made.
+    let nonZero = false;
+    for (let i = 0; i < 10; i++) {
+      if (this.pos >= this.end) malformed('truncated varint');
+      const b = this.buf[this.pos++]!;
+      if ((b & 0x7f) !== 0) nonZero = true;
+      if ((b & 0x80) === 0) return nonZero;
+    }
+    return malformed('varint longer than 10 bytes');
   }
 
   /** Reads a little-endian IEEE 754 double. */
@@ -101,18 +134,16 @@ export class WireReader {
   string(): string {
     const [start, end] = this.delimited();
     if (start === end) return '';
-    try {
-      return utf8.decode(this.buf.subarray(start, end));
-    } catch {
-      return malformed('string field is not valid UTF-8');
-    }
+    const slice = this.bytes.subarray(start, end);
+    if (!isUtf8(slice)) malformed('string field is not valid UTF-8');
+    return slice.toString('utf8');
   }
 
   /** Skips one field of the given wire type (unknown fields are ignored, as proto3 says). */
   skip(wireType: number): void {
     switch (wireType) {
       case WireType.VARINT:
-        this.int64();
+        this.bool();
         return;
       case WireType.I64:
         if (this.end - this.pos < 8) malformed('truncated 64-bit field');
