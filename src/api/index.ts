@@ -33,6 +33,7 @@ export { orderSchema, type Order } from './acme-order.js';
 export { challengeSchema, type Challenge } from './acme-challenge.js';
 export { secretSchema, TLS_SECRET_TYPE, type Secret } from './secret.js';
 export { configMapSchema, type ConfigMap } from './config-map.js';
+export { eventSchema, involvedObjectSchema, type Event } from './event.js';
 export { meshcaConfigSchema, MESHCA_API_VERSION, type MeshcaConfig } from './meshca-config.js';
 export { findKind, KINDS, resolveKind, type KindInfo } from './kinds.js';
 export {

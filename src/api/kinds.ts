@@ -32,6 +32,7 @@ export const KINDS = [
   kind('acme.cert-manager.io/v1', 'Challenge', 'challenges', [], true),
   kind('v1', 'Secret', 'secrets', [], true),
   kind('v1', 'ConfigMap', 'configmaps', ['cm'], true),
+  kind('v1', 'Event', 'events', ['ev'], true),
   kind('meshca.io/v1alpha1', 'MeshcaConfig', 'meshcaconfigs', [], false),
 ] as const satisfies readonly KindInfo[];
 

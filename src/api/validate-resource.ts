@@ -6,6 +6,7 @@ import { certificateRequestSchema, type CertificateRequest } from './certificate
 import { certificateSpecIssues } from './certificate-rules.js';
 import { certificateSchema, type Certificate } from './certificate.js';
 import { configMapIssues, configMapSchema, type ConfigMap } from './config-map.js';
+import { eventSchema, type Event } from './event.js';
 import { issuerSpecIssues } from './issuer-rules.js';
 import { clusterIssuerSchema, issuerSchema, type ClusterIssuer, type Issuer } from './issuer.js';
 import { KINDS, type KindInfo } from './kinds.js';
@@ -26,6 +27,7 @@ export type KnownResource =
   | Challenge
   | Secret
   | ConfigMap
+  | Event
   | MeshcaConfig;
 
 /** The outcome of validating one resource: the resource with defaults, or every issue found. */
@@ -47,6 +49,7 @@ const VALIDATORS: Readonly<Record<string, KindValidator>> = {
   Challenge: { schema: challengeSchema },
   Secret: { schema: secretSchema, rules: secretIssues },
   ConfigMap: { schema: configMapSchema, rules: configMapIssues },
+  Event: { schema: eventSchema },
   MeshcaConfig: { schema: meshcaConfigSchema },
 };
 
