@@ -2,6 +2,8 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { runDemo } from './app/demo.js';
 import { runServer } from './app/run-server.js';
+import { MAX_MANIFEST_BYTES } from './api/manifest.js';
+import { readLimited } from './cli/read-limited.js';
 import { runCli } from './cli/run-cli.js';
 import type { CliContext } from './cli/context.js';
 import { openSqliteStore } from './store/sqlite/sqlite-store.js';
@@ -30,6 +32,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       mkdirSync(home, { recursive: true, mode: 0o700 });
       return openSqliteStore({ path: path.join(home, 'store.db') });
     },
+    stdin: () => readLimited(process.stdin, MAX_MANIFEST_BYTES),
     signal: shutdown.signal,
     runServer: (options, signal) =>
       runServer(options, signal, { openStore: ctx.openStore, now: ctx.now, logSink: process.stderr }),

@@ -7,7 +7,13 @@ const event = (fields: Record<string, unknown>): Record<string, unknown> => ({
   apiVersion: 'v1',
   kind: 'Event',
   metadata: { name: 'istio-ca.1a2b3c4d5e6f7a8b', namespace: 'istio-system' },
-  involvedObject: { apiVersion: 'cert-manager.io/v1', kind: 'Certificate', name: 'istio-ca', namespace: 'istio-system', uid: 'u-1' },
+  involvedObject: {
+    apiVersion: 'cert-manager.io/v1',
+    kind: 'Certificate',
+    name: 'istio-ca',
+    namespace: 'istio-system',
+    uid: 'u-1',
+  },
   reason: 'Issuing',
   message: 'Issuing certificate as Secret does not exist',
   type: 'Normal',
@@ -46,11 +52,27 @@ describe('Event', () => {
     ['a type other than Normal or Warning', { type: 'Error' }, ['type: must be one of "Normal", "Warning"']],
     ['an empty reason', { reason: '' }, ['reason: must not be empty']],
     ['a reason over 128 characters', { reason: 'R'.repeat(129) }, ['reason: must be at most 128 characters']],
-    ['a message over 32 KiB', { message: 'm'.repeat(32 * 1024 + 1) }, ['message: must be at most 32768 characters']],
-    ['a timestamp that is not RFC 3339', { firstTimestamp: 'yesterday' }, ['firstTimestamp: must be an RFC 3339 timestamp such as "2026-01-02T15:04:05Z", got "yesterday"']],
+    [
+      'a message over 32 KiB',
+      { message: 'm'.repeat(32 * 1024 + 1) },
+      ['message: must be at most 32768 characters'],
+    ],
+    [
+      'a timestamp that is not RFC 3339',
+      { firstTimestamp: 'yesterday' },
+      ['firstTimestamp: must be an RFC 3339 timestamp such as "2026-01-02T15:04:05Z", got "yesterday"'],
+    ],
     ['a count of zero', { count: 0 }, ['count: must be at least 1']],
-    ['an involvedObject without a name', { involvedObject: { apiVersion: 'v1', kind: 'Secret' } }, ['involvedObject.name: is required (a string)']],
-    ['an unknown field in source', { source: { component: 'meshca', hots: 'x' } }, ['source.hots: unknown field; did you mean "host"?']],
+    [
+      'an involvedObject without a name',
+      { involvedObject: { apiVersion: 'v1', kind: 'Secret' } },
+      ['involvedObject.name: is required (a string)'],
+    ],
+    [
+      'an unknown field in source',
+      { source: { component: 'meshca', hots: 'x' } },
+      ['source.hots: unknown field; did you mean "host"?'],
+    ],
   ])('rejects %s', (_what, fields, expected) => {
     expect(issuesOf(event(fields))).toEqual(expected);
   });

@@ -9,7 +9,10 @@ const MAX_MESSAGE_LENGTH = 32 * 1024;
 
 /** Why `value` is not an RFC 3339 timestamp, or undefined. */
 function checkTimestamp(value: string): string | undefined {
-  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/.test(value) || Number.isNaN(Date.parse(value))) {
+  if (
+    !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/.test(value) ||
+    Number.isNaN(Date.parse(value))
+  ) {
     return `must be an RFC 3339 timestamp such as "2026-01-02T15:04:05Z", got ${JSON.stringify(value.slice(0, 40))}`;
   }
   return undefined;
@@ -34,8 +37,12 @@ export const eventSchema = z.strictObject({
   kind: z.literal('Event'),
   metadata: objectMetaSchema,
   involvedObject: involvedObjectSchema,
-  reason: requiredString().max(MAX_REASON_LENGTH, { message: `must be at most ${MAX_REASON_LENGTH} characters` }),
-  message: z.string().max(MAX_MESSAGE_LENGTH, { message: `must be at most ${MAX_MESSAGE_LENGTH} characters` }),
+  reason: requiredString().max(MAX_REASON_LENGTH, {
+    message: `must be at most ${MAX_REASON_LENGTH} characters`,
+  }),
+  message: z
+    .string()
+    .max(MAX_MESSAGE_LENGTH, { message: `must be at most ${MAX_MESSAGE_LENGTH} characters` }),
   type: z.enum(['Normal', 'Warning']),
   firstTimestamp: timestamp.optional(),
   lastTimestamp: timestamp.optional(),

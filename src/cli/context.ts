@@ -18,6 +18,8 @@ export interface CliContext {
   readonly openStore: (home: string) => Promise<Store>;
   /** The program's version. */
   readonly version: string;
+  /** Reads all of standard input (for `-f -`), refusing more than a manifest file may hold; absent where there is none. */
+  readonly stdin?: () => Promise<string>;
   /** Aborted on SIGINT/SIGTERM: long-running commands stop cleanly. */
   readonly signal?: AbortSignal;
   /** Runs `meshca serve` until `signal` aborts (wired in src/main.ts: it joins the CA server and the HTTP server). */

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { registerAgent } from './agent.js';
+import { registerApply } from './apply.js';
 import { registerAudit } from './audit.js';
 import { registerDemo } from './demo.js';
 import { registerDescribe } from './describe.js';
@@ -14,6 +15,7 @@ import { registerVersion } from './version.js';
 /** Adds every meshca command to the program. */
 export function registerCommands(program: Command, ctx: CliContext): void {
   registerInit(program, ctx);
+  registerApply(program, ctx);
   registerGet(program, ctx);
   registerDescribe(program, ctx);
   registerInspect(program, ctx);
