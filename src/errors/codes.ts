@@ -79,6 +79,9 @@ export const ERROR_CODES = {
   // bootstrap
   ALREADY_INITIALIZED: spec(false, 'ALREADY_EXISTS', 409),
 
+  // lifecycle
+  PRECONDITION_FAILED: spec(false, 'FAILED_PRECONDITION', 412),
+
   // anything unexpected
   INTERNAL: spec(false, 'INTERNAL', 500),
 } as const satisfies Record<string, ErrorCodeSpec>;
