@@ -8,6 +8,7 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { cpuSeconds } from './processes.js';
 import { latencyMs, parseH2loadLog, parseH2loadSummary, type H2loadLogRow } from './h2load-output.js';
 
 /** One workload identity: its request body file and its extra headers (`name: value`). */
@@ -30,6 +31,8 @@ export interface LoadOptions {
   readonly rpsPerConnection?: number;
   /** Folder for the per-process log files. */
   readonly workDir: string;
+  /** The server's process ID, to measure the CPU it used during the step. */
+  readonly serverPid: number;
 }
 
 /** One load step's result. */
@@ -43,6 +46,8 @@ export interface LoadResult {
   readonly p99Ms: number;
   /** h2load processes (= distinct CSRs and identities) used. */
   readonly processes: number;
+  /** Cores the server (with any workers it forked) kept busy on average over the step, warm-up included. */
+  readonly serverCores: number;
 }
 
 let runSeq = 0;
@@ -88,7 +93,10 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     ];
     return runH2load(args).then((out) => ({ summary: parseH2loadSummary(out), logFile }));
   });
+  const cpuBefore = cpuSeconds(o.serverPid);
+  const startedMs = performance.now();
   const results = await Promise.all(jobs);
+  const serverCores = (cpuSeconds(o.serverPid) - cpuBefore) / ((performance.now() - startedMs) / 1000);
   const rows: H2loadLogRow[] = results.flatMap((r) => parseH2loadLog(readFileSync(r.logFile, 'utf8')));
   const lat = latencyMs(rows);
   return {
@@ -99,5 +107,6 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     p50Ms: lat.p50,
     p99Ms: lat.p99,
     processes,
+    serverCores,
   };
 }

@@ -68,6 +68,8 @@ export async function startMeshca(o: {
   dir: string;
   identities: number;
   extraServeArgs: readonly string[];
+  /** Node options for the server process, e.g. --cpu-prof. */
+  nodeArgs: readonly string[];
   log: (line: string) => void;
 }): Promise<MeshcaTarget> {
   const home = path.join(o.dir, 'meshca-home');
@@ -113,6 +115,7 @@ export async function startMeshca(o: {
   const child: ChildProcess = spawn(
     process.execPath,
     [
+      ...o.nodeArgs,
       bin, '--home', home, 'serve',
       '--grpc-address', `127.0.0.1:${grpcPort}`,
       '--http-address', `127.0.0.1:${httpPort}`,
@@ -120,8 +123,10 @@ export async function startMeshca(o: {
       '--log-level', 'warn',
       ...o.extraServeArgs,
     ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
+    { stdio: ['ignore', 'pipe', 'pipe'] },
   );
+  // serve prints nothing on stdout; node's own diagnostics (--trace-gc) do.
+  child.stdout?.on('data', (d: Buffer) => o.log(`meshca serve: ${d.toString().trimEnd()}`));
   child.stderr?.on('data', (d: Buffer) => o.log(`meshca serve: ${d.toString().trimEnd()}`));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const httpBase = `http://127.0.0.1:${httpPort}`;

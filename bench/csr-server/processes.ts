@@ -1,6 +1,6 @@
 /** Small process helpers for the benchmark: free ports, running a command, waiting, openssl, peak RSS. */
 import { spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -60,10 +60,35 @@ export async function opensslVerify(
   ]);
 }
 
-/** Peak resident set size of a live process, MiB (VmHWM in /proc/<pid>/status). */
+/** A live process and its descendants (a server that forks workers counts as all of them). */
+export function processTree(pid: number): number[] {
+  const tree = [pid];
+  for (let i = 0; i < tree.length; i++) {
+    const tasks = readdirSync(`/proc/${tree[i]}/task`);
+    for (const tid of tasks) {
+      const children = readFileSync(`/proc/${tree[i]}/task/${tid}/children`, 'utf8').trim();
+      if (children !== '') tree.push(...children.split(' ').map(Number));
+    }
+  }
+  return tree;
+}
+
+/** Peak resident set size of a live process and its descendants, MiB (the sum of each one's VmHWM). */
 export function peakRssMiB(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const m = /^VmHWM:\s+(\d+) kB$/m.exec(status);
-  if (m === null) throw new Error(`no VmHWM line in /proc/${pid}/status`);
-  return Number(m[1]) / 1024;
+  return processTree(pid).reduce((sum, p) => {
+    const status = readFileSync(`/proc/${p}/status`, 'utf8');
+    const m = /^VmHWM:\s+(\d+) kB$/m.exec(status);
+    if (m === null) throw new Error(`no VmHWM line in /proc/${p}/status`);
+    return sum + Number(m[1]) / 1024;
+  }, 0);
+}
+
+/** CPU time (user + system) a live process and its descendants have used, seconds (/proc/<pid>/stat, 100 ticks/s). */
+export function cpuSeconds(pid: number): number {
+  return processTree(pid).reduce((sum, p) => {
+    const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return sum + (Number(fields[11]) + Number(fields[12])) / 100;
+  }, 0);
 }

@@ -7,6 +7,7 @@
  *   npm run bench:csr-server
  *   BENCH_SECONDS=5 BENCH_CONCURRENCY=4,8,16 npm run bench:csr-server
  *   BENCH_MESHCA_ARGS="--workers 2" npm run bench:csr-server
+ *   BENCH_MESHCA_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" npm run bench:csr-server
  *
  * Needs h2load (Debian nghttp2-client), cfssl (golang-cfssl), openssl, and a built meshca.
  */
@@ -24,6 +25,7 @@ const WARM_UP_SECONDS = Number(process.env.BENCH_WARMUP ?? '2');
 const LEVELS = (process.env.BENCH_CONCURRENCY ?? '2,4,8,16,32,64').split(',').map(Number);
 const IDENTITIES = Number(process.env.BENCH_IDENTITIES ?? '32');
 const MESHCA_ARGS = (process.env.BENCH_MESHCA_ARGS ?? '').split(' ').filter((a) => a !== '');
+const MESHCA_NODE_ARGS = (process.env.BENCH_MESHCA_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
 
 /** What one server did over the run. */
 interface ServerResult {
@@ -50,7 +52,7 @@ async function requirePeers(): Promise<void> {
 async function meshcaStep(m: MeshcaTarget, concurrency: number, dir: string, rps?: number): Promise<LoadResult> {
   const before = await m.counters();
   const result = await runLoad({
-    url: m.url, h1: false, workloads: m.workloads, concurrency,
+    url: m.url, h1: false, workloads: m.workloads, concurrency, serverPid: m.pid,
     seconds: SECONDS, warmUpSeconds: WARM_UP_SECONDS, workDir: dir,
     ...(rps !== undefined && { rpsPerConnection: rps }),
   });
@@ -73,7 +75,7 @@ async function main(): Promise<void> {
   let cfssl: CfsslTarget | undefined;
   try {
     log(`preparing ${IDENTITIES} identities (key, CSR, token) per server …`);
-    meshca = await startMeshca({ dir, identities: IDENTITIES, extraServeArgs: ['--rate-limit', '0', ...MESHCA_ARGS], log });
+    meshca = await startMeshca({ dir, identities: IDENTITIES, extraServeArgs: ['--rate-limit', '0', ...MESHCA_ARGS], nodeArgs: MESHCA_NODE_ARGS, log });
     cfssl = await startCfssl({ dir, identities: IDENTITIES, log });
     await meshca.check('before');
     await cfssl.check('before');
@@ -84,7 +86,7 @@ async function main(): Promise<void> {
       meshca: (conc: number, rps?: number) => meshcaStep(meshca!, conc, dir, rps),
       cfssl: (conc: number, rps?: number) =>
         runLoad({
-          url: cfssl!.url, h1: true, workloads: cfssl!.workloads, concurrency: conc,
+          url: cfssl!.url, h1: true, workloads: cfssl!.workloads, concurrency: conc, serverPid: cfssl!.pid,
           seconds: SECONDS, warmUpSeconds: WARM_UP_SECONDS, workDir: dir,
           ...(rps !== undefined && { rpsPerConnection: rps }),
         }),
@@ -97,7 +99,7 @@ async function main(): Promise<void> {
         if (!ramping.has(s)) continue;
         const step = await run[s.name as 'meshca' | 'cfssl'](level);
         s.steps.push(step);
-        log(`${s.name.padEnd(6)} c=${String(level).padStart(3)}  ${fmt(step.perSecond).padStart(6)} certs/s  p50 ${fmt(step.p50Ms, 2)} ms  p99 ${fmt(step.p99Ms, 2)} ms  failed ${step.failed}`);
+        log(`${s.name.padEnd(6)} c=${String(level).padStart(3)}  ${fmt(step.perSecond).padStart(6)} certs/s  p50 ${fmt(step.p50Ms, 2)} ms  p99 ${fmt(step.p99Ms, 2)} ms  server CPU ${fmt(step.serverCores, 2)} cores  failed ${step.failed}`);
         if (nextSaturationStep(s.steps.map((x) => x.perSecond)) === 'stop') ramping.delete(s);
       }
       if (ramping.size === 0) break;
@@ -109,7 +111,7 @@ async function main(): Promise<void> {
       const sat = s.saturated!;
       s.halfTarget = sat.perSecond / 2;
       s.half = await run[s.name as 'meshca' | 'cfssl'](sat.concurrency, s.halfTarget / sat.concurrency);
-      log(`${s.name.padEnd(6)} half rate ${fmt(s.halfTarget)}/s: ${fmt(s.half.perSecond)} certs/s  p50 ${fmt(s.half.p50Ms, 2)} ms  p99 ${fmt(s.half.p99Ms, 2)} ms`);
+      log(`${s.name.padEnd(6)} half rate ${fmt(s.halfTarget)}/s: ${fmt(s.half.perSecond)} certs/s  p50 ${fmt(s.half.p50Ms, 2)} ms  p99 ${fmt(s.half.p99Ms, 2)} ms  server CPU ${fmt(s.half.serverCores, 2)} cores`);
     }
 
     await meshca.check('after');

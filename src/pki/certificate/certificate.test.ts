@@ -43,6 +43,32 @@ describe('issuing and parsing certificates', () => {
     expect(c.notBefore).toEqual(T0);
   });
 
+  it('answers serialNumber, notBefore and notAfter of a just-issued certificate exactly as parsing its DER does', () => {
+    const key = generatePrivateKey();
+    const csr = parseCsr(buildCsr({ key, sans: { uris: ['spiffe://cluster.local/ns/a/sa/b'] } }));
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 16, maxLength: 16 }),
+        // Within the intermediate's 30 days; lifetimes past its end are clamped to it.
+        fc.integer({ min: 0, max: 20 * DAY }),
+        fc.integer({ min: 1000, max: 60 * DAY }),
+        fc.integer({ min: 0, max: 10 * 60_000 }),
+        (random, offsetMs, lifetimeMs, backdateMs) => {
+          const leaf = issueCertificate(templateFromCsr(csr, { lifetimeMs }), intermediate, {
+            now: new Date(T0.getTime() + offsetMs),
+            backdateMs,
+            randomBytes: (n) => Buffer.from(random.subarray(0, n)),
+          });
+          const parsed = parseCertificate(leaf.der);
+          expect(leaf.serialNumber).toBe(parsed.serialNumber);
+          expect(leaf.notBefore).toEqual(parsed.notBefore);
+          expect(leaf.notAfter).toEqual(parsed.notAfter);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
   it('signs a workload leaf from a CSR with what the CSR asked for and the issuer clamping', () => {
     const key = generatePrivateKey();
     const csr = parseCsr(buildCsr({ key, sans: { uris: ['spiffe://cluster.local/ns/a/sa/b'] } }));

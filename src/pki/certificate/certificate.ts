@@ -190,6 +190,7 @@ class ParsedCertificate implements Certificate {
   constructor(
     readonly der: Buffer,
     eager: boolean,
+    private readonly known?: KnownIssuedFields,
   ) {
     if (eager) this.fields = parseFields(der);
   }
@@ -199,7 +200,7 @@ class ParsedCertificate implements Certificate {
   }
 
   get serialNumber(): string {
-    return this.f.serialNumber;
+    return this.known?.serialNumber ?? this.f.serialNumber;
   }
 
   get subject(): DistinguishedName {
@@ -215,11 +216,11 @@ class ParsedCertificate implements Certificate {
   }
 
   get notBefore(): Date {
-    return this.f.notBefore;
+    return this.known?.notBefore ?? this.f.notBefore;
   }
 
   get notAfter(): Date {
-    return this.f.notAfter;
+    return this.known?.notAfter ?? this.f.notAfter;
   }
 
   get isCA(): boolean {
@@ -339,9 +340,21 @@ function wrap(err: unknown): MeshcaError {
   });
 }
 
-/** A view of a certificate meshca has just built, parsed on first use (the issuance hot path). */
-export function issuedCertificate(der: Buffer): Certificate {
-  return new ParsedCertificate(der, false);
+/** Fields the issuer already knows when it builds a certificate, so reading them needs no parse. */
+export interface KnownIssuedFields {
+  /** Lowercase hex, no leading zero octet: as parsing the DER would give it. */
+  readonly serialNumber: string;
+  readonly notBefore: Date;
+  readonly notAfter: Date;
+}
+
+/**
+ * A view of a certificate meshca has just built, parsed on first use (the issuance hot path).
+ * `known` answers serialNumber, notBefore and notAfter without a parse: the CSR server's audit
+ * record reads just these, and a full parse per leaf cost about 5% of its CPU (bench/csr-server).
+ */
+export function issuedCertificate(der: Buffer, known?: KnownIssuedFields): Certificate {
+  return new ParsedCertificate(der, false, known);
 }
 
 /** Parses one certificate from DER bytes (no PEM). */

@@ -262,7 +262,12 @@ export function issueCertificate(
   } catch (err) {
     throw new MeshcaError('SIGNING_FAILED', `signing failed: ${(err as Error).message}`, { cause: err });
   }
-  return issuedCertificate(sequence(tbs, algorithm.identifier, bitString(signature)));
+  // randomSerial's top octet is 0x40–0x7f, so its hex is the parsed serial (no leading zero to strip).
+  return issuedCertificate(sequence(tbs, algorithm.identifier, bitString(signature)), {
+    serialNumber: serial.toString('hex'),
+    notBefore: new Date(notBefore),
+    notAfter: new Date(notAfter),
+  });
 }
 
 function checkSigner(ca: Certificate, key: KeyObject, issuingCA: boolean): void {
