@@ -1,11 +1,14 @@
 import type { Command } from 'commander';
 import { stringify } from 'yaml';
 import { resolveKind } from '../../api/kinds.js';
+import type { Event } from '../../api/event.js';
 import type { Resource } from '../../api/resource.js';
 import { parseCertificates } from '../../pki/index.js';
+import type { Store } from '../../store/store.js';
 import type { CliContext } from '../context.js';
 import { str, table, timeLeft } from '../format.js';
 import { defaultNamespace } from '../namespace.js';
+import { eventsOf, renderEvents } from '../object-events.js';
 import { withStore } from '../with-store.js';
 
 interface Condition {
@@ -24,14 +27,42 @@ export function registerDescribe(program: Command, ctx: CliContext): void {
     .argument('<kind>', 'resource type (certificate, issuer, secret, …)')
     .argument('<name>', 'resource name')
     .option('-n, --namespace <ns>', 'namespace (default $MESHCA_NAMESPACE, else istio-system)')
-    .action(async (kindName: string, name: string, flags: { namespace?: string }, cmd: Command) => {
+    .option(
+      '--cluster-resource-namespace <ns>',
+      'where a ClusterIssuer\'s Secrets live (as meshca serve --cluster-resource-namespace)',
+      DEFAULT_CLUSTER_RESOURCE_NAMESPACE,
+    )
+    .action(async (kindName: string, name: string, flags: DescribeFlags, cmd: Command) => {
       const info = resolveKind(kindName);
       const namespace = info.namespaced ? (flags.namespace ?? defaultNamespace(ctx)) : undefined;
       await withStore(cmd, ctx, async (store) => {
         const r = await store.get({ apiVersion: info.apiVersion, kind: info.kind, name, ...(namespace !== undefined && { namespace }) });
-        ctx.stdout.write(renderDescription(r, ctx.now()));
+        let text = renderDescription(r, ctx.now(), await eventsOf(store, r));
+        if (r.kind === 'ClusterIssuer') text = await withClusterResourceNamespace(store, r, text, flags.clusterResourceNamespace);
+        ctx.stdout.write(text);
       });
     });
+}
+
+/** cert-manager's default cluster-resource namespace. */
+export const DEFAULT_CLUSTER_RESOURCE_NAMESPACE = 'cert-manager';
+
+interface DescribeFlags {
+  namespace?: string;
+  clusterResourceNamespace: string;
+}
+
+// A ClusterIssuer names Secrets without a namespace; say where they are looked up and whether they are there.
+async function withClusterResourceNamespace(store: Store, r: Resource, text: string, namespace: string): Promise<string> {
+  const spec = (r['spec'] ?? {}) as { ca?: { secretName?: string } };
+  const lines = [`Secrets namespace:  ${namespace} (the cluster-resource namespace; meshca serve --cluster-resource-namespace)`];
+  const secretName = spec.ca?.secretName;
+  if (secretName !== undefined) {
+    const found = await store.tryGet({ apiVersion: 'v1', kind: 'Secret', name: secretName, namespace });
+    lines.push(`CA Secret:          ${namespace}/${secretName}${found === undefined ? ' (not found: apply it in that namespace)' : ''}`);
+  }
+  const at = text.indexOf('Events:');
+  return `${text.slice(0, at)}${lines.join('\n')}\n${text.slice(at)}`;
 }
 
 function indent(text: string, by: string): string {
@@ -43,7 +74,7 @@ function indent(text: string, by: string): string {
 }
 
 /** The text describe prints for a resource. */
-export function renderDescription(r: Resource, now: Date): string {
+export function renderDescription(r: Resource, now: Date, events: readonly Event[] = []): string {
   const out: string[] = [];
   const m = r.metadata;
   out.push(`Name:         ${m.name}`);
@@ -103,5 +134,5 @@ export function renderDescription(r: Resource, now: Date): string {
       out.push(indent(stringify(rest), '  '));
     }
   }
-  return out.join('\n') + '\n';
+  return out.join('\n') + '\n' + renderEvents(events, now);
 }

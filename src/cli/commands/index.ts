@@ -2,13 +2,17 @@ import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { registerAgent } from './agent.js';
 import { registerApply } from './apply.js';
+import { registerApproveDeny } from './approve-deny.js';
 import { registerAudit } from './audit.js';
+import { registerDelete } from './delete.js';
 import { registerDemo } from './demo.js';
 import { registerDescribe } from './describe.js';
 import { registerGet } from './get.js';
 import { registerInit } from './init.js';
 import { registerInspect } from './inspect.js';
+import { registerRenew } from './renew.js';
 import { registerServe } from './serve.js';
+import { registerStatus } from './status.js';
 import { registerToken } from './token.js';
 import { registerVersion } from './version.js';
 
@@ -18,6 +22,10 @@ export function registerCommands(program: Command, ctx: CliContext): void {
   registerApply(program, ctx);
   registerGet(program, ctx);
   registerDescribe(program, ctx);
+  registerDelete(program, ctx);
+  registerStatus(program, ctx);
+  registerRenew(program, ctx);
+  registerApproveDeny(program, ctx);
   registerInspect(program, ctx);
   registerServe(program, ctx);
   registerToken(program, ctx);
