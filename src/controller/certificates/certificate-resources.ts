@@ -1,0 +1,71 @@
+import type { Certificate as CertificateResource, CertificateSpec } from '../../api/certificate.js';
+import type { CertificateRequest } from '../../api/certificate-request.js';
+import type { Condition } from '../../api/common-schemas.js';
+import { getCondition } from '../../api/conditions.js';
+import type { Resource } from '../../api/resource.js';
+
+/** A Certificate as the store holds it. */
+export type CertificateObject = CertificateResource & Resource;
+/** A CertificateRequest as the store holds it. */
+export type RequestObject = CertificateRequest & Resource;
+
+/** An issuerRef with cert-manager's defaults applied (kind Issuer, group cert-manager.io). */
+export interface ResolvedIssuerRef {
+  readonly name: string;
+  readonly kind: 'Issuer' | 'ClusterIssuer';
+  readonly group: string;
+}
+
+/** The issuerRef of a spec with defaults; a stored object may lack what validation would have filled in. */
+export function issuerRefOf(spec: Pick<CertificateSpec, 'issuerRef'>): ResolvedIssuerRef {
+  const ref = spec.issuerRef as { name: string; kind?: string; group?: string };
+  return {
+    name: ref.name,
+    kind: ref.kind === 'ClusterIssuer' ? 'ClusterIssuer' : 'Issuer',
+    group: ref.group === undefined || ref.group === '' ? 'cert-manager.io' : ref.group,
+  };
+}
+
+/** True when the condition of this type has status True. */
+export function isTrue(conditions: readonly Condition[] | undefined, type: string): boolean {
+  return getCondition(conditions, type)?.status === 'True';
+}
+
+/** The conditions without the one of this type. */
+export function withoutCondition(conditions: readonly Condition[] | undefined, type: string): Condition[] {
+  return (conditions ?? []).filter((c) => c.type !== type);
+}
+
+/** The name of the CertificateRequest of one revision of a Certificate. */
+export function requestName(certificateName: string, revision: number): string {
+  return `${certificateName}-${revision}`;
+}
+
+/** The revision the next issuance will produce. */
+export function nextRevision(certificate: CertificateObject): number {
+  return (certificate.status?.revision ?? 0) + 1;
+}
+
+/** How many issuances have failed since the last success. */
+export function failedAttempts(certificate: CertificateObject): number {
+  return certificate.status?.failedIssuanceAttempts ?? 0;
+}
+
+/** How a CertificateRequest ended, if it has: issued, failed or denied. */
+export function requestOutcome(
+  request: RequestObject,
+): { state: 'issued' } | { state: 'failed' | 'denied'; message: string } | { state: 'pending' } {
+  const conditions = request.status?.conditions;
+  const denied = getCondition(conditions, 'Denied');
+  if (denied?.status === 'True')
+    return { state: 'denied', message: denied.message ?? 'the request was denied' };
+  const ready = getCondition(conditions, 'Ready');
+  if (ready?.status === 'True' && request.status?.certificate !== undefined) return { state: 'issued' };
+  if (ready?.status === 'False' && (ready.reason === 'Failed' || ready.reason === 'Denied')) {
+    return {
+      state: ready.reason === 'Denied' ? 'denied' : 'failed',
+      message: ready.message ?? 'issuance failed',
+    };
+  }
+  return { state: 'pending' };
+}

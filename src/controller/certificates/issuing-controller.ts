@@ -1,0 +1,272 @@
+import { setCondition } from '../../api/conditions.js';
+import type { Resource, ResourceKey } from '../../api/resource.js';
+import { secretData } from '../../api/secret-data.js';
+import {
+  parseCertificates,
+  parsePrivateKey,
+  publicKeysEqual,
+  renewalTime,
+  type Certificate,
+} from '../../pki/index.js';
+import type { WriteOp } from '../../store/store.js';
+import type { Controller, ReconcileContext, ReconcileResult } from '../runtime/controller.js';
+import {
+  failedAttempts,
+  isTrue,
+  nextRevision,
+  requestName,
+  requestOutcome,
+  withoutCondition,
+  type CertificateObject,
+  type RequestObject,
+} from './certificate-resources.js';
+import { buildCertificateSecret, refreshCertificateSecret } from './certificate-secret.js';
+import { desiredCertificate } from './desired-certificate.js';
+import { certificateKeysOf, type LifecycleSettings } from './lifecycle-options.js';
+import {
+  ANNOTATIONS,
+  CERTIFICATE,
+  CERTIFICATE_REQUEST,
+  SECRET,
+  formatTime,
+  keyOf,
+} from './resource-types.js';
+import { inspectSecret } from './secret-state.js';
+import { requestMismatch } from './spec-match.js';
+
+/** The Ready condition of a Certificate whose Secret is up to date. */
+export const READY_MESSAGE = 'Certificate is up to date and has not expired';
+
+const withVersion = (
+  key: ResourceKey,
+  resource: Resource | undefined,
+): ResourceKey & { resourceVersion?: string } =>
+  resource?.metadata.resourceVersion === undefined
+    ? key
+    : { ...key, resourceVersion: resource.metadata.resourceVersion };
+
+/**
+ * The status a Certificate gets when a certificate is stored: revision+1, validity, renewal time,
+ * Ready; the Issuing condition, the failure count and the next key's name removed. Shared by the
+ * issuing controller and `meshca init`, so what init writes looks issued to the trigger.
+ */
+export function issuedStatus(
+  certificate: Pick<CertificateObject, 'spec' | 'status' | 'metadata'>,
+  issued: Certificate,
+  revision: number,
+  now: Date,
+): NonNullable<CertificateObject['status']> {
+  const desired = desiredCertificate(certificate.spec);
+  const {
+    lastFailureTime: _f,
+    failedIssuanceAttempts: _a,
+    nextPrivateKeySecretName: _n,
+    ...kept
+  } = certificate.status ?? {};
+  void _f;
+  void _a;
+  void _n;
+  return {
+    ...kept,
+    revision,
+    notBefore: formatTime(issued.notBefore),
+    notAfter: formatTime(issued.notAfter),
+    renewalTime: formatTime(
+      renewalTime({
+        notBefore: issued.notBefore,
+        notAfter: issued.notAfter,
+        ...(desired.renewBeforeMs !== undefined && { renewBeforeMs: desired.renewBeforeMs }),
+        ...(desired.renewBeforePercentage !== undefined && {
+          renewBeforePercentage: desired.renewBeforePercentage,
+        }),
+      }),
+    ),
+    conditions: setCondition(
+      withoutCondition(certificate.status?.conditions, 'Issuing'),
+      {
+        type: 'Ready',
+        status: 'True',
+        reason: 'Ready',
+        message: READY_MESSAGE,
+        ...(certificate.metadata.generation !== undefined && {
+          observedGeneration: certificate.metadata.generation,
+        }),
+      },
+      now,
+    ),
+  };
+}
+
+/**
+ * The issuing controller (cert-manager's issuing controller): when the request of the next
+ * revision is issued, writes the Secret, the Certificate's new status and the removal of the
+ * next key in ONE transaction, so a crash leaves either the old state or the new one, never a
+ * Secret whose key does not match its certificate. When that request failed or was denied,
+ * records the failure (Issuing=False, failedIssuanceAttempts+1, lastFailureTime) for the
+ * trigger's backoff. When not issuing, keeps the Secret's metadata and extra outputs current.
+ */
+export function createIssuingController(settings: LifecycleSettings): Controller {
+  return {
+    name: 'certificates-issuing',
+    kind: CERTIFICATE,
+    watches: [CERTIFICATE_REQUEST, SECRET],
+    mapToKeys: (changed: Resource): ResourceKey[] =>
+      changed.metadata.annotations?.[ANNOTATIONS.nextPrivateKey] === 'true' ? [] : certificateKeysOf(changed),
+    async reconcile(key: ResourceKey, ctx: ReconcileContext): Promise<ReconcileResult> {
+      const { store } = ctx;
+      const certificate = await store.tryGet<CertificateObject>(key);
+      if (certificate === undefined) return {};
+      const ns = certificate.metadata.namespace;
+      const secretKey = keyOf(SECRET, ns, certificate.spec.secretName);
+      if (!isTrue(certificate.status?.conditions, 'Issuing')) {
+        await refreshSecret(certificate, ctx);
+        return {};
+      }
+      const revision = nextRevision(certificate);
+      const request = await store.tryGet<RequestObject>(
+        keyOf(CERTIFICATE_REQUEST, ns, requestName(certificate.metadata.name, revision)),
+      );
+      if (request === undefined) return {};
+      // A request of an earlier attempt is the request manager's to replace, not a new outcome.
+      if (request.metadata.annotations?.[ANNOTATIONS.issuanceAttempt] !== String(failedAttempts(certificate)))
+        return {};
+      const outcome = requestOutcome(request);
+      if (outcome.state === 'pending') return {};
+      const now = ctx.now();
+      const keySecretName = certificate.status?.nextPrivateKeySecretName;
+      const keySecret =
+        keySecretName === undefined
+          ? undefined
+          : await store.tryGet<Resource>(keyOf(SECRET, ns, keySecretName));
+      const dropKey: WriteOp[] =
+        keySecret === undefined || keySecretName === undefined
+          ? []
+          : [{ op: 'delete', key: withVersion(keyOf(SECRET, ns, keySecretName), keySecret) }];
+
+      const fail = async (message: string): Promise<ReconcileResult> => {
+        const { nextPrivateKeySecretName: _n, ...rest } = certificate.status ?? {};
+        void _n;
+        const status = {
+          ...rest,
+          failedIssuanceAttempts: failedAttempts(certificate) + 1,
+          lastFailureTime: formatTime(now),
+          conditions: setCondition(
+            certificate.status?.conditions,
+            { type: 'Issuing', status: 'False', reason: 'Failed', message },
+            now,
+          ),
+        };
+        const event = await settings.events.ops(
+          store,
+          certificate,
+          { type: 'Warning', reason: 'Failed', message },
+          now,
+        );
+        await store.transaction([
+          { op: 'updateStatus', resource: { ...certificate, status } },
+          ...dropKey,
+          ...event,
+        ]);
+        ctx.log('warn', 'certificate issuance failed', {
+          certificate: `${ns}/${certificate.metadata.name}`,
+          attempts: status.failedIssuanceAttempts,
+          error: message,
+        });
+        return {};
+      };
+
+      if (outcome.state !== 'issued') {
+        return fail(`The certificate request has failed to complete and will be retried: ${outcome.message}`);
+      }
+      const keyBytes = keySecret === undefined ? undefined : secretData(keySecret, 'tls.key');
+      if (keyBytes === undefined) return {};
+      let privateKey;
+      let desired;
+      try {
+        privateKey = parsePrivateKey(keyBytes);
+        desired = desiredCertificate(certificate.spec);
+      } catch {
+        return {};
+      }
+      // A request for an older spec or another key waits to be replaced by the request manager.
+      if (requestMismatch(certificate, desired, request, privateKey) !== undefined) return {};
+      let chain: Certificate[];
+      let ca: Certificate[];
+      try {
+        chain = parseCertificates(
+          Buffer.from(request.status?.certificate ?? '', 'base64').toString('latin1'),
+        );
+        ca =
+          request.status?.ca === undefined
+            ? []
+            : parseCertificates(Buffer.from(request.status.ca, 'base64').toString('latin1'));
+      } catch (err) {
+        return fail(`The issued certificate cannot be read: ${(err as Error).message}`);
+      }
+      const [leaf, ...intermediates] = chain;
+      if (leaf === undefined) return fail('The issuer returned no certificate');
+      if (!publicKeysEqual(leaf.publicKey, privateKey))
+        return fail('The issuer returned a certificate for another private key');
+      const existing = await store.tryGet<Resource>(secretKey);
+      const secret = buildCertificateSecret({
+        certificate,
+        leaf,
+        chain: intermediates,
+        ca,
+        key: privateKey,
+        existing,
+      });
+      const status = issuedStatus(certificate, leaf, revision, now);
+      const event = await settings.events.ops(
+        store,
+        certificate,
+        { type: 'Normal', reason: 'Issued', message: 'The certificate has been successfully issued' },
+        now,
+      );
+      await store.transaction([
+        existing === undefined ? { op: 'create', resource: secret } : { op: 'update', resource: secret },
+        { op: 'updateStatus', resource: { ...certificate, status } },
+        ...dropKey,
+        ...event,
+      ]);
+      ctx.log('info', 'certificate issued', {
+        certificate: `${ns}/${certificate.metadata.name}`,
+        revision,
+        serial: leaf.serialNumber,
+        notAfter: leaf.notAfter.toISOString(),
+      });
+      return {};
+    },
+  };
+}
+
+/** Brings an up-to-date Secret's metadata and extra outputs in line with the spec, without a new certificate. */
+async function refreshSecret(certificate: CertificateObject, ctx: ReconcileContext): Promise<void> {
+  const secret = await ctx.store.tryGet<Resource>(
+    keyOf(SECRET, certificate.metadata.namespace, certificate.spec.secretName),
+  );
+  if (secret === undefined) return;
+  let state;
+  try {
+    state = inspectSecret(certificate, secret, undefined);
+  } catch {
+    return;
+  }
+  if (!state.ok) return;
+  const caBytes = secretData(secret, 'ca.crt');
+  let ca: Certificate[];
+  try {
+    ca = caBytes === undefined ? [] : parseCertificates(caBytes.toString('latin1'));
+  } catch {
+    return;
+  }
+  const refreshed = refreshCertificateSecret({
+    certificate,
+    leaf: state.pair.certificate,
+    chain: state.pair.chain,
+    ca,
+    key: state.pair.key,
+    existing: secret,
+  });
+  if (refreshed !== undefined) await ctx.store.update(refreshed);
+}

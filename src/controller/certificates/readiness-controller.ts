@@ -1,0 +1,185 @@
+import type { Condition } from '../../api/common-schemas.js';
+import { getCondition, setCondition, type ConditionUpdate } from '../../api/conditions.js';
+import type { Resource, ResourceKey } from '../../api/resource.js';
+import { isMeshcaError } from '../../errors/index.js';
+import type { ConditionStatus } from '../../telemetry/cert-manager-metrics.js';
+import type { Controller, ReconcileContext, ReconcileResult } from '../runtime/controller.js';
+import { requestName, type CertificateObject, type RequestObject } from './certificate-resources.js';
+import { READY_MESSAGE } from './issuing-controller.js';
+import { certificateKeysOf, type LifecycleSettings } from './lifecycle-options.js';
+import { CERTIFICATE, CERTIFICATE_REQUEST, SECRET, formatTime, keyOf, parseTime } from './resource-types.js';
+import { inspectSecret } from './secret-state.js';
+
+/** cert-manager's default revisionHistoryLimit since v1.18: keep only the current request. */
+export const DEFAULT_REVISION_HISTORY_LIMIT = 1;
+
+/** What the readiness decision finds: the Ready condition and the validity to show in status. */
+export interface Readiness {
+  readonly condition: ConditionUpdate;
+  readonly notBefore?: Date;
+  readonly notAfter?: Date;
+  readonly renewalTime?: Date;
+}
+
+/**
+ * The Ready condition of a Certificate from its spec, Secret and the time (cert-manager's
+ * readiness controller): True when the Secret holds a key pair matching the spec that is valid
+ * now; else False with the reason (DoesNotExist, MissingData, InvalidKeyPair, IncorrectIssuer,
+ * SecretMismatch, Expired, Failed for a spec that cannot be issued) and a message naming it.
+ */
+export function decideReadiness(
+  certificate: CertificateObject,
+  secret: Resource | undefined,
+  currentRequest: RequestObject | undefined,
+  now: Date,
+): Readiness {
+  let state;
+  try {
+    state = inspectSecret(certificate, secret, currentRequest);
+  } catch (err) {
+    return {
+      condition: {
+        type: 'Ready',
+        status: 'False',
+        reason: 'Failed',
+        message: `The spec cannot be issued: ${(err as Error).message}`,
+      },
+    };
+  }
+  if (!state.ok)
+    return {
+      condition: {
+        type: 'Ready',
+        status: 'False',
+        reason: state.trouble.reason,
+        message: state.trouble.message,
+      },
+    };
+  const { notBefore, notAfter } = state.pair.certificate;
+  const times = { notBefore, notAfter, renewalTime: state.renewalTime };
+  if (now.getTime() >= notAfter.getTime()) {
+    return {
+      ...times,
+      condition: {
+        type: 'Ready',
+        status: 'False',
+        reason: 'Expired',
+        message: `Certificate expired on ${formatTime(notAfter)}`,
+      },
+    };
+  }
+  if (now.getTime() < notBefore.getTime()) {
+    return {
+      ...times,
+      condition: {
+        type: 'Ready',
+        status: 'False',
+        reason: 'NotYetValid',
+        message: `Certificate is not valid before ${formatTime(notBefore)}`,
+      },
+    };
+  }
+  return { ...times, condition: { type: 'Ready', status: 'True', reason: 'Ready', message: READY_MESSAGE } };
+}
+
+/** The revisions of CertificateRequests to delete so at most `limit` remain: every existing one at or below revision − limit. */
+export function prunableRevisions(revision: number, limit: number): number[] {
+  const out: number[] = [];
+  for (let r = revision - limit; r >= 1; r--) out.push(r);
+  return out;
+}
+
+const sameCondition = (a: Condition | undefined, b: ConditionUpdate): boolean =>
+  a !== undefined &&
+  a.status === b.status &&
+  a.reason === b.reason &&
+  a.message === b.message &&
+  a.observedGeneration === b.observedGeneration;
+
+/**
+ * The readiness controller: keeps `Ready`, notBefore, notAfter and renewalTime true to the
+ * Secret; prunes CertificateRequests beyond `revisionHistoryLimit` (default 1, as cert-manager
+ * 1.18+); exports cert-manager's Certificate metrics.
+ */
+export function createReadinessController(settings: LifecycleSettings): Controller {
+  return {
+    name: 'certificates-readiness',
+    kind: CERTIFICATE,
+    watches: [SECRET, CERTIFICATE_REQUEST],
+    mapToKeys: (changed: Resource): ResourceKey[] => certificateKeysOf(changed),
+    async reconcile(key: ResourceKey, ctx: ReconcileContext): Promise<ReconcileResult> {
+      const { store } = ctx;
+      const certificate = await store.tryGet<CertificateObject>(key);
+      if (certificate === undefined) {
+        settings.metrics?.removeCertificate(key.namespace ?? '', key.name);
+        return {};
+      }
+      const ns = certificate.metadata.namespace;
+      const revision = certificate.status?.revision;
+      const [secret, currentRequest] = await Promise.all([
+        store.tryGet<Resource>(keyOf(SECRET, ns, certificate.spec.secretName)),
+        revision === undefined
+          ? Promise.resolve(undefined)
+          : store.tryGet<RequestObject>(
+              keyOf(CERTIFICATE_REQUEST, ns, requestName(certificate.metadata.name, revision)),
+            ),
+      ]);
+      const now = ctx.now();
+      const readiness = decideReadiness(certificate, secret, currentRequest, now);
+      const condition: ConditionUpdate = {
+        ...readiness.condition,
+        ...(certificate.metadata.generation !== undefined && {
+          observedGeneration: certificate.metadata.generation,
+        }),
+      };
+      const status = { ...certificate.status };
+      let changed = !sameCondition(getCondition(status.conditions, 'Ready'), condition);
+      status.conditions = setCondition(status.conditions, condition, now);
+      for (const field of ['notBefore', 'notAfter', 'renewalTime'] as const) {
+        const at = readiness[field];
+        if (at !== undefined && status[field] !== formatTime(at)) {
+          status[field] = formatTime(at);
+          changed = true;
+        }
+      }
+      let written = certificate;
+      if (changed) written = await store.updateStatus({ ...certificate, status });
+
+      if (revision !== undefined) {
+        const limit = certificate.spec.revisionHistoryLimit ?? DEFAULT_REVISION_HISTORY_LIMIT;
+        // Requests are made in revision order, so the first missing one ends the walk down.
+        for (const r of prunableRevisions(revision, limit)) {
+          try {
+            await store.delete(keyOf(CERTIFICATE_REQUEST, ns, requestName(certificate.metadata.name, r)));
+          } catch (err) {
+            if (isMeshcaError(err, 'NOT_FOUND')) break;
+            throw err;
+          }
+        }
+      }
+
+      if (settings.metrics !== undefined) {
+        const ready: ConditionStatus = getCondition(written.status?.conditions, 'Ready')?.status ?? 'Unknown';
+        const ref: { name: string; kind?: string; group?: string } = certificate.spec.issuerRef;
+        const notAfter = parseTime(written.status?.notAfter);
+        const renewal = parseTime(written.status?.renewalTime);
+        settings.metrics.updateCertificate({
+          name: certificate.metadata.name,
+          namespace: ns ?? '',
+          issuerRef: {
+            name: ref.name,
+            ...(ref.kind !== undefined && { kind: ref.kind }),
+            ...(ref.group !== undefined && { group: ref.group }),
+          },
+          ready,
+          ...(notAfter !== undefined && { notAfter }),
+          ...(renewal !== undefined && { renewalTime: renewal }),
+        });
+      }
+      // Wake up when the certificate expires, to report it; before that, changes wake us.
+      const notAfter = readiness.notAfter;
+      if (notAfter !== undefined && now.getTime() < notAfter.getTime()) return { requeueAt: notAfter };
+      return {};
+    },
+  };
+}
