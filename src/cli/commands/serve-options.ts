@@ -35,6 +35,12 @@ export interface ServeOptions {
   rateLimitBurst: number;
   auditRetentionMs: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** Run the certificate lifecycle controllers (under leader election). */
+  controller: boolean;
+  /** The built-in approver leaves CertificateRequests for `meshca approve`/`deny`. */
+  disableAutoApproval: boolean;
+  /** Base of the failed-issuance backoff (1h × 2^(n−1), at most 32h). */
+  issuanceBackoffBaseMs: number;
 }
 
 /** The raw settings: every key both a flag (kebab-case) and a config-file key (camelCase). */
@@ -60,7 +66,10 @@ export const SERVE_SETTINGS = {
   rateLimitBurst: { flag: 'rate-limit-burst', default: '500', help: 'burst of CSRs per identity' },
   auditRetention: { flag: 'audit-retention', default: '2160h', help: 'how long audit records are kept (0s keeps all)' },
   logLevel: { flag: 'log-level', default: 'info', help: 'debug, info, warn or error' },
-} as const satisfies Record<string, { flag: string; default: string | undefined; help: string }>;
+  controller: { flag: 'controller', default: 'true', help: 'run the certificate controllers, leader-elected among replicas on one store (true|false)', boolean: true },
+  disableAutoApproval: { flag: 'disable-auto-approval', default: 'false', help: 'leave CertificateRequests to meshca approve/deny instead of the built-in approver (true|false)', boolean: true },
+  issuanceBackoffBase: { flag: 'issuance-backoff-base', default: '1h', help: 'first wait after a failed issuance; doubles per failure, at most 32h' },
+} as const satisfies Record<string, { flag: string; default: string | undefined; help: string; boolean?: true }>;
 
 /** A setting's key. */
 export type ServeSetting = keyof typeof SERVE_SETTINGS;
@@ -173,6 +182,11 @@ export function resolveServeOptions(raw: Record<ServeSetting, string | undefined
   if (dnsNames.length === 0 && ips.length === 0) throw usageError('the serving certificate needs at least one DNS name or IP address');
   const clientAuth = get('clientCertificateAuth');
   if (clientAuth !== 'true' && clientAuth !== 'false') throw usageError(`--client-certificate-auth: ${JSON.stringify(clientAuth)} is neither true nor false`);
+  const bool = (k: 'controller' | 'disableAutoApproval'): boolean => {
+    const v = get(k);
+    if (v !== 'true' && v !== 'false') throw usageError(`--${SERVE_SETTINGS[k].flag}: ${JSON.stringify(v)} is neither true nor false`);
+    return v === 'true';
+  };
   const logLevel = get('logLevel');
   if (!['debug', 'info', 'warn', 'error'].includes(logLevel)) throw usageError(`--log-level: ${JSON.stringify(logLevel)} is not debug, info, warn or error`);
   const jwksFile = raw.jwksFile;
@@ -209,5 +223,8 @@ export function resolveServeOptions(raw: Record<ServeSetting, string | undefined
     rateLimitBurst: count('rate-limit-burst', get('rateLimitBurst'), 1),
     auditRetentionMs: duration('audit-retention', get('auditRetention'), true),
     logLevel: logLevel as ServeOptions['logLevel'],
+    controller: bool('controller'),
+    disableAutoApproval: bool('disableAutoApproval'),
+    issuanceBackoffBaseMs: duration('issuance-backoff-base', get('issuanceBackoffBase')),
   };
 }
