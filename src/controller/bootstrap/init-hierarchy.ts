@@ -17,6 +17,9 @@ import {
   type KeySpec,
 } from '../../pki/index.js';
 import type { Store, WriteOp } from '../../store/store.js';
+import type { CertificateObject } from '../certificates/certificate-resources.js';
+import { buildCertificateSecret } from '../certificates/certificate-secret.js';
+import { issuedStatus } from '../certificates/issuing-controller.js';
 
 const HOUR_MS = 3_600_000;
 /** The root's default lifetime: 30 years (262800h). */
@@ -87,7 +90,11 @@ const ORIGIN = 'meshca.io/origin';
  * Creates the CA hierarchy of DESIGN §1 in one store transaction, or finds it in place and
  * changes nothing. Time is injected.
  */
-export async function initHierarchy(store: Store, options: HierarchyOptions, now: Date): Promise<HierarchyResult> {
+export async function initHierarchy(
+  store: Store,
+  options: HierarchyOptions,
+  now: Date,
+): Promise<HierarchyResult> {
   const ns = options.namespace;
   const existing = await findExisting(store, options);
   if (existing !== undefined) return existing;
@@ -141,7 +148,10 @@ export async function initHierarchy(store: Store, options: HierarchyOptions, now
     root = requireRoot(roots, '--root-cert');
     rootKey = parsePrivateKey(options.root.keyPem);
     if (!publicKeysEqual(rootKey, root.publicKey)) {
-      throw new MeshcaError('KEY_MISMATCH', 'the root key (--root-key) is not the key of the root certificate (--root-cert)');
+      throw new MeshcaError(
+        'KEY_MISMATCH',
+        'the root key (--root-key) is not the key of the root certificate (--root-cert)',
+      );
     }
   } else {
     roots = parseCertificates(options.root.certPem);
@@ -150,16 +160,35 @@ export async function initHierarchy(store: Store, options: HierarchyOptions, now
 
   if (rootKey !== undefined) {
     const rootPem = root.pem;
+    const rootCertificate = writes.find((w) => w.kind === 'Certificate');
     writes.push(
-      tlsSecret(options.rootSecretName, ns, {
-        'tls.crt': rootPem,
-        'tls.key': encodePrivateKey(rootKey, 'PKCS8'),
-        'ca.crt': roots.map((c) => c.pem).join(''),
-      }, options.root.kind === 'generate' ? options.rootSecretName : undefined, options.root.kind === 'generate' ? 'generated' : 'imported'),
-      issuerResource(options.rootIssuerName, ns, { ca: { secretName: options.rootSecretName } }, options.root.kind === 'generate' ? 'generated' : 'imported'),
+      // A generated root is a Certificate's Secret, written exactly as the issuing controller would.
+      rootCertificate !== undefined
+        ? issuedSecret(rootCertificate, root, [], roots, rootKey, 'generated')
+        : tlsSecret(
+            options.rootSecretName,
+            ns,
+            {
+              'tls.crt': rootPem,
+              'tls.key': encodePrivateKey(rootKey, 'PKCS8'),
+              'ca.crt': roots.map((c) => c.pem).join(''),
+            },
+            undefined,
+            'imported',
+          ),
+      issuerResource(
+        options.rootIssuerName,
+        ns,
+        { ca: { secretName: options.rootSecretName } },
+        options.root.kind === 'generate' ? 'generated' : 'imported',
+      ),
     );
     const rootIssuer = CaIssuer.fromKeyPair(
-      { certChainPem: rootPem, keyPem: encodePrivateKey(rootKey, 'PKCS8'), caPem: roots.map((c) => c.pem).join('') },
+      {
+        certChainPem: rootPem,
+        keyPem: encodePrivateKey(rootKey, 'PKCS8'),
+        caPem: roots.map((c) => c.pem).join(''),
+      },
       { source: `secret ${ns}/${options.rootSecretName}`, backdateMs },
     );
     intermediateKey = generatePrivateKey(options.intermediateKeySpec);
@@ -210,29 +239,56 @@ export async function initHierarchy(store: Store, options: HierarchyOptions, now
     }
     const verdict = verifyChain(intermediate, { intermediates: chain.slice(1), roots, at: now });
     if (!verdict.ok) {
-      throw new MeshcaError('CHAIN_INVALID', `the intermediate does not chain to the root: ${verdict.reason}`, {
-        hint: '--intermediate-cert must be signed by a certificate of --root-cert (add any middle CAs after it in the same file)',
-      });
+      throw new MeshcaError(
+        'CHAIN_INVALID',
+        `the intermediate does not chain to the root: ${verdict.reason}`,
+        {
+          hint: '--intermediate-cert must be signed by a certificate of --root-cert (add any middle CAs after it in the same file)',
+        },
+      );
     }
     if (!intermediate.isCA) {
-      throw new MeshcaError('CERT_INVALID', `--intermediate-cert "${intermediate.subjectString}" is not a CA certificate`);
+      throw new MeshcaError(
+        'CERT_INVALID',
+        `--intermediate-cert "${intermediate.subjectString}" is not a CA certificate`,
+      );
     }
     intermediateChain = chain.filter((c) => !c.selfSigned);
   }
 
+  const intermediateCertificate = writes.find(
+    (w) =>
+      w.kind === 'Certificate' &&
+      w.metadata.name === options.intermediateCertificateName &&
+      rootKey !== undefined,
+  );
   writes.push(
-    tlsSecret(
-      options.intermediateSecretName,
+    intermediateCertificate !== undefined
+      ? issuedSecret(
+          intermediateCertificate,
+          intermediate,
+          intermediateChain.slice(1),
+          roots,
+          intermediateKey,
+          'generated',
+        )
+      : tlsSecret(
+          options.intermediateSecretName,
+          ns,
+          {
+            'tls.crt': intermediateChain.map((c) => c.pem).join(''),
+            'tls.key': encodePrivateKey(intermediateKey, 'PKCS8'),
+            'ca.crt': roots.map((c) => c.pem).join(''),
+          },
+          undefined,
+          'imported',
+        ),
+    issuerResource(
+      options.caIssuerName,
       ns,
-      {
-        'tls.crt': intermediateChain.map((c) => c.pem).join(''),
-        'tls.key': encodePrivateKey(intermediateKey, 'PKCS8'),
-        'ca.crt': roots.map((c) => c.pem).join(''),
-      },
-      rootKey !== undefined ? options.intermediateCertificateName : undefined,
+      { ca: { secretName: options.intermediateSecretName } },
       rootKey !== undefined ? 'generated' : 'imported',
     ),
-    issuerResource(options.caIssuerName, ns, { ca: { secretName: options.intermediateSecretName } }, rootKey !== undefined ? 'generated' : 'imported'),
   );
 
   const ops: WriteOp[] = writes.map((resource) => ({ op: 'create', resource }));
@@ -241,7 +297,12 @@ export async function initHierarchy(store: Store, options: HierarchyOptions, now
   const statusOps: WriteOp[] = [];
   for (const w of writes) {
     if (w.kind === 'Certificate' && w['status'] !== undefined) {
-      const stored = await store.get({ apiVersion: CM, kind: 'Certificate', namespace: ns, name: w.metadata.name });
+      const stored = await store.get({
+        apiVersion: CM,
+        kind: 'Certificate',
+        namespace: ns,
+        name: w.metadata.name,
+      });
       statusOps.push({ op: 'updateStatus', resource: { ...stored, status: w['status'] } });
     }
   }
@@ -266,9 +327,13 @@ async function findExisting(store: Store, options: HierarchyOptions): Promise<Hi
   const [secret, issuer] = found;
   if (secret === undefined || issuer === undefined) {
     const present = keys.filter((_, i) => found[i] !== undefined).map((k) => `${k.kind} ${ns}/${k.name}`);
-    throw new MeshcaError('ALREADY_INITIALIZED', `part of a CA hierarchy is already in place (${present.join(', ')})`, {
-      hint: 'delete those resources, or choose other names with the init flags',
-    });
+    throw new MeshcaError(
+      'ALREADY_INITIALIZED',
+      `part of a CA hierarchy is already in place (${present.join(', ')})`,
+      {
+        hint: 'delete those resources, or choose other names with the init flags',
+      },
+    );
   }
   const data = (secret['data'] ?? {}) as Record<string, string>;
   const chain = parseCertificates(Buffer.from(data['tls.crt'] ?? '', 'base64').toString('utf8'));
@@ -276,16 +341,24 @@ async function findExisting(store: Store, options: HierarchyOptions): Promise<Hi
   const intermediate = chain[0];
   const root = roots[0];
   if (intermediate === undefined || root === undefined) {
-    throw new MeshcaError('ALREADY_INITIALIZED', `secret ${ns}/${options.intermediateSecretName} exists but holds no CA chain`, {
-      hint: 'delete it to let meshca init create the hierarchy again',
-    });
+    throw new MeshcaError(
+      'ALREADY_INITIALIZED',
+      `secret ${ns}/${options.intermediateSecretName} exists but holds no CA chain`,
+      {
+        hint: 'delete it to let meshca init create the hierarchy again',
+      },
+    );
   }
   if (options.root.kind !== 'generate') {
     const asked = parseCertificates(options.root.certPem)[0];
     if (asked !== undefined && !roots.some((r) => r.fingerprintSha256 === asked.fingerprintSha256)) {
-      throw new MeshcaError('ALREADY_INITIALIZED', 'a CA hierarchy with a different root is already in place; nothing was changed', {
-        hint: 'root rotation replaces a root without downtime; init never overwrites one',
-      });
+      throw new MeshcaError(
+        'ALREADY_INITIALIZED',
+        'a CA hierarchy with a different root is already in place; nothing was changed',
+        {
+          hint: 'root rotation replaces a root without downtime; init never overwrites one',
+        },
+      );
     }
   }
   return { changed: false, created: [], root, intermediate };
@@ -294,11 +367,16 @@ async function findExisting(store: Store, options: HierarchyOptions): Promise<Hi
 function requireRoot(roots: Certificate[], flag: string): Certificate {
   const root = roots[0];
   if (root === undefined) throw new MeshcaError('CERT_INVALID', `${flag} holds no certificate`);
-  if (!root.isCA) throw new MeshcaError('CERT_INVALID', `${flag} "${root.subjectString}" is not a CA certificate`);
+  if (!root.isCA)
+    throw new MeshcaError('CERT_INVALID', `${flag} "${root.subjectString}" is not a CA certificate`);
   if (!root.selfSigned) {
-    throw new MeshcaError('CERT_INVALID', `${flag} "${root.subjectString}" is not self-signed, so it is not a root`, {
-      hint: 'pass the root as --root-cert and this certificate as --intermediate-cert with its --intermediate-key',
-    });
+    throw new MeshcaError(
+      'CERT_INVALID',
+      `${flag} "${root.subjectString}" is not self-signed, so it is not a root`,
+      {
+        hint: 'pass the root as --root-cert and this certificate as --intermediate-cert with its --intermediate-key',
+      },
+    );
   }
   return root;
 }
@@ -325,8 +403,18 @@ function tlsSecret(
   };
 }
 
-function issuerResource(name: string, namespace: string, spec: Record<string, unknown>, origin: string): Resource {
-  return { apiVersion: CM, kind: 'Issuer', metadata: { name, namespace, annotations: { [ORIGIN]: origin } }, spec };
+function issuerResource(
+  name: string,
+  namespace: string,
+  spec: Record<string, unknown>,
+  origin: string,
+): Resource {
+  return {
+    apiVersion: CM,
+    kind: 'Issuer',
+    metadata: { name, namespace, annotations: { [ORIGIN]: origin } },
+    spec,
+  };
 }
 
 function goHours(ms: number): string {
@@ -346,11 +434,13 @@ function certificateResource(
     now: Date;
   },
 ): Resource {
-  const privateKey: Record<string, unknown> = { algorithm: c.keySpec.algorithm, rotationPolicy: 'Always', encoding: 'PKCS8' };
+  const privateKey: Record<string, unknown> = {
+    algorithm: c.keySpec.algorithm,
+    rotationPolicy: 'Always',
+    encoding: 'PKCS8',
+  };
   if (c.keySpec.size !== undefined) privateKey['size'] = c.keySpec.size;
-  const renewal = renewalTime({ notBefore: c.certificate.notBefore, notAfter: c.certificate.notAfter });
-  const at = c.now.toISOString().replace(/\.\d{3}Z$/, 'Z');
-  return {
+  const resource = {
     apiVersion: CM,
     kind: 'Certificate',
     metadata: {
@@ -368,21 +458,28 @@ function certificateResource(
       usages: ['digital signature', 'cert sign', 'crl sign'],
       issuerRef: { name: c.issuerName, kind: 'Issuer', group: 'cert-manager.io' },
     },
-    status: {
-      conditions: [
-        {
-          type: 'Ready',
-          status: 'True',
-          reason: 'Ready',
-          message: 'Certificate is up to date and has not expired',
-          lastTransitionTime: at,
-          observedGeneration: 1,
-        },
-      ],
-      notBefore: c.certificate.notBefore.toISOString().replace(/\.\d{3}Z$/, 'Z'),
-      notAfter: c.certificate.notAfter.toISOString().replace(/\.\d{3}Z$/, 'Z'),
-      renewalTime: renewal.toISOString().replace(/\.\d{3}Z$/, 'Z'),
-      revision: 1,
-    },
-  };
+  } as Resource;
+  // The status the issuing controller writes for revision 1, so the trigger sees nothing to do.
+  resource['status'] = issuedStatus(resource as CertificateObject, c.certificate, 1, c.now);
+  return resource;
+}
+
+/** The Secret of an issued Certificate, built by the issuing controller's function, marked as init's. */
+function issuedSecret(
+  certificate: Resource,
+  leaf: Certificate,
+  chain: readonly Certificate[],
+  roots: readonly Certificate[],
+  key: KeyObject,
+  origin: string,
+): Resource {
+  const secret = buildCertificateSecret({
+    certificate: certificate as CertificateObject,
+    leaf,
+    chain,
+    ca: roots,
+    key,
+  });
+  secret.metadata.annotations = { ...secret.metadata.annotations, [ORIGIN]: origin };
+  return secret;
 }
