@@ -11,7 +11,6 @@ import {
   parseCsr,
   parsePrivateKey,
   publicKeysEqual,
-  renewalTime,
   verifyChain,
   type Certificate,
   type KeySpec,
