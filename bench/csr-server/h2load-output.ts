@@ -25,15 +25,15 @@ export interface H2loadLogRow {
   readonly durationUs: number;
 }
 
-const DURATION_UNITS: Readonly<Record<string, number>> = { us: 1e-6, ms: 1e-3, s: 1, m: 60, h: 3600 };
-
 /**
- * Parses h2load's summary, e.g. `finished in 8.00s, 1234.50 req/s, 1.2MB/s` and
+ * Parses h2load's summary, e.g. `finished in 10.00s, 1234.50 req/s, 1.2MB/s` and
  * `requests: 10 total, 10 started, 10 done, 9 succeeded, 1 failed, 0 errored, 0 timeout`.
- * Throws with the text's first lines when a line is missing, so a changed h2load is noticed.
+ * With --warm-up-time, "finished in" counts the warm-up too while the counts and req/s cover the
+ * measured window only, so the window is done ÷ req/s. Throws with the text's first lines when a
+ * line is missing, so a changed h2load is noticed.
  */
 export function parseH2loadSummary(text: string): H2loadSummary {
-  const finished = /^finished in ([\d.]+)(us|ms|s|m|h),/m.exec(text);
+  const finished = /^finished in [\d.]+(?:us|ms|s|m|h), ([\d.]+) req\/s,/m.exec(text);
   const requests =
     /^requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout/m.exec(
       text,
@@ -42,10 +42,11 @@ export function parseH2loadSummary(text: string): H2loadSummary {
     const head = text.split('\n').slice(0, 8).join('\n');
     throw new Error(`h2load printed no "finished in" or "requests:" line; its output began:\n${head}`);
   }
-  const [, amount = '', unit = 's'] = finished;
-  const [, , , , succeeded = '0', failed = '0', errored = '0', timeout = '0'] = requests;
+  const reqPerSecond = Number(finished[1]);
+  const [, , , done = '0', succeeded = '0', failed = '0', errored = '0', timeout = '0'] = requests;
+  if (!(reqPerSecond > 0)) throw new Error(`h2load finished with ${finished[1]} req/s: no request completed in the measured window`);
   return {
-    seconds: Number(amount) * (DURATION_UNITS[unit] ?? 1),
+    seconds: Number(done) / reqPerSecond,
     succeeded: Number(succeeded),
     failed: Number(failed) + Number(errored) + Number(timeout),
   };
