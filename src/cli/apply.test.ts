@@ -1,6 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
+import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Resource } from '../api/resource.js';
 import { isMeshcaError } from '../errors/index.js';
@@ -422,6 +423,44 @@ describe('meshca apply: all or nothing', () => {
     };
     expect(planWrite(wanted, stored)).toBeUndefined();
     expect(planWrite({ ...wanted, data: { a: 'c' } }, stored)?.outcome).toBe('configured');
+  });
+});
+
+describe('meshca apply: idempotence', () => {
+  it('says unchanged on a second apply of any object it created, and configured after any change', async () => {
+    const key = fc.stringMatching(/^[a-z]([a-z0-9-]{0,7}[a-z0-9])?$/);
+    const objects = fc.record({
+      labels: fc.dictionary(key, fc.stringMatching(/^[a-z0-9]{0,5}$/), { maxKeys: 3 }),
+      annotations: fc.dictionary(key, fc.string({ maxLength: 20 }), { maxKeys: 3 }),
+      data: fc.dictionary(key, fc.string({ maxLength: 30 }), { minKeys: 1, maxKeys: 4 }),
+    });
+    const kind = {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      plural: 'configmaps',
+      singular: 'configmap',
+      shortNames: [],
+      namespaced: true,
+    };
+    await withStore(async (store) => {
+      let n = 0;
+      await fc.assert(
+        fc.asyncProperty(objects, async ({ labels, annotations, data }) => {
+          const resource = {
+            apiVersion: 'v1',
+            kind: 'ConfigMap',
+            metadata: { name: `cm-${n++}`, namespace: 'ns', labels, annotations },
+            data,
+          };
+          const apply = async (r: Resource): Promise<string | undefined> =>
+            (await applyObjects(store, [{ resource: r as never, kind, source: 'p' }]))[0]?.outcome;
+          expect(await apply(resource)).toBe('created');
+          expect(await apply(resource)).toBe('unchanged');
+          expect(await apply({ ...resource, data: { ...data, extra: 'x' } })).toBe('configured');
+        }),
+        { numRuns: 40 },
+      );
+    });
   });
 });
 

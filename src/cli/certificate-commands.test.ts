@@ -431,3 +431,14 @@ describe('meshca status certificate', () => {
     expect(other.stderr).toContain('status shows certificates only, not issuer');
   });
 });
+
+describe('help of the certificate commands', () => {
+  it.each([['apply'], ['delete'], ['renew'], ['status'], ['approve'], ['deny']])(
+    'prints help for %s and exits 0',
+    async (command) => {
+      const run = await cli.run(command, '--help');
+      expect(run.code).toBe(0);
+      expect(run.stdout).toContain(`Usage: meshca ${command}`);
+    },
+  );
+});
