@@ -35,7 +35,12 @@ export async function main(argv: readonly string[]): Promise<number> {
     stdin: () => readLimited(process.stdin, MAX_MANIFEST_BYTES),
     signal: shutdown.signal,
     runServer: (options, signal) =>
-      runServer(options, signal, { openStore: ctx.openStore, now: ctx.now, logSink: process.stderr }),
+      runServer(options, signal, {
+        openStore: ctx.openStore,
+        now: ctx.now,
+        logSink: process.stderr,
+        ...(process.env.MESHCA_CRASH_AT !== undefined && { crashAt: process.env.MESHCA_CRASH_AT }),
+      }),
     runDemo: (options, signal) => runDemo(options, { out: process.stdout, openStore: ctx.openStore, signal }),
   };
   try {

@@ -1,12 +1,26 @@
 import { renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import type { Registry } from 'prom-client';
 import { startCaServer } from '../ca-server/ca-server.js';
 import type { ServeOptions } from '../cli/commands/serve-options.js';
+import { createCertificateControllers } from '../controller/index.js';
+import {
+  startControllerRuntime,
+  withCrashPoint,
+  type ControllerRuntime,
+} from '../controller/runtime/index.js';
 import { toMeshcaError } from '../errors/index.js';
 import { createHttpServer } from '../http/index.js';
 import type { Certificate } from '../pki/index.js';
 import type { Store } from '../store/store.js';
-import { createCaServerMetrics, createJsonLogger, createMetricsRegistry, type LogSink } from '../telemetry/index.js';
+import {
+  createCaServerMetrics,
+  createCertManagerMetrics,
+  createJsonLogger,
+  createMetricsRegistry,
+  type Logger,
+  type LogSink,
+} from '../telemetry/index.js';
 
 /** What the server process needs from outside. */
 export interface RunServerDeps {
@@ -15,6 +29,8 @@ export interface RunServerDeps {
   readonly logSink: LogSink;
   /** Called once both servers listen (the demo and tests read the bound ports from here). */
   readonly onListening?: (addresses: { grpc?: string; http: string }) => void;
+  /** A crash point (MESHCA_CRASH_AT) at which the process SIGKILLs itself: for crash tests only. */
+  readonly crashAt?: string;
 }
 
 /** Writes a file atomically: a temporary file in the same folder, then rename. */
@@ -36,7 +52,11 @@ export interface RunningServer {
  * `meshca serve`: the CA server (gRPC) and the HTTP server (metrics, health, trust bundle) on one
  * store, until `signal` aborts.
  */
-export async function runServer(options: ServeOptions, signal: AbortSignal, deps: RunServerDeps): Promise<void> {
+export async function runServer(
+  options: ServeOptions,
+  signal: AbortSignal,
+  deps: RunServerDeps,
+): Promise<void> {
   const server = await startServer(options, deps);
   await new Promise<void>((resolve) => {
     if (signal.aborted) resolve();
@@ -48,8 +68,16 @@ export async function runServer(options: ServeOptions, signal: AbortSignal, deps
 /** Starts the CA server and the HTTP server; writes the current roots to `<home>/root-cert.pem`. */
 export async function startServer(options: ServeOptions, deps: RunServerDeps): Promise<RunningServer> {
   const clock = (): number => deps.now().getTime();
-  const logger = createJsonLogger({ sink: deps.logSink, level: options.logLevel, clock, fields: { component: 'meshca-serve' } });
-  const registry = createMetricsRegistry({ processMetrics: true, defaultLabels: { cluster_id: options.clusterId } });
+  const logger = createJsonLogger({
+    sink: deps.logSink,
+    level: options.logLevel,
+    clock,
+    fields: { component: 'meshca-serve' },
+  });
+  const registry = createMetricsRegistry({
+    processMetrics: true,
+    defaultLabels: { cluster_id: options.clusterId },
+  });
   const metrics = createCaServerMetrics(registry);
   const store = await deps.openStore(options.home);
   let sequence = Math.floor(clock() / 1000);
@@ -73,7 +101,9 @@ export async function startServer(options: ServeOptions, deps: RunServerDeps): P
       tokenIssuers: options.tokenIssuers,
       tokenAudiences: options.tokenAudiences,
       clientCertificateAuth: options.clientCertificateAuth,
-      ...(options.rateLimit > 0 && { rateLimit: { perSecond: options.rateLimit, burst: options.rateLimitBurst } }),
+      ...(options.rateLimit > 0 && {
+        rateLimit: { perSecond: options.rateLimit, burst: options.rateLimitBurst },
+      }),
       auditRetentionMs: options.auditRetentionMs,
     },
     {
@@ -83,12 +113,19 @@ export async function startServer(options: ServeOptions, deps: RunServerDeps): P
       observeCsr: (answer) => metrics.observeCsr(answer),
       log: (level, message, fields) => logger[level](message, fields),
       onBundle: (next, chain) => {
-        const changed = next.map((c) => c.fingerprintSha256).join() !== roots.map((c) => c.fingerprintSha256).join();
+        const changed =
+          next.map((c) => c.fingerprintSha256).join() !== roots.map((c) => c.fingerprintSha256).join();
         roots = next;
         if (changed) sequence = Math.max(sequence + 1, Math.floor(clock() / 1000));
-        const earliestRoot = next.reduce<Date | undefined>((m, c) => (m === undefined || c.notAfter < m ? c.notAfter : m), undefined);
+        const earliestRoot = next.reduce<Date | undefined>(
+          (m, c) => (m === undefined || c.notAfter < m ? c.notAfter : m),
+          undefined,
+        );
         if (earliestRoot !== undefined) metrics.setRootCertExpiry(earliestRoot);
-        const earliestChain = chain.reduce<Date | undefined>((m, c) => (m === undefined || c.notAfter < m ? c.notAfter : m), undefined);
+        const earliestChain = chain.reduce<Date | undefined>(
+          (m, c) => (m === undefined || c.notAfter < m ? c.notAfter : m),
+          undefined,
+        );
         if (earliestChain !== undefined) metrics.setCertChainExpiry(earliestChain);
         try {
           writeAtomic(path.join(options.home, 'root-cert.pem'), next.map((c) => c.pem).join(''), 0o644);
@@ -99,6 +136,15 @@ export async function startServer(options: ServeOptions, deps: RunServerDeps): P
     },
   );
 
+  let controllers: ControllerRuntime | undefined;
+  try {
+    controllers = options.controller ? startControllers(options, deps, store, registry, logger) : undefined;
+  } catch (err) {
+    await ca.close();
+    await store.close();
+    throw err;
+  }
+
   const http = createHttpServer({
     metrics: registry,
     readiness: () => ca.readiness(),
@@ -106,16 +152,24 @@ export async function startServer(options: ServeOptions, deps: RunServerDeps): P
       const current = ca.roots();
       if (current.length === 0) return undefined;
       const token = ca.tokenSigningKey();
-      return { roots: current, sequence, refreshHintSeconds: 300, jwtKeys: [{ kid: token.kid, key: token.key }] };
+      return {
+        roots: current,
+        sequence,
+        refreshHintSeconds: 300,
+        jwtKeys: [{ kid: token.kid, key: token.key }],
+      };
     },
     clock,
     logger,
   });
   let httpAddress: string;
   try {
-    const bound = await http.listen(`${options.httpHost.includes(':') ? `[${options.httpHost}]` : options.httpHost}:${options.httpPort}`);
+    const bound = await http.listen(
+      `${options.httpHost.includes(':') ? `[${options.httpHost}]` : options.httpHost}:${options.httpPort}`,
+    );
     httpAddress = `${bound.host}:${bound.port}`;
   } catch (err) {
+    await controllers?.stop();
     await ca.close();
     await store.close();
     throw err;
@@ -131,9 +185,50 @@ export async function startServer(options: ServeOptions, deps: RunServerDeps): P
     httpAddress,
     close: async () => {
       logger.info('shutting down');
+      await controllers?.stop();
       await http.close();
       await ca.close();
       await store.close();
     },
   };
+}
+
+/**
+ * The certificate lifecycle controllers under leader election: of several `meshca serve` on one
+ * store, only the lease holder acts. Readiness does not depend on leadership.
+ */
+function startControllers(
+  options: ServeOptions,
+  deps: RunServerDeps,
+  store: Store,
+  registry: Registry,
+  logger: Logger,
+): ControllerRuntime {
+  const log = logger.child({ component: 'meshca-controller' });
+  const controllerStore =
+    deps.crashAt === undefined
+      ? store
+      : withCrashPoint(store, deps.crashAt, (point) => {
+          process.stderr.write(`meshca: crash point ${point} reached: SIGKILL\n`);
+          process.kill(process.pid, 'SIGKILL');
+        });
+  return startControllerRuntime({
+    store: controllerStore,
+    controllers: createCertificateControllers({
+      approval: !options.disableAutoApproval,
+      clusterResourceNamespace: options.clusterResourceNamespace,
+      backoffBase: options.issuanceBackoffBaseMs,
+      metrics: createCertManagerMetrics(registry),
+    }),
+    leaseNamespace: options.certificateNamespace,
+    // client-go's proportions (15 s / 10 s / 5 s / 2 s), scaled to the lease duration.
+    leaderElection: {
+      leaseDurationMs: options.leaderElectionLeaseDurationMs,
+      renewDeadlineMs: Math.round((options.leaderElectionLeaseDurationMs * 2) / 3),
+      renewIntervalMs: Math.round(options.leaderElectionLeaseDurationMs / 3),
+      retryIntervalMs: Math.round((options.leaderElectionLeaseDurationMs * 2) / 15),
+    },
+    now: deps.now,
+    log: (level, message, fields) => log[level](message, fields),
+  });
 }

@@ -53,6 +53,14 @@ describe('meshca serve controller settings', () => {
     [{ controller: 'on' }, '--controller: "on" is neither true nor false'],
     [{ issuanceBackoffBase: '0s' }, '--issuance-backoff-base must be longer than zero'],
     [{ issuanceBackoffBase: 'soon' }, '--issuance-backoff-base:'],
+    [
+      { leaderElectionLeaseDuration: '500ms' },
+      '--leader-election-lease-duration: "500ms" is not between 1s and 1h',
+    ],
+    [
+      { leaderElectionLeaseDuration: '2h' },
+      '--leader-election-lease-duration: "2h" is not between 1s and 1h',
+    ],
     [{ issuanceBackoffBase: '9'.repeat(5000) + 'h' }, '--issuance-backoff-base:'],
   ])('refuses %j with a message naming the flag', (raw, message) => {
     expect(() => resolveServeOptions({ ...none(), ...raw }, '/home')).toThrow(message);

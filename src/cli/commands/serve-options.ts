@@ -41,6 +41,8 @@ export interface ServeOptions {
   disableAutoApproval: boolean;
   /** Base of the failed-issuance backoff (1h × 2^(n−1), at most 32h). */
   issuanceBackoffBaseMs: number;
+  /** How long the controller lease lasts unrenewed; the leader renews at a third of it. */
+  leaderElectionLeaseDurationMs: number;
 }
 
 /** The raw settings: every key both a flag (kebab-case) and a config-file key (camelCase). */
@@ -69,6 +71,7 @@ export const SERVE_SETTINGS = {
   controller: { flag: 'controller', default: 'true', help: 'run the certificate controllers, leader-elected among replicas on one store (true|false)', boolean: true },
   disableAutoApproval: { flag: 'disable-auto-approval', default: 'false', help: 'leave CertificateRequests to meshca approve/deny instead of the built-in approver (true|false)', boolean: true },
   issuanceBackoffBase: { flag: 'issuance-backoff-base', default: '1h', help: 'first wait after a failed issuance; doubles per failure, at most 32h' },
+  leaderElectionLeaseDuration: { flag: 'leader-election-lease-duration', default: '15s', help: 'how long the controller lease lasts unrenewed: how soon a replica takes over from a dead leader' },
 } as const satisfies Record<string, { flag: string; default: string | undefined; help: string; boolean?: true }>;
 
 /** A setting's key. */
@@ -150,6 +153,12 @@ function count(setting: string, value: string, min: number): number {
   return n;
 }
 
+function leaseDuration(value: string): number {
+  const ms = duration('leader-election-lease-duration', value);
+  if (ms < 1000 || ms > 3_600_000) throw usageError(`--leader-election-lease-duration: ${JSON.stringify(value)} is not between 1s and 1h`);
+  return ms;
+}
+
 /** Checks and types the merged settings; every bad value is a usage error naming the flag. */
 export function resolveServeOptions(raw: Record<ServeSetting, string | undefined>, home: string): ServeOptions {
   const get = (k: ServeSetting): string => raw[k] ?? SERVE_SETTINGS[k].default ?? '';
@@ -226,5 +235,6 @@ export function resolveServeOptions(raw: Record<ServeSetting, string | undefined
     controller: bool('controller'),
     disableAutoApproval: bool('disableAutoApproval'),
     issuanceBackoffBaseMs: duration('issuance-backoff-base', get('issuanceBackoffBase')),
+    leaderElectionLeaseDurationMs: leaseDuration(get('leaderElectionLeaseDuration')),
   };
 }
