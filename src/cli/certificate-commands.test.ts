@@ -5,6 +5,7 @@ import type { Condition } from '../api/common-schemas.js';
 import type { Event } from '../api/event.js';
 import type { Resource } from '../api/resource.js';
 import type { Store } from '../store/store.js';
+import { deleteObjects } from './commands/delete.js';
 import { CliHarness } from './testing/cli-harness.js';
 
 let cli: CliHarness;
@@ -107,6 +108,26 @@ describe('meshca delete', () => {
       secrets: (await store.list({ apiVersion: 'v1', kind: 'Secret' })).items.map((r) => r.metadata.name),
     }));
     expect(left).toEqual({ crs: ['other-1'], secrets: ['web-tls'] });
+  });
+
+  it('reads again and deletes when a controller wrote the Certificate between the read and the delete', async () => {
+    await certificateWithDependents();
+    await withStore(async (store) => {
+      let raced = false;
+      const racing: Store = Object.create(store) as Store;
+      racing.transaction = async (ops) => {
+        if (!raced) {
+          raced = true;
+          const c = await store.get({ ...CERT, name: 'web', namespace: NS });
+          await store.updateStatus({ ...c, status: { revision: 2 } });
+        }
+        return store.transaction(ops);
+      };
+      const deleted = await deleteObjects(racing, [{ ...CERT, name: 'web', namespace: NS }], false);
+      expect(raced).toBe(true);
+      expect(deleted.map((d) => d.name)).toContain('certificate.cert-manager.io/web');
+      expect(await store.tryGet({ ...CERT, name: 'web', namespace: NS })).toBeUndefined();
+    });
   });
 
   it('deletes nothing when one of the names does not exist, and says which', async () => {

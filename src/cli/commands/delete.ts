@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { findKind, resolveKind } from '../../api/kinds.js';
 import type { Resource, ResourceKey } from '../../api/resource.js';
-import { MeshcaError } from '../../errors/index.js';
+import { isMeshcaError, MeshcaError } from '../../errors/index.js';
 import type { Store, WriteOp } from '../../store/store.js';
 import type { CliContext } from '../context.js';
 import { kubectlName, readManifestObjects } from '../manifest-files.js';
@@ -58,12 +58,28 @@ export async function ownedByCertificate(store: Store, certificate: Resource): P
   return [...requests, ...secrets];
 }
 
-/** Deletes the objects and their dependents in one transaction; missing ones fail unless ignored. */
+// A controller may write an object between our read and our delete; a fresh read settles it.
+const CONFLICT_ATTEMPTS = 5;
+
+/** Deletes the objects and their dependents in one transaction; missing ones fail unless ignored. Retries a lost race from a fresh read. */
 export async function deleteObjects(
   store: Store,
   keys: readonly ResourceKey[],
   ignoreNotFound: boolean,
 ): Promise<DeletedObject[]> {
+  for (let attempt = 1; ; attempt++) {
+    const done = await deleteOnce(store, keys, ignoreNotFound, attempt >= CONFLICT_ATTEMPTS);
+    if (done !== 'raced') return done;
+  }
+}
+
+// One read-plan-delete round; 'raced' when the store changed under it (a stale version, a dependent gone).
+async function deleteOnce(
+  store: Store,
+  keys: readonly ResourceKey[],
+  ignoreNotFound: boolean,
+  last: boolean,
+): Promise<DeletedObject[] | 'raced'> {
   const ops: WriteOp[] = [];
   const report: DeletedObject[] = [];
   const missing: string[] = [];
@@ -100,7 +116,12 @@ export async function deleteObjects(
       hint: 'check the names with `meshca get`, or pass --ignore-not-found',
     });
   }
-  if (ops.length > 0) await store.transaction(ops);
+  try {
+    if (ops.length > 0) await store.transaction(ops);
+  } catch (err) {
+    if (!last && (isMeshcaError(err, 'CONFLICT') || isMeshcaError(err, 'NOT_FOUND'))) return 'raced';
+    throw err;
+  }
   return report;
 }
 
