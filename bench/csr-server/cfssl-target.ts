@@ -25,7 +25,8 @@ export interface CfsslTarget {
 /** Writes `cfssl gencert` JSON output ({cert, key}) as two PEM files. */
 function writePair(json: string, certFile: string, keyFile: string): void {
   const out = JSON.parse(json) as { cert?: string; key?: string };
-  if (out.cert === undefined || out.key === undefined) throw new Error('cfssl gencert printed no cert or key');
+  if (out.cert === undefined || out.key === undefined)
+    throw new Error('cfssl gencert printed no cert or key');
   writeFileSync(certFile, out.cert);
   writeFileSync(keyFile, out.key, { mode: 0o600 });
 }
@@ -38,16 +39,34 @@ function signBody(i: number, tag: string): string {
 }
 
 /** Makes the CA and TLS material, writes the workloads' bodies, starts `cfssl serve` and waits for it. */
-export async function startCfssl(o: { dir: string; identities: number; log: (line: string) => void }): Promise<CfsslTarget> {
+export async function startCfssl(o: {
+  dir: string;
+  identities: number;
+  log: (line: string) => void;
+}): Promise<CfsslTarget> {
   const file = (name: string): string => path.join(o.dir, name);
-  writeFileSync(file('ca-csr.json'), JSON.stringify({ CN: 'cfssl bench root', key: { algo: 'ecdsa', size: 256 } }));
-  writePair(await runToEnd('cfssl', ['gencert', '-initca', file('ca-csr.json')]), file('ca.pem'), file('ca-key.pem'));
+  writeFileSync(
+    file('ca-csr.json'),
+    JSON.stringify({ CN: 'cfssl bench root', key: { algo: 'ecdsa', size: 256 } }),
+  );
+  writePair(
+    await runToEnd('cfssl', ['gencert', '-initca', file('ca-csr.json')]),
+    file('ca.pem'),
+    file('ca-key.pem'),
+  );
   writeFileSync(
     file('tls-csr.json'),
     JSON.stringify({ CN: 'localhost', hosts: ['127.0.0.1', 'localhost'], key: { algo: 'ecdsa', size: 256 } }),
   );
   writePair(
-    await runToEnd('cfssl', ['gencert', '-ca', file('ca.pem'), '-ca-key', file('ca-key.pem'), file('tls-csr.json')]),
+    await runToEnd('cfssl', [
+      'gencert',
+      '-ca',
+      file('ca.pem'),
+      '-ca-key',
+      file('ca-key.pem'),
+      file('tls-csr.json'),
+    ]),
     file('tls.pem'),
     file('tls-key.pem'),
   );
@@ -55,7 +74,12 @@ export async function startCfssl(o: { dir: string; identities: number; log: (lin
   writeFileSync(
     file('cfssl-config.json'),
     JSON.stringify({
-      signing: { default: { expiry: '1h', usages: ['digital signature', 'key encipherment', 'server auth', 'client auth'] } },
+      signing: {
+        default: {
+          expiry: '1h',
+          usages: ['digital signature', 'key encipherment', 'server auth', 'client auth'],
+        },
+      },
     }),
   );
 
@@ -70,12 +94,24 @@ export async function startCfssl(o: { dir: string; identities: number; log: (lin
   const child: ChildProcess = spawn(
     'cfssl',
     [
-      'serve', '-address', '127.0.0.1', '-port', String(port),
-      '-ca', file('ca.pem'), '-ca-key', file('ca-key.pem'),
-      '-config', file('cfssl-config.json'),
-      '-tls-cert', file('tls.pem'), '-tls-key', file('tls-key.pem'),
+      'serve',
+      '-address',
+      '127.0.0.1',
+      '-port',
+      String(port),
+      '-ca',
+      file('ca.pem'),
+      '-ca-key',
+      file('ca-key.pem'),
+      '-config',
+      file('cfssl-config.json'),
+      '-tls-cert',
+      file('tls.pem'),
+      '-tls-key',
+      file('tls-key.pem'),
       // Warnings only: cfssl logs every request at info, meshca logs none.
-      '-loglevel', '2',
+      '-loglevel',
+      '2',
     ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
@@ -89,11 +125,15 @@ export async function startCfssl(o: { dir: string; identities: number; log: (lin
 
   const post = (body: string): Promise<{ status: number; text: string }> =>
     new Promise((resolve, reject) => {
-      const req = https.request(url, { method: 'POST', ca, headers: { 'content-type': 'application/json' } }, (res) => {
-        let text = '';
-        res.on('data', (d: Buffer) => (text += d.toString()));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-      });
+      const req = https.request(
+        url,
+        { method: 'POST', ca, headers: { 'content-type': 'application/json' } },
+        (res) => {
+          let text = '';
+          res.on('data', (d: Buffer) => (text += d.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+        },
+      );
       req.on('error', reject);
       req.end(body);
     });

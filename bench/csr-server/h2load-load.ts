@@ -62,7 +62,9 @@ function runH2load(args: readonly string[]): Promise<string> {
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     child.on('error', reject);
     child.on('close', (code) =>
-      code === 0 ? resolve(out) : reject(new Error(`h2load exited with ${code}: ${err.slice(0, 500)}${out.slice(0, 500)}`)),
+      code === 0
+        ? resolve(out)
+        : reject(new Error(`h2load exited with ${code}: ${err.slice(0, 500)}${out.slice(0, 500)}`)),
     );
   });
 }
@@ -79,13 +81,20 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     const connections = base + (i < extra ? 1 : 0);
     const logFile = path.join(o.workDir, `h2load-${step}-${i}.log`);
     const args = [
-      '-D', String(o.seconds),
-      '--warm-up-time', String(o.warmUpSeconds),
-      '-c', String(connections),
-      '-m', '1',
-      '-t', '1',
-      '-d', w.bodyFile,
-      '--log-file', logFile,
+      '-D',
+      String(o.seconds),
+      '--warm-up-time',
+      String(o.warmUpSeconds),
+      '-c',
+      String(connections),
+      '-m',
+      '1',
+      '-t',
+      '1',
+      '-d',
+      w.bodyFile,
+      '--log-file',
+      logFile,
       ...w.headers.flatMap((h) => ['-H', h]),
       ...(o.h1 ? ['--h1'] : []),
       ...(o.rpsPerConnection !== undefined ? ['--rps', o.rpsPerConnection.toFixed(3)] : []),

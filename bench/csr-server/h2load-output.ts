@@ -44,7 +44,8 @@ export function parseH2loadSummary(text: string): H2loadSummary {
   }
   const reqPerSecond = Number(finished[1]);
   const [, , , done = '0', succeeded = '0', failed = '0', errored = '0', timeout = '0'] = requests;
-  if (!(reqPerSecond > 0)) throw new Error(`h2load finished with ${finished[1]} req/s: no request completed in the measured window`);
+  if (!(reqPerSecond > 0))
+    throw new Error(`h2load finished with ${finished[1]} req/s: no request completed in the measured window`);
   return {
     seconds: Number(done) / reqPerSecond,
     succeeded: Number(succeeded),
@@ -59,8 +60,15 @@ export function parseH2loadLog(text: string): H2loadLogRow[] {
     if (line.trim() === '') continue;
     const cols = line.split('\t');
     const [startUs, status, durationUs] = cols.map(Number);
-    if (cols.length < 3 || !Number.isFinite(startUs) || !Number.isInteger(status) || !Number.isFinite(durationUs)) {
-      throw new Error(`h2load log line ${i + 1} is not "start<TAB>status<TAB>duration": ${JSON.stringify(line.slice(0, 80))}`);
+    if (
+      cols.length < 3 ||
+      !Number.isFinite(startUs) ||
+      !Number.isInteger(status) ||
+      !Number.isFinite(durationUs)
+    ) {
+      throw new Error(
+        `h2load log line ${i + 1} is not "start<TAB>status<TAB>duration": ${JSON.stringify(line.slice(0, 80))}`,
+      );
     }
     rows.push({ startUs: startUs ?? 0, status: status ?? -1, durationUs: durationUs ?? 0 });
   }

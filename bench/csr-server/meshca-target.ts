@@ -7,7 +7,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import http2 from 'node:http2';
 import path from 'node:path';
-import { ensureTokenSigningKey, MESHCA_TOKEN_ISSUER } from '../../src/ca-server/auth/token-signing-key-store.js';
+import {
+  ensureTokenSigningKey,
+  MESHCA_TOKEN_ISSUER,
+} from '../../src/ca-server/auth/token-signing-key-store.js';
 import { mintServiceAccountToken } from '../../src/ca-server/auth/mint-service-account-token.js';
 import { encodeIstioCertificateRequest } from '../../src/ca-server/proto/istio-certificate-request.js';
 import { decodeIstioCertificateResponse } from '../../src/ca-server/proto/istio-certificate-response.js';
@@ -76,10 +79,17 @@ export async function startMeshca(o: {
   const bin = path.resolve('bin/meshca.js');
   await runToEnd(process.execPath, [bin, '--home', home, 'init']);
 
-  const requestFor = async (mintToken: (ns: string, sa: string) => Promise<string>, i: number, tag: string) => {
+  const requestFor = async (
+    mintToken: (ns: string, sa: string) => Promise<string>,
+    i: number,
+    tag: string,
+  ) => {
     const ns = `bench-${i % 16}`;
     const sa = `${tag}-${i}`;
-    const csr = buildCsr({ key: generatePrivateKey(), sans: { uris: [workloadSpiffeId(TRUST_DOMAIN, ns, sa)] } });
+    const csr = buildCsr({
+      key: generatePrivateKey(),
+      sans: { uris: [workloadSpiffeId(TRUST_DOMAIN, ns, sa)] },
+    });
     const body = grpcFrame(encodeIstioCertificateRequest({ csr, validityDuration: VALIDITY_SECONDS }));
     return { body, token: await mintToken(ns, sa) };
   };
@@ -106,7 +116,12 @@ export async function startMeshca(o: {
     writeFileSync(bodyFile, body);
     workloads.push({
       bodyFile,
-      headers: ['content-type: application/grpc', 'te: trailers', `authorization: Bearer ${token}`, `clusterid: ${CLUSTER_ID}`],
+      headers: [
+        'content-type: application/grpc',
+        'te: trailers',
+        `authorization: Bearer ${token}`,
+        `clusterid: ${CLUSTER_ID}`,
+      ],
     });
   }
 
@@ -116,11 +131,18 @@ export async function startMeshca(o: {
     process.execPath,
     [
       ...o.nodeArgs,
-      bin, '--home', home, 'serve',
-      '--grpc-address', `127.0.0.1:${grpcPort}`,
-      '--http-address', `127.0.0.1:${httpPort}`,
-      '--cluster-id', CLUSTER_ID,
-      '--log-level', 'warn',
+      bin,
+      '--home',
+      home,
+      'serve',
+      '--grpc-address',
+      `127.0.0.1:${grpcPort}`,
+      '--http-address',
+      `127.0.0.1:${httpPort}`,
+      '--cluster-id',
+      CLUSTER_ID,
+      '--log-level',
+      'warn',
       ...o.extraServeArgs,
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
@@ -154,7 +176,12 @@ export async function startMeshca(o: {
           const chunks: Buffer[] = [];
           req.on('data', (c: Buffer) => chunks.push(c));
           req.on('trailers', (t: http2.IncomingHttpHeaders) => {
-            if (t['grpc-status'] !== '0') reject(new Error(`meshca answered grpc-status ${String(t['grpc-status'])}: ${String(t['grpc-message'])}`));
+            if (t['grpc-status'] !== '0')
+              reject(
+                new Error(
+                  `meshca answered grpc-status ${String(t['grpc-status'])}: ${String(t['grpc-message'])}`,
+                ),
+              );
           });
           req.on('error', reject);
           req.on('end', () => {
@@ -163,9 +190,17 @@ export async function startMeshca(o: {
           });
           req.end(body);
         });
-        if (chain.length < 2) throw new Error(`meshca answered a chain of ${chain.length} certificate(s); the Istio agent needs at least 2`);
-        if (chain.at(-1) !== rootPem) throw new Error('the last element of meshca\'s chain is not its root-cert.pem');
-        await opensslVerify(o.dir, { leaf: chain[0] ?? '', intermediates: chain.slice(1, -1), roots: chain.slice(-1) });
+        if (chain.length < 2)
+          throw new Error(
+            `meshca answered a chain of ${chain.length} certificate(s); the Istio agent needs at least 2`,
+          );
+        if (chain.at(-1) !== rootPem)
+          throw new Error("the last element of meshca's chain is not its root-cert.pem");
+        await opensslVerify(o.dir, {
+          leaf: chain[0] ?? '',
+          intermediates: chain.slice(1, -1),
+          roots: chain.slice(-1),
+        });
       } finally {
         session.close();
       }

@@ -12,7 +12,11 @@ export function freePort(): Promise<number> {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))));
+      server.close(() =>
+        typeof address === 'object' && address !== null
+          ? resolve(address.port)
+          : reject(new Error('no port')),
+      );
     });
   });
 }
@@ -27,7 +31,13 @@ export function runToEnd(cmd: string, args: readonly string[]): Promise<string> 
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     child.on('error', reject);
     child.on('close', (code) =>
-      code === 0 ? resolve(out) : reject(new Error(`${path.basename(cmd)} ${args.slice(0, 3).join(' ')} exited with ${code}: ${err.trim().slice(0, 800)}`)),
+      code === 0
+        ? resolve(out)
+        : reject(
+            new Error(
+              `${path.basename(cmd)} ${args.slice(0, 3).join(' ')} exited with ${code}: ${err.trim().slice(0, 800)}`,
+            ),
+          ),
     );
   });
 }
@@ -54,7 +64,10 @@ export async function opensslVerify(
   writeFileSync(untrusted, chain.intermediates.join(''));
   writeFileSync(roots, chain.roots.join(''));
   await runToEnd('openssl', [
-    'verify', '-x509_strict', '-CAfile', roots,
+    'verify',
+    '-x509_strict',
+    '-CAfile',
+    roots,
     ...(chain.intermediates.length > 0 ? ['-untrusted', untrusted] : []),
     leaf,
   ]);

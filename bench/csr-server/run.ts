@@ -37,11 +37,16 @@ interface ServerResult {
   rssMiB?: number;
 }
 
-const fmt = (n: number | undefined, digits = 0): string => (n === undefined || Number.isNaN(n) ? '—' : n.toFixed(digits));
+const fmt = (n: number | undefined, digits = 0): string =>
+  n === undefined || Number.isNaN(n) ? '—' : n.toFixed(digits);
 const log = (line: string): void => void process.stderr.write(`${line}\n`);
 
 async function requirePeers(): Promise<void> {
-  for (const [bin, pkg] of [['h2load', 'nghttp2-client'], ['cfssl', 'golang-cfssl'], ['openssl', 'openssl']] as const) {
+  for (const [bin, pkg] of [
+    ['h2load', 'nghttp2-client'],
+    ['cfssl', 'golang-cfssl'],
+    ['openssl', 'openssl'],
+  ] as const) {
     await runToEnd('sh', ['-c', `command -v ${bin}`]).catch(() => {
       throw new Error(`${bin} is not installed; install it with: apt-get install -y ${pkg}`);
     });
@@ -49,20 +54,36 @@ async function requirePeers(): Promise<void> {
 }
 
 /** One load step against meshca, checked against the server's own counters. */
-async function meshcaStep(m: MeshcaTarget, concurrency: number, dir: string, rps?: number): Promise<LoadResult> {
+async function meshcaStep(
+  m: MeshcaTarget,
+  concurrency: number,
+  dir: string,
+  rps?: number,
+): Promise<LoadResult> {
   const before = await m.counters();
   const result = await runLoad({
-    url: m.url, h1: false, workloads: m.workloads, concurrency, serverPid: m.pid,
-    seconds: SECONDS, warmUpSeconds: WARM_UP_SECONDS, workDir: dir,
+    url: m.url,
+    h1: false,
+    workloads: m.workloads,
+    concurrency,
+    serverPid: m.pid,
+    seconds: SECONDS,
+    warmUpSeconds: WARM_UP_SECONDS,
+    workDir: dir,
     ...(rps !== undefined && { rpsPerConnection: rps }),
   });
   const after = await m.counters();
   const succeeded = after.succeeded - before.succeeded;
   const failedOnServer = after.answered - before.answered - succeeded;
   // h2load sees HTTP 200 for gRPC errors too: the server's counters say whether each answer was a certificate.
-  if (failedOnServer !== 0) throw new Error(`meshca counted ${failedOnServer} failed CSRs in this step; every CSR should have been signed`);
+  if (failedOnServer !== 0)
+    throw new Error(
+      `meshca counted ${failedOnServer} failed CSRs in this step; every CSR should have been signed`,
+    );
   if (succeeded < result.succeeded) {
-    throw new Error(`h2load counted ${result.succeeded} successes but meshca issued only ${succeeded} certificates`);
+    throw new Error(
+      `h2load counted ${result.succeeded} successes but meshca issued only ${succeeded} certificates`,
+    );
   }
   return result;
 }
@@ -75,7 +96,13 @@ async function main(): Promise<void> {
   let cfssl: CfsslTarget | undefined;
   try {
     log(`preparing ${IDENTITIES} identities (key, CSR, token) per server …`);
-    meshca = await startMeshca({ dir, identities: IDENTITIES, extraServeArgs: ['--rate-limit', '0', ...MESHCA_ARGS], nodeArgs: MESHCA_NODE_ARGS, log });
+    meshca = await startMeshca({
+      dir,
+      identities: IDENTITIES,
+      extraServeArgs: ['--rate-limit', '0', ...MESHCA_ARGS],
+      nodeArgs: MESHCA_NODE_ARGS,
+      log,
+    });
     cfssl = await startCfssl({ dir, identities: IDENTITIES, log });
     await meshca.check('before');
     await cfssl.check('before');
@@ -86,8 +113,14 @@ async function main(): Promise<void> {
       meshca: (conc: number, rps?: number) => meshcaStep(meshca!, conc, dir, rps),
       cfssl: (conc: number, rps?: number) =>
         runLoad({
-          url: cfssl!.url, h1: true, workloads: cfssl!.workloads, concurrency: conc, serverPid: cfssl!.pid,
-          seconds: SECONDS, warmUpSeconds: WARM_UP_SECONDS, workDir: dir,
+          url: cfssl!.url,
+          h1: true,
+          workloads: cfssl!.workloads,
+          concurrency: conc,
+          serverPid: cfssl!.pid,
+          seconds: SECONDS,
+          warmUpSeconds: WARM_UP_SECONDS,
+          workDir: dir,
           ...(rps !== undefined && { rpsPerConnection: rps }),
         }),
     };
@@ -99,7 +132,9 @@ async function main(): Promise<void> {
         if (!ramping.has(s)) continue;
         const step = await run[s.name as 'meshca' | 'cfssl'](level);
         s.steps.push(step);
-        log(`${s.name.padEnd(6)} c=${String(level).padStart(3)}  ${fmt(step.perSecond).padStart(6)} certs/s  p50 ${fmt(step.p50Ms, 2)} ms  p99 ${fmt(step.p99Ms, 2)} ms  server CPU ${fmt(step.serverCores, 2)} cores  failed ${step.failed}`);
+        log(
+          `${s.name.padEnd(6)} c=${String(level).padStart(3)}  ${fmt(step.perSecond).padStart(6)} certs/s  p50 ${fmt(step.p50Ms, 2)} ms  p99 ${fmt(step.p99Ms, 2)} ms  server CPU ${fmt(step.serverCores, 2)} cores  failed ${step.failed}`,
+        );
         if (nextSaturationStep(s.steps.map((x) => x.perSecond)) === 'stop') ramping.delete(s);
       }
       if (ramping.size === 0) break;
@@ -111,7 +146,9 @@ async function main(): Promise<void> {
       const sat = s.saturated!;
       s.halfTarget = sat.perSecond / 2;
       s.half = await run[s.name as 'meshca' | 'cfssl'](sat.concurrency, s.halfTarget / sat.concurrency);
-      log(`${s.name.padEnd(6)} half rate ${fmt(s.halfTarget)}/s: ${fmt(s.half.perSecond)} certs/s  p50 ${fmt(s.half.p50Ms, 2)} ms  p99 ${fmt(s.half.p99Ms, 2)} ms  server CPU ${fmt(s.half.serverCores, 2)} cores`);
+      log(
+        `${s.name.padEnd(6)} half rate ${fmt(s.halfTarget)}/s: ${fmt(s.half.perSecond)} certs/s  p50 ${fmt(s.half.p50Ms, 2)} ms  p99 ${fmt(s.half.p99Ms, 2)} ms  server CPU ${fmt(s.half.serverCores, 2)} cores`,
+      );
     }
 
     await meshca.check('after');

@@ -1,6 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { latencyMs, parseH2loadLog, parseH2loadSummary, percentile } from '../../bench/csr-server/h2load-output.js';
+import {
+  latencyMs,
+  parseH2loadLog,
+  parseH2loadSummary,
+  percentile,
+} from '../../bench/csr-server/h2load-output.js';
 import { sumMetric } from '../../bench/csr-server/meshca-target.js';
 import { nextSaturationStep } from '../../bench/csr-server/saturation.js';
 
@@ -25,10 +30,26 @@ describe('reading h2load output', () => {
   });
 
   it.each([
-    ['no "finished in" line', SUMMARY.replace(/^finished.*$/m, ''), 'h2load printed no "finished in" or "requests:" line'],
-    ['no "requests:" line', SUMMARY.replace(/^requests:.*$/m, ''), 'h2load printed no "finished in" or "requests:" line'],
-    ['zero req/s', SUMMARY.replace('1108.67 req/s', '0.00 req/s'), 'h2load finished with 0.00 req/s: no request completed'],
-    ['an error message only', 'no protocol was negotiated\n', 'its output began:\nno protocol was negotiated'],
+    [
+      'no "finished in" line',
+      SUMMARY.replace(/^finished.*$/m, ''),
+      'h2load printed no "finished in" or "requests:" line',
+    ],
+    [
+      'no "requests:" line',
+      SUMMARY.replace(/^requests:.*$/m, ''),
+      'h2load printed no "finished in" or "requests:" line',
+    ],
+    [
+      'zero req/s',
+      SUMMARY.replace('1108.67 req/s', '0.00 req/s'),
+      'h2load finished with 0.00 req/s: no request completed',
+    ],
+    [
+      'an error message only',
+      'no protocol was negotiated\n',
+      'its output began:\nno protocol was negotiated',
+    ],
   ])('refuses a summary with %s', (_name, text, message) => {
     expect(() => parseH2loadSummary(text)).toThrow(message);
   });
@@ -52,19 +73,27 @@ describe('reading h2load output', () => {
   });
 
   it('computes p50 and p99 over the 2xx rows only, in milliseconds', () => {
-    const ok = Array.from({ length: 100 }, (_, i) => ({ startUs: i, status: 200, durationUs: (i + 1) * 1000 }));
+    const ok = Array.from({ length: 100 }, (_, i) => ({
+      startUs: i,
+      status: 200,
+      durationUs: (i + 1) * 1000,
+    }));
     const failed = Array.from({ length: 50 }, (_, i) => ({ startUs: i, status: 503, durationUs: 1e9 }));
     expect(latencyMs([...ok, ...failed])).toEqual({ p50: 50, p99: 99, count: 100 });
   });
 
   it('gives the nearest-rank percentile: one of the values, with at least p% of them at or below it', () => {
     fc.assert(
-      fc.property(fc.array(fc.integer(), { minLength: 1, maxLength: 200 }), fc.integer({ min: 1, max: 100 }), (values, p) => {
-        const q = percentile(values, p);
-        expect(values).toContain(q);
-        expect(values.filter((v) => v <= q).length).toBeGreaterThanOrEqual((p / 100) * values.length);
-        expect(values.filter((v) => v < q).length).toBeLessThan((p / 100) * values.length);
-      }),
+      fc.property(
+        fc.array(fc.integer(), { minLength: 1, maxLength: 200 }),
+        fc.integer({ min: 1, max: 100 }),
+        (values, p) => {
+          const q = percentile(values, p);
+          expect(values).toContain(q);
+          expect(values.filter((v) => v <= q).length).toBeGreaterThanOrEqual((p / 100) * values.length);
+          expect(values.filter((v) => v < q).length).toBeLessThan((p / 100) * values.length);
+        },
+      ),
     );
     expect(percentile([], 99)).toBeNaN();
   });
@@ -95,7 +124,11 @@ describe('reading meshca counters from /metrics', () => {
 
   it.each([
     ['sums every label set of a counter', 'citadel_server_csr_count', 123],
-    ['does not count a metric whose name only starts with the one asked for', 'citadel_server_csr_count_other', 1000],
+    [
+      'does not count a metric whose name only starts with the one asked for',
+      'citadel_server_csr_count_other',
+      1000,
+    ],
     ['reads an unlabelled-looking name with labels', 'citadel_server_success_cert_issuance_count', 120],
     ['answers 0 for a metric that is absent', 'citadel_server_csr_sign_err_count', 0],
   ])('%s', (_name, metric, value) => {
