@@ -81,7 +81,7 @@ async function allReady(store: SqliteStore, names: ReadonlySet<string>, from: st
 function cryptoBound(n: number): number {
   const caKey = generatePrivateKey({ algorithm: 'ECDSA', size: 256 });
   const ca = issueCertificate(
-    { publicKey: caKey, isCA: true, subject: { commonName: ['bench CA'] }, lifetimeMs: 86_400_000 },
+    { publicKey: caKey, isCA: true, subject: { commonName: 'bench CA' }, lifetimeMs: 86_400_000 },
     { selfSigned: caKey },
     { now: new Date() },
   );
