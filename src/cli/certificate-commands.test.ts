@@ -392,6 +392,38 @@ describe('Events in describe and status', () => {
     expect((await cli.run('get', 'events')).stdout).toContain('istio-root-ca.0000000000000001');
   });
 
+  it("finds events by the controllers' uid label and orders those of one second by write order", async () => {
+    await cli.run('init');
+    await withStore(async (store) => {
+      const cert = await store.get({ ...CERT, name: 'istio-ca', namespace: NS });
+      const uid = cert.metadata.uid ?? '';
+      const labelled = (name: string, reason: string): Promise<void> =>
+        addEvent(store, {
+          name,
+          reason,
+          lastTimestamp: '2026-11-22T11:59:00Z',
+          involvedObject: {
+            apiVersion: CERT.apiVersion,
+            kind: 'Certificate',
+            name: 'istio-ca',
+            namespace: NS,
+            uid,
+          },
+        }).then(async () => {
+          const e = await store.get({ apiVersion: 'v1', kind: 'Event', name, namespace: NS });
+          await store.update({
+            ...e,
+            metadata: { ...e.metadata, labels: { 'meshca.io/involved-uid': uid } },
+          });
+        });
+      // Names sort opposite to write order, so only the write order can put Issuing first.
+      await labelled('istio-ca.ffff', 'Issuing');
+      await labelled('istio-ca.aaaa', 'Issued');
+    });
+    const out = (await cli.run('describe', 'certificate', 'istio-ca')).stdout;
+    expect(out).toMatch(/Normal\s+Issuing\s+60s[^\n]*\n\s+Normal\s+Issued\s+60s/);
+  });
+
   it('says <none> for an object without events', async () => {
     await cli.run('init');
     expect((await cli.run('describe', 'issuer', 'istio-ca-issuer')).stdout).toContain('Events:  <none>\n');
