@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Resource } from '../../src/api/resource.js';
 import { createCertificateControllers } from '../../src/controller/index.js';
+import { isMeshcaError } from '../../src/errors/index.js';
 import { startControllerRuntime, type ControllerRuntime } from '../../src/controller/runtime/index.js';
 import { buildCsr, generatePrivateKey, issueCertificate, parseCsr } from '../../src/pki/index.js';
 import { openSqliteStore, type SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
@@ -57,23 +58,27 @@ const isReady = (r: Resource): boolean =>
     (c) => c.type === 'Ready' && c.status === 'True',
   ) === true;
 
-/** Resolves when `names` are all Ready, following a watch on Certificates. */
-async function allReady(store: SqliteStore, names: ReadonlySet<string>, from: string): Promise<void> {
-  const ready = new Set<string>();
-  const initial = await store.list<Resource>(CERTIFICATE, { namespace: NS });
-  for (const c of initial.items) if (names.has(c.metadata.name) && isReady(c)) ready.add(c.metadata.name);
-  if (ready.size === names.size) return;
-  const watch = store.watch<Resource>(CERTIFICATE, { namespace: NS, resourceVersion: from });
-  try {
-    for await (const e of watch) {
-      const n = e.object.metadata.name;
-      if (!names.has(n)) continue;
-      if (isReady(e.object)) ready.add(n);
-      else ready.delete(n);
-      if (ready.size === names.size) return;
+/** Resolves when `names` are all Ready: lists, then follows a watch; lists again if the watch falls behind (GONE). */
+async function allReady(store: SqliteStore, names: ReadonlySet<string>): Promise<void> {
+  for (;;) {
+    const ready = new Set<string>();
+    const list = await store.list<Resource>(CERTIFICATE, { namespace: NS });
+    for (const c of list.items) if (names.has(c.metadata.name) && isReady(c)) ready.add(c.metadata.name);
+    if (ready.size === names.size) return;
+    const watch = store.watch<Resource>(CERTIFICATE, { namespace: NS, resourceVersion: list.resourceVersion });
+    try {
+      for await (const e of watch) {
+        const n = e.object.metadata.name;
+        if (!names.has(n)) continue;
+        if (isReady(e.object)) ready.add(n);
+        else ready.delete(n);
+        if (ready.size === names.size) return;
+      }
+    } catch (err) {
+      if (!isMeshcaError(err, 'GONE')) throw err;
+    } finally {
+      watch.close();
     }
-  } finally {
-    watch.close();
   }
 }
 
@@ -139,14 +144,13 @@ async function main(): Promise<void> {
       },
       { op: 'create', resource: issuer('bench-ca', { ca: { secretName: 'bench-root' } }) },
     ]);
-    await allReady(store, new Set(['bench-root']), '0');
+    await allReady(store, new Set(['bench-root']));
     await runtime.manager.idle();
 
     const names = new Set<string>();
     for (let i = 0; i < CERTS; i++) names.add(`c${String(i).padStart(5, '0')}`);
     const cpu0 = process.cpuUsage();
     const start = process.hrtime.bigint();
-    const from = (await store.list(CERTIFICATE, { limit: 1 })).resourceVersion;
     let ops: WriteOp[] = [];
     for (const n of names) {
       ops.push({
@@ -160,7 +164,7 @@ async function main(): Promise<void> {
     }
     if (ops.length > 0) await store.transaction(ops);
     const applied = process.hrtime.bigint();
-    await allReady(store, names, from);
+    await allReady(store, names);
     const done = process.hrtime.bigint();
     const cpu = process.cpuUsage(cpu0);
     await runtime.manager.idle();
