@@ -42,4 +42,9 @@ export interface Issuer {
   readonly type: string;
   /** Signs a request or throws a MeshcaError saying why not. */
   sign(request: SignRequest): Promise<SignResult>;
+  /**
+   * Checks that the upstream can sign now (reachable, authenticated, account registered); throws
+   * a MeshcaError saying why not. Kinds with nothing upstream (selfSigned, ca) leave it out.
+   */
+  checkReady?(now: Date): Promise<void>;
 }
