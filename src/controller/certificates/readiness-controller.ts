@@ -8,6 +8,7 @@ import { requestName, type CertificateObject, type RequestObject } from './certi
 import { READY_MESSAGE } from './issuing-controller.js';
 import { certificateKeysOf, type LifecycleSettings } from './lifecycle-options.js';
 import { CERTIFICATE, CERTIFICATE_REQUEST, SECRET, formatTime, keyOf, parseTime } from './resource-types.js';
+import { loadCertificateState } from './certificate-state.js';
 import { inspectSecret } from './secret-state.js';
 
 /** cert-manager's default revisionHistoryLimit since v1.18: keep only the current request. */
@@ -109,21 +110,14 @@ export function createReadinessController(settings: LifecycleSettings): Controll
     mapToKeys: (changed: Resource): ResourceKey[] => certificateKeysOf(changed),
     async reconcile(key: ResourceKey, ctx: ReconcileContext): Promise<ReconcileResult> {
       const { store } = ctx;
-      const certificate = await store.tryGet<CertificateObject>(key);
-      if (certificate === undefined) {
+      const state = await loadCertificateState(store, key);
+      if (state === undefined) {
         settings.metrics?.removeCertificate(key.namespace ?? '', key.name);
         return {};
       }
+      const { certificate, secret, currentRequest } = state;
       const ns = certificate.metadata.namespace;
       const revision = certificate.status?.revision;
-      const [secret, currentRequest] = await Promise.all([
-        store.tryGet<Resource>(keyOf(SECRET, ns, certificate.spec.secretName)),
-        revision === undefined
-          ? Promise.resolve(undefined)
-          : store.tryGet<RequestObject>(
-              keyOf(CERTIFICATE_REQUEST, ns, requestName(certificate.metadata.name, revision)),
-            ),
-      ]);
       const now = ctx.now();
       const readiness = decideReadiness(certificate, secret, currentRequest, now);
       const condition: ConditionUpdate = {

@@ -5,11 +5,11 @@ import {
   failedAttempts,
   nextRevision,
   requestName,
-  type CertificateObject,
   type RequestObject,
 } from './certificate-resources.js';
 import { decideIssuance } from './decide-issuance.js';
 import { desiredCertificate } from './desired-certificate.js';
+import { loadCertificateState } from './certificate-state.js';
 import type { LifecycleSettings } from './lifecycle-options.js';
 import { certificateKeysOf } from './lifecycle-options.js';
 import { CERTIFICATE, CERTIFICATE_REQUEST, SECRET, keyOf } from './resource-types.js';
@@ -28,18 +28,10 @@ export function createTriggerController(settings: LifecycleSettings): Controller
     mapToKeys: (changed: Resource): ResourceKey[] => certificateKeysOf(changed),
     async reconcile(key: ResourceKey, ctx: ReconcileContext): Promise<ReconcileResult> {
       const { store } = ctx;
-      const certificate = await store.tryGet<CertificateObject>(key);
-      if (certificate === undefined) return {};
+      const state = await loadCertificateState(store, key);
+      if (state === undefined) return {};
+      const { certificate, secret, currentRequest } = state;
       const ns = certificate.metadata.namespace;
-      const revision = certificate.status?.revision;
-      const [secret, currentRequest] = await Promise.all([
-        store.tryGet<Resource>(keyOf(SECRET, ns, certificate.spec.secretName)),
-        revision === undefined
-          ? Promise.resolve(undefined)
-          : store.tryGet<RequestObject>(
-              keyOf(CERTIFICATE_REQUEST, ns, requestName(certificate.metadata.name, revision)),
-            ),
-      ]);
       const now = ctx.now();
       let decision;
       try {
