@@ -2,13 +2,35 @@ import type { Resource } from '../api/resource.js';
 import { MeshcaError } from '../errors/index.js';
 import { CaIssuer } from './ca/ca-issuer.js';
 import type { Issuer } from './issuer.js';
+import type { UpstreamTokenCache } from './upstream-token-cache.js';
 import { SelfSignedIssuer } from './self-signed/self-signed-issuer.js';
 
 /** Looks a Secret up by namespace and name (the store, in production). */
 export type SecretLookup = (namespace: string, name: string) => Promise<Resource | undefined>;
 
+/** What an upstream issuer kind needs from outside beyond Secrets: injected by the composition root. */
+export interface IssuerDependencies {
+  /**
+   * Mints a service-account token (Vault's kubernetes auth with serviceAccountRef); meshca's own
+   * token signer in `meshca serve`. Without it, serviceAccountRef is refused with a message.
+   */
+  readonly tokenMinter?: ServiceAccountTokenMinter;
+  /** Keeps upstream login tokens between signings (one per issuer); without it each build logs in again. */
+  readonly upstreamTokens?: UpstreamTokenCache;
+  /** Timeout of one upstream HTTP request, ms (default 10 s). */
+  readonly upstreamTimeoutMs?: number;
+}
+
+/** Asks for a service-account token: `aud` = audiences, valid for ttlMs. */
+export type ServiceAccountTokenMinter = (request: {
+  readonly namespace: string;
+  readonly serviceAccount: string;
+  readonly audiences: readonly string[];
+  readonly ttlMs: number;
+}) => Promise<string>;
+
 /** How issuers are built from resources. */
-export interface CreateIssuerOptions {
+export interface CreateIssuerOptions extends IssuerDependencies {
   readonly getSecret: SecretLookup;
   /** Where a ClusterIssuer's Secrets live (cert-manager's --cluster-resource-namespace). */
   readonly clusterResourceNamespace: string;

@@ -1,5 +1,6 @@
 import { randomInt, type KeyObject } from 'node:crypto';
 import type { Resource, ResourceKey } from '../../api/resource.js';
+import type { IssuerDependencies } from '../../issuers/create-issuer.js';
 import { generatePrivateKey, type KeySpec } from '../../pki/index.js';
 import type { CertManagerMetrics } from '../../telemetry/cert-manager-metrics.js';
 import { EventRecorder } from '../events.js';
@@ -24,6 +25,8 @@ export interface CertificateControllerOptions {
   readonly generateKey?: (spec: KeySpec) => KeyObject;
   /** How far issuers backdate notBefore. */
   readonly backdateMs?: number;
+  /** What upstream issuers (vault, acme) need from outside: a token minter, a token cache … */
+  readonly issuerDependencies?: IssuerDependencies;
 }
 
 /** The options with defaults filled in, shared by the controllers of one set. */
@@ -37,6 +40,7 @@ export interface LifecycleSettings {
   readonly generateKey: (spec: KeySpec) => KeyObject;
   readonly backdateMs: number | undefined;
   readonly events: EventRecorder;
+  readonly issuerDependencies: IssuerDependencies;
 }
 
 const ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
@@ -60,6 +64,7 @@ export function lifecycleSettings(options: CertificateControllerOptions): Lifecy
     generateKey: options.generateKey ?? generatePrivateKey,
     backdateMs: options.backdateMs,
     events: new EventRecorder(),
+    issuerDependencies: options.issuerDependencies ?? {},
   };
 }
 

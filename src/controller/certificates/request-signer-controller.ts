@@ -94,6 +94,7 @@ export function createRequestSignerController(settings: LifecycleSettings): Cont
       );
     }
     const issuer: Issuer = await createIssuer(issuerResource, {
+      ...settings.issuerDependencies,
       getSecret: (namespace, name) => ctx.store.tryGet<Resource>(keyOf(SECRET, namespace, name)),
       clusterResourceNamespace: settings.clusterResourceNamespace,
       ...(settings.backdateMs !== undefined && { backdateMs: settings.backdateMs }),
