@@ -55,7 +55,8 @@ describe('building an issuer from its resource', () => {
     [{ ca: { secretName: 'missing' } }, {}, 'ISSUER_NOT_READY', 'secret team/missing of Issuer team/ca does not exist'],
     [{ ca: { secretName: 'root' } }, { 'team/root': caSecret('team', { 'tls.crt': b64('x') }) }, 'ISSUER_NOT_READY', 'secret team/root of Issuer team/ca lacks tls.key'],
     [{ ca: {} }, {}, 'ISSUER_INVALID', 'Issuer team/ca: spec.ca.secretName is required'],
-    [{ vault: { server: 'https://vault', path: 'pki/sign/x' } }, {}, 'ISSUER_INVALID', 'issuer type "vault" cannot sign in this version of meshca'],
+    [{ vault: { server: 'https://vault', path: 'pki/sign/x' } }, {}, 'ISSUER_INVALID', 'Issuer team/ca: spec.vault.auth names no login method'],
+    [{ vault: { server: 'https://vault', path: 'pki/issue/x', auth: { tokenSecretRef: { name: 'vault-token' } } } }, {}, 'ISSUER_INVALID', 'spec.vault.path "pki/issue/x" is not a Vault PKI signing path'],
     [{}, {}, 'ISSUER_INVALID', 'spec names no issuer type'],
   ])('refuses %j with %s', async (spec, secrets, code, message) => {
     await expect(

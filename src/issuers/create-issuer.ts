@@ -4,6 +4,7 @@ import { CaIssuer } from './ca/ca-issuer.js';
 import type { Issuer } from './issuer.js';
 import type { UpstreamTokenCache } from './upstream-token-cache.js';
 import { SelfSignedIssuer } from './self-signed/self-signed-issuer.js';
+import { createVaultIssuer } from './vault/create-vault-issuer.js';
 
 /** Looks a Secret up by namespace and name (the store, in production). */
 export type SecretLookup = (namespace: string, name: string) => Promise<Resource | undefined>;
@@ -74,6 +75,7 @@ export async function createIssuer(resource: Resource, options: CreateIssuerOpti
     const caPem = secretText(secret, 'ca.crt');
     return CaIssuer.fromKeyPair({ certChainPem, keyPem, ...(caPem !== undefined && { caPem }) }, { source, ...backdate });
   }
+  if (spec['vault'] !== undefined) return createVaultIssuer(resource, options);
   const type = ['vault', 'acme'].find((t) => spec[t] !== undefined);
   if (type !== undefined) {
     throw new MeshcaError('ISSUER_INVALID', `${name}: issuer type "${type}" cannot sign in this version of meshca`, {
