@@ -67,7 +67,7 @@ export function createRequestSignerController(settings: LifecycleSettings): Cont
     request: RequestObject,
     ctx: ReconcileContext,
     now: Date,
-  ): Promise<{ chain: string; ca: string }> => {
+  ): Promise<{ chain: string; ca: string } | undefined> => {
     const ref = issuerRefOf(request.spec);
     const ns = request.metadata.namespace;
     const issuerKey =
@@ -84,6 +84,8 @@ export function createRequestSignerController(settings: LifecycleSettings): Cont
         },
       );
     }
+    // ACME cannot sign in one call: the Order controllers (src/controller/acme) own these requests.
+    if (((issuerResource['spec'] ?? {}) as { acme?: unknown }).acme !== undefined) return undefined;
     const caSecret = ((issuerResource['spec'] ?? {}) as { ca?: { secretName?: unknown } }).ca?.secretName;
     if (typeof caSecret === 'string') {
       wait(
@@ -202,6 +204,7 @@ export function createRequestSignerController(settings: LifecycleSettings): Cont
       try {
         const signed = await sign(request, ctx, now);
         forget(key);
+        if (signed === undefined) return {};
         await ctx.store.updateStatus({
           ...request,
           status: {
