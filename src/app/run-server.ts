@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { Registry } from 'prom-client';
 import { startCaServer } from '../ca-server/ca-server.js';
 import type { ServeOptions } from '../cli/commands/serve-options.js';
+import { createAcmeControllers, startHttp01Solver, type Http01Solver } from '../controller/acme/index.js';
 import { createCertificateControllers } from '../controller/index.js';
 import {
   startControllerRuntime,
@@ -137,9 +138,23 @@ export async function startServer(options: ServeOptions, deps: RunServerDeps): P
   );
 
   let controllers: ControllerRuntime | undefined;
+  let http01: Http01Solver | undefined;
   try {
     controllers = options.controller ? startControllers(options, deps, store, registry, logger) : undefined;
+    // Every replica answers HTTP-01: the ACME server may reach any of them.
+    if (options.controller && options.acmeHttp01Address !== '') {
+      // A busy port must not stop the CA: HTTP-01 orders then fail with the ACME server's problem.
+      http01 = await startHttp01Solver(store, options.acmeHttp01Address).catch((err: unknown) => {
+        logger.error('cannot answer acme http-01 challenges; give --acme-http01-address a free address', {
+          address: options.acmeHttp01Address,
+          error: toMeshcaError(err).message,
+        });
+        return undefined;
+      });
+      if (http01 !== undefined) logger.info('answering acme http-01 challenges', { address: http01.address });
+    }
   } catch (err) {
+    await controllers?.stop();
     await ca.close();
     await store.close();
     throw err;
@@ -170,6 +185,7 @@ export async function startServer(options: ServeOptions, deps: RunServerDeps): P
     httpAddress = `${bound.host}:${bound.port}`;
   } catch (err) {
     await controllers?.stop();
+    await http01?.close();
     await ca.close();
     await store.close();
     throw err;
@@ -186,6 +202,7 @@ export async function startServer(options: ServeOptions, deps: RunServerDeps): P
     close: async () => {
       logger.info('shutting down');
       await controllers?.stop();
+      await http01?.close();
       await http.close();
       await ca.close();
       await store.close();
@@ -214,12 +231,15 @@ function startControllers(
         });
   return startControllerRuntime({
     store: controllerStore,
-    controllers: createCertificateControllers({
-      approval: !options.disableAutoApproval,
-      clusterResourceNamespace: options.clusterResourceNamespace,
-      backoffBase: options.issuanceBackoffBaseMs,
-      metrics: createCertManagerMetrics(registry),
-    }),
+    controllers: [
+      ...createCertificateControllers({
+        approval: !options.disableAutoApproval,
+        clusterResourceNamespace: options.clusterResourceNamespace,
+        backoffBase: options.issuanceBackoffBaseMs,
+        metrics: createCertManagerMetrics(registry),
+      }),
+      ...createAcmeControllers({ clusterResourceNamespace: options.clusterResourceNamespace }),
+    ],
     leaseNamespace: options.certificateNamespace,
     // client-go's proportions (15 s / 10 s / 5 s / 2 s), scaled to the lease duration.
     leaderElection: {

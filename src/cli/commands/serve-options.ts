@@ -43,6 +43,8 @@ export interface ServeOptions {
   issuanceBackoffBaseMs: number;
   /** How long the controller lease lasts unrenewed; the leader renews at a third of it. */
   leaderElectionLeaseDurationMs: number;
+  /** Where meshca answers ACME HTTP-01 challenges itself (`host:port`); '' turns the listener off. */
+  acmeHttp01Address: string;
 }
 
 /** The raw settings: every key both a flag (kebab-case) and a config-file key (camelCase). */
@@ -71,6 +73,7 @@ export const SERVE_SETTINGS = {
   controller: { flag: 'controller', default: 'true', help: 'run the certificate controllers, leader-elected among replicas on one store (true|false)', boolean: true },
   disableAutoApproval: { flag: 'disable-auto-approval', default: 'false', help: 'leave CertificateRequests to meshca approve/deny instead of the built-in approver (true|false)', boolean: true },
   issuanceBackoffBase: { flag: 'issuance-backoff-base', default: '1h', help: 'first wait after a failed issuance; doubles per failure, at most 32h' },
+  acmeHttp01Address: { flag: 'acme-http01-address', default: '0.0.0.0:8089', help: 'address where meshca answers ACME HTTP-01 challenges (cert-manager\'s solver port); empty turns it off' },
   leaderElectionLeaseDuration: { flag: 'leader-election-lease-duration', default: '15s', help: 'how long the controller lease lasts unrenewed: how soon a replica takes over from a dead leader' },
 } as const satisfies Record<string, { flag: string; default: string | undefined; help: string; boolean?: true }>;
 
@@ -164,6 +167,7 @@ export function resolveServeOptions(raw: Record<ServeSetting, string | undefined
   const get = (k: ServeSetting): string => raw[k] ?? SERVE_SETTINGS[k].default ?? '';
   const grpc = parseAddress('grpc-address', get('grpcAddress'));
   const http = parseAddress('http-address', get('httpAddress'));
+  const acmeHttp01 = get('acmeHttp01Address') === '' ? undefined : parseAddress('acme-http01-address', get('acmeHttp01Address'));
   const trustDomain = get('trustDomain');
   try {
     parseSpiffeId(`spiffe://${trustDomain}`);
@@ -236,5 +240,6 @@ export function resolveServeOptions(raw: Record<ServeSetting, string | undefined
     disableAutoApproval: bool('disableAutoApproval'),
     issuanceBackoffBaseMs: duration('issuance-backoff-base', get('issuanceBackoffBase')),
     leaderElectionLeaseDurationMs: leaseDuration(get('leaderElectionLeaseDuration')),
+    acmeHttp01Address: acmeHttp01 === undefined ? '' : `${acmeHttp01.host.includes(':') ? `[${acmeHttp01.host}]` : acmeHttp01.host}:${acmeHttp01.port}`,
   };
 }

@@ -1,0 +1,133 @@
+import type { Challenge } from '../../api/acme-challenge.js';
+import type { Resource, ResourceKey } from '../../api/resource.js';
+import { MeshcaError } from '../../errors/index.js';
+import type { Controller, ReconcileContext, ReconcileResult } from '../runtime/controller.js';
+import type { AcmeIssuerSource } from './acme-issuer-source.js';
+import { acmeRetry } from './acme-retry.js';
+import { CHALLENGE } from './acme-types.js';
+
+type ChallengeObject = Challenge & Resource;
+
+/** Makes a challenge answerable (DNS-01: writes the TXT record); HTTP-01 is served from the resource itself. */
+export type ChallengePresenter = (challenge: ChallengeObject, ctx: ReconcileContext) => Promise<void>;
+/** Undoes what a presenter did. */
+export type ChallengeCleaner = (challenge: ChallengeObject, ctx: ReconcileContext) => Promise<void>;
+
+/** Settings of the Challenge controller. */
+export interface ChallengeControllerSettings {
+  readonly issuers: AcmeIssuerSource;
+  readonly pollMs: number;
+  readonly retryBaseMs: number;
+  readonly present: ChallengePresenter;
+  readonly cleanup: ChallengeCleaner;
+}
+
+/**
+ * The Challenge controller: presents the challenge, tells the ACME server to validate it
+ * (RFC 8555 §7.5.1), then polls the authorization until the challenge is valid or invalid,
+ * keeping the server's problem document in `status.reason`. A failed challenge is cleaned up at
+ * once; the Order controller removes all of them when the order is final.
+ */
+export function createChallengeController(settings: ChallengeControllerSettings): Controller {
+  const attempts = new Map<string, number>();
+  const keyText = (k: ResourceKey): string => `${k.namespace ?? ''}/${k.name}`;
+  return {
+    name: 'challenges',
+    kind: CHALLENGE,
+    watches: [],
+    mapToKeys: () => [],
+    async reconcile(key: ResourceKey, ctx: ReconcileContext): Promise<ReconcileResult> {
+      const challenge = await ctx.store.tryGet<ChallengeObject>(key);
+      if (challenge === undefined) {
+        attempts.delete(keyText(key));
+        return {};
+      }
+      const now = ctx.now();
+      const status = challenge.status ?? {};
+      const write = (next: NonNullable<Challenge['status']>): Promise<unknown> =>
+        ctx.store.updateStatus({ ...challenge, status: next });
+      if (
+        status.state === 'valid' ||
+        status.state === 'invalid' ||
+        status.state === 'expired' ||
+        status.state === 'errored'
+      ) {
+        if (status.presented === true && status.state !== 'valid') {
+          await settings.cleanup(challenge, ctx);
+          await write({ ...status, presented: false, processing: false });
+        }
+        attempts.delete(keyText(key));
+        return {};
+      }
+      try {
+        if (status.presented !== true) {
+          await settings.present(challenge, ctx);
+          await write({
+            ...status,
+            presented: true,
+            processing: true,
+            reason: 'presented; waiting for the acme server to validate',
+          });
+          return { requeueAt: now };
+        }
+        const issuerResource = await settings.issuers.resource(
+          ctx.store,
+          challenge.spec.issuerRef,
+          challenge.metadata.namespace,
+        );
+        if (issuerResource === undefined) {
+          throw new MeshcaError('ISSUER_INVALID', `${challenge.spec.issuerRef.name} is not an acme issuer`);
+        }
+        const session = (await settings.issuers.issuer(ctx.store, issuerResource, ctx.now)).session;
+        if (status.state === undefined) {
+          await session.acceptChallenge(challenge.spec.url);
+          await write({ ...status, state: 'pending', reason: 'accepted; the acme server validates' });
+          return { requeueAt: new Date(now.getTime() + settings.pollMs) };
+        }
+        const authz = await session.getAuthorization(challenge.spec.authorizationURL);
+        const remote = authz.challenges.find((c) => c.url === challenge.spec.url);
+        if (remote === undefined) {
+          throw new MeshcaError(
+            'UPSTREAM_REJECTED',
+            `the authorization ${authz.url} no longer lists challenge ${challenge.spec.url}`,
+          );
+        }
+        if (remote.status === 'valid' || authz.status === 'valid') {
+          await write({
+            ...status,
+            state: 'valid',
+            processing: false,
+            reason: 'Successfully authorized domain',
+          });
+          return {};
+        }
+        if (remote.status === 'invalid' || authz.status === 'invalid') {
+          const error = remote.error as { type?: unknown; detail?: unknown } | undefined;
+          const detail =
+            typeof error?.detail === 'string' ? error.detail.slice(0, 512) : 'no problem document';
+          const type = typeof error?.type === 'string' ? ` (${error.type.slice(0, 128)})` : '';
+          await write({
+            ...status,
+            state: 'invalid',
+            processing: false,
+            reason: `the acme server could not validate ${challenge.spec.type} for ${challenge.spec.dnsName}: ${detail}${type}`,
+          });
+          return { requeueAt: now };
+        }
+        if (status.state !== remote.status) await write({ ...status, state: remote.status });
+        attempts.delete(keyText(key));
+        return { requeueAt: new Date(now.getTime() + settings.pollMs) };
+      } catch (err) {
+        const n = (attempts.get(keyText(key)) ?? 0) + 1;
+        attempts.set(keyText(key), n);
+        const retry = acmeRetry(err, n, now, settings.retryBaseMs);
+        if (retry.retryAt === undefined) {
+          await write({ ...status, state: 'errored', processing: false, reason: retry.reason });
+          return { requeueAt: now };
+        }
+        if (status.reason !== retry.reason) await write({ ...status, reason: retry.reason });
+        return { requeueAt: retry.retryAt };
+      }
+    },
+  };
+}

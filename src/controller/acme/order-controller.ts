@@ -1,0 +1,291 @@
+import type { Challenge } from '../../api/acme-challenge.js';
+import type { Order } from '../../api/acme-order.js';
+import type { Resource, ResourceKey } from '../../api/resource.js';
+import { MeshcaError, isMeshcaError } from '../../errors/index.js';
+import type { AcmeAuthorization, AcmeOrder } from '../../issuers/acme/acme-answers.js';
+import { selectSolver } from '../../issuers/acme/select-solver.js';
+import type { Controller, ReconcileContext, ReconcileResult } from '../runtime/controller.js';
+import { formatTime } from '../certificates/resource-types.js';
+import type { AcmeIssuerSource } from './acme-issuer-source.js';
+import { acmeRetry } from './acme-retry.js';
+import { CHALLENGE, ORDER, derivedName, shortHash } from './acme-types.js';
+import type { ChallengeCleaner } from './challenge-controller.js';
+
+/** An Order resource as stored. */
+export type OrderObject = Order & Resource;
+/** A Challenge resource as stored. */
+export type ChallengeObject = Challenge & Resource;
+
+/** Settings of the ACME controllers. */
+export interface AcmeControllerSettings {
+  readonly issuers: AcmeIssuerSource;
+  /** How often a pending or processing order is polled, ms. */
+  readonly pollMs: number;
+  /** Base of the retry backoff of failed ACME calls, ms. */
+  readonly retryBaseMs: number;
+  /** Undoes a presented challenge (DNS-01 records); HTTP-01 needs nothing beyond the resource's deletion. */
+  readonly cleanup: ChallengeCleaner;
+}
+
+const FINAL = new Set(['valid', 'invalid', 'expired', 'errored']);
+
+/** The Challenges owned by an Order. */
+async function ownedChallenges(ctx: ReconcileContext, order: OrderObject): Promise<ChallengeObject[]> {
+  const list = await ctx.store.list<ChallengeObject>(CHALLENGE, {
+    ...(order.metadata.namespace !== undefined && { namespace: order.metadata.namespace }),
+  });
+  return list.items.filter((c) =>
+    c.metadata.ownerReferences?.some((o) => o.kind === 'Order' && o.name === order.metadata.name),
+  );
+}
+
+const problemText = (error: unknown): string | undefined => {
+  if (typeof error !== 'object' || error === null) return undefined;
+  const e = error as { type?: unknown; detail?: unknown };
+  const detail = typeof e.detail === 'string' ? e.detail.slice(0, 512) : 'no detail';
+  return `${detail}${typeof e.type === 'string' ? ` (${e.type.slice(0, 128)})` : ''}`;
+};
+
+/**
+ * The Order controller: creates the RFC 8555 order, a Challenge per pending authorization (the
+ * solver chosen by selector), finalizes with the request's CSR when the order is ready, stores
+ * the chain when valid, and cleans every Challenge up once the order is final.
+ */
+export function createOrderController(settings: AcmeControllerSettings): Controller {
+  const attempts = new Map<string, number>();
+  const keyText = (k: ResourceKey): string => `${k.namespace ?? ''}/${k.name}`;
+
+  const update = async (
+    ctx: ReconcileContext,
+    order: OrderObject,
+    status: NonNullable<Order['status']>,
+  ): Promise<void> => {
+    await ctx.store.updateStatus({ ...order, status });
+  };
+
+  const ensureChallenge = async (
+    ctx: ReconcileContext,
+    order: OrderObject,
+    authz: AcmeAuthorization,
+    keyAuthorization: (c: { type: string; url: string; token: string }) => Promise<string>,
+    solvers: Parameters<typeof selectSolver>[0],
+  ): Promise<void> => {
+    const wildcard = authz.wildcard === true;
+    const choice = selectSolver(solvers, {
+      dnsName: authz.identifier.value,
+      wildcard,
+      ...(order.metadata.labels !== undefined && { labels: order.metadata.labels }),
+    });
+    const wantedType = choice.type === 'DNS-01' ? 'dns-01' : 'http-01';
+    const offered = authz.challenges.find((c) => c.type === wantedType);
+    if (offered?.token === undefined) {
+      throw new MeshcaError(
+        'UPSTREAM_REJECTED',
+        `the acme server offers no ${wantedType} challenge for ${authz.identifier.value}`,
+        {
+          hint: `offered: ${authz.challenges.map((c) => c.type).join(', ') || 'none'}; choose a solver of an offered type`,
+        },
+      );
+    }
+    const name = derivedName(order.metadata.name, shortHash(authz.url));
+    const existing = await ctx.store.tryGet<ChallengeObject>({
+      ...CHALLENGE,
+      ...(order.metadata.namespace !== undefined && { namespace: order.metadata.namespace }),
+      name,
+    });
+    if (existing !== undefined) return;
+    const key = await keyAuthorization({ type: offered.type, url: offered.url, token: offered.token });
+    try {
+      await ctx.store.create({
+        apiVersion: CHALLENGE.apiVersion,
+        kind: 'Challenge',
+        metadata: {
+          name,
+          ...(order.metadata.namespace !== undefined && { namespace: order.metadata.namespace }),
+          ...(order.metadata.labels !== undefined && { labels: order.metadata.labels }),
+          ownerReferences: [
+            {
+              apiVersion: ORDER.apiVersion,
+              kind: 'Order',
+              name: order.metadata.name,
+              uid: order.metadata.uid ?? '',
+              controller: true,
+              blockOwnerDeletion: true,
+            },
+          ],
+        },
+        spec: {
+          url: offered.url,
+          authorizationURL: authz.url,
+          dnsName: authz.identifier.value,
+          ...(wildcard && { wildcard: true }),
+          type: choice.type,
+          token: offered.token,
+          key,
+          solver: choice.solver,
+          issuerRef: order.spec.issuerRef,
+        },
+      } as ChallengeObject);
+    } catch (err) {
+      if (!isMeshcaError(err, 'ALREADY_EXISTS')) throw err;
+    }
+  };
+
+  return {
+    name: 'orders',
+    kind: ORDER,
+    watches: [CHALLENGE],
+    mapToKeys(changed: Resource): ResourceKey[] {
+      return (changed.metadata.ownerReferences ?? [])
+        .filter((o) => o.kind === 'Order')
+        .map((o) => ({
+          ...ORDER,
+          ...(changed.metadata.namespace !== undefined && { namespace: changed.metadata.namespace }),
+          name: o.name,
+        }));
+    },
+    async reconcile(key: ResourceKey, ctx: ReconcileContext): Promise<ReconcileResult> {
+      const order = await ctx.store.tryGet<OrderObject>(key);
+      if (order === undefined) {
+        attempts.delete(keyText(key));
+        return {};
+      }
+      const now = ctx.now();
+      const status = order.status ?? {};
+      if (status.state !== undefined && FINAL.has(status.state)) {
+        // RFC 8555 leaves presented records to the client: clean up after success and failure.
+        for (const challenge of await ownedChallenges(ctx, order)) {
+          if (challenge.status?.presented === true) await settings.cleanup(challenge, ctx);
+          await ctx.store
+            .delete({
+              ...CHALLENGE,
+              ...(challenge.metadata.namespace !== undefined && { namespace: challenge.metadata.namespace }),
+              name: challenge.metadata.name,
+            })
+            .catch((err: unknown) => {
+              if (!isMeshcaError(err, 'NOT_FOUND')) throw err;
+            });
+        }
+        attempts.delete(keyText(key));
+        return {};
+      }
+      try {
+        const issuerResource = await settings.issuers.resource(
+          ctx.store,
+          order.spec.issuerRef,
+          order.metadata.namespace,
+        );
+        if (issuerResource === undefined) {
+          throw new MeshcaError('ISSUER_INVALID', `${order.spec.issuerRef.name} is not an acme issuer`, {
+            hint: 'an Order needs an issuer with spec.acme',
+          });
+        }
+        const issuer = await settings.issuers.issuer(ctx.store, issuerResource, ctx.now);
+        const session = issuer.session;
+        let remote: AcmeOrder;
+        if (status.url === undefined) {
+          const names = [...(order.spec.dnsNames ?? [])];
+          if (order.spec.commonName !== undefined && !names.includes(order.spec.commonName))
+            names.push(order.spec.commonName);
+          if (names.length === 0) {
+            throw new MeshcaError('INVALID_RESOURCE', 'the order names no DNS name', {
+              hint: 'an ACME certificate needs at least one dnsNames entry',
+            });
+          }
+          remote = await session.createOrder(names);
+          await update(ctx, order, {
+            ...status,
+            url: remote.url,
+            finalizeURL: remote.finalize,
+            state: remote.status,
+          });
+          return { requeueAt: now };
+        }
+        remote = await session.getOrder(status.url);
+        if (remote.status === 'pending') {
+          const authorizations: Record<string, unknown>[] = [];
+          for (const url of remote.authorizations) {
+            const authz = await session.getAuthorization(url);
+            authorizations.push({
+              url,
+              identifier: authz.identifier.value,
+              wildcard: authz.wildcard === true,
+              initialState: authz.status,
+            });
+            if (authz.status === 'invalid') {
+              const failed = authz.challenges.find((c) => c.status === 'invalid');
+              throw new MeshcaError(
+                'UPSTREAM_REJECTED',
+                `authorization for ${authz.identifier.value} is invalid: ${problemText(failed?.error) ?? 'no problem document'}`,
+              );
+            }
+            if (authz.status === 'pending') {
+              await ensureChallenge(
+                ctx,
+                order,
+                authz,
+                (c) => session.keyAuthorization(c),
+                issuer.options.solvers,
+              );
+            }
+          }
+          if (JSON.stringify(authorizations) !== JSON.stringify(status.authorizations ?? [])) {
+            await update(ctx, order, { ...status, state: 'pending', authorizations });
+          }
+          attempts.delete(keyText(key));
+          return { requeueAt: new Date(now.getTime() + settings.pollMs) };
+        }
+        if (remote.status === 'ready') {
+          const csrPem = Buffer.from(order.spec.request, 'base64').toString('utf8');
+          remote = await session.finalize(remote, csrPem);
+        }
+        if (remote.status === 'processing' || remote.status === 'ready') {
+          if (status.state !== remote.status) await update(ctx, order, { ...status, state: remote.status });
+          return { requeueAt: new Date(now.getTime() + settings.pollMs) };
+        }
+        if (remote.status === 'valid') {
+          const pem = await session.certificate(remote, issuer.options.preferredChain);
+          await update(ctx, order, {
+            ...status,
+            state: 'valid',
+            certificate: Buffer.from(pem, 'utf8').toString('base64'),
+          });
+          attempts.delete(keyText(key));
+          return { requeueAt: now };
+        }
+        // invalid: the server gave up on the order (RFC 8555 §7.1.6).
+        await update(ctx, order, {
+          ...status,
+          state: 'invalid',
+          reason: problemText(remote.error) ?? 'the acme server marked the order invalid',
+          failureTime: formatTime(now),
+        });
+        return { requeueAt: now };
+      } catch (err) {
+        const n = (attempts.get(keyText(key)) ?? 0) + 1;
+        attempts.set(keyText(key), n);
+        const retry = acmeRetry(err, n, now, settings.retryBaseMs);
+        ctx.log(
+          retry.retryAt === undefined ? 'warn' : 'info',
+          retry.retryAt === undefined ? 'acme order failed' : 'acme order step failed, retrying',
+          {
+            order: keyText(key),
+            code: retry.error.code,
+            error: retry.reason,
+          },
+        );
+        if (retry.retryAt === undefined) {
+          await update(ctx, order, {
+            ...status,
+            state: 'errored',
+            reason: retry.reason,
+            failureTime: formatTime(now),
+          });
+          return { requeueAt: now };
+        }
+        if (status.reason !== retry.reason) await update(ctx, order, { ...status, reason: retry.reason });
+        return { requeueAt: retry.retryAt };
+      }
+    },
+  };
+}

@@ -1,0 +1,231 @@
+import { Agent } from 'node:https';
+import acme from 'acme-client';
+import { MeshcaError } from '../../errors/index.js';
+import {
+  acmeAuthorizationSchema,
+  acmeOrderSchema,
+  readAnswer,
+  type AcmeAuthorization,
+  type AcmeOrder,
+} from './acme-answers.js';
+import { AcmeProblemError, problemError } from './acme-problem.js';
+
+/** How to reach one ACME account on one server. */
+export interface AcmeSessionOptions {
+  /** The directory URL (spec.acme.server). */
+  readonly directoryUrl: string;
+  /** The account private key, PEM. */
+  readonly accountKeyPem: string;
+  readonly email?: string;
+  /** External account binding: key ID and the base64url HMAC key (RFC 8555 §7.3.4). */
+  readonly externalAccountBinding?: { readonly keyId: string; readonly hmacKey: string };
+  /** PEM roots that replace the system roots for this server (spec.acme.caBundle). */
+  readonly caPem?: string;
+  /** Accept any TLS certificate from the server: only when spec.acme.skipTLSVerify asks. */
+  readonly skipTLSVerify?: boolean;
+  /** The clock, for Retry-After. */
+  readonly now: () => Date;
+  /** Per-request timeout, ms; 30 s by default. */
+  readonly timeoutMs?: number;
+}
+
+interface HttpAnswer {
+  readonly status: number;
+  readonly data: unknown;
+  readonly headers: Record<string, unknown>;
+}
+
+interface HttpClientLike {
+  request(url: string, method: string, opts?: Record<string, unknown>): Promise<HttpAnswer>;
+}
+
+/** The most a server may send in one answer: certificates chains are a few kilobytes. */
+const MAX_ANSWER_BYTES = 1_048_576;
+
+/**
+ * One ACME account on one server, over acme-client: every call is a single request (no sleeping
+ * inside; the controllers poll and honour Retry-After), and every failure is an AcmeProblemError
+ * carrying the server's problem document.
+ */
+export class AcmeSession {
+  private readonly client: acme.Client;
+  private last: HttpAnswer | undefined;
+  private accountUrl: string | undefined;
+
+  constructor(private readonly options: AcmeSessionOptions) {
+    this.client = new acme.Client({
+      directoryUrl: options.directoryUrl,
+      accountKey: options.accountKeyPem,
+      ...(options.externalAccountBinding !== undefined && {
+        externalAccountBinding: {
+          kid: options.externalAccountBinding.keyId,
+          hmacKey: options.externalAccountBinding.hmacKey,
+        },
+      }),
+    });
+    const agent = new Agent({
+      ...(options.caPem !== undefined && { ca: options.caPem }),
+      // Only when the issuer asks for it in writing (spec.acme.skipTLSVerify: true).
+      rejectUnauthorized: options.skipTLSVerify !== true,
+    });
+    // acme-client keeps its HttpClient on `http`; wrapping its one request method gives this
+    // session its own TLS trust, a timeout, size limits and the last answer for error mapping.
+    const http = (this.client as unknown as { http: HttpClientLike }).http;
+    const request = http.request.bind(http);
+    http.request = async (url, method, opts = {}) => {
+      const answer = await request(url, method, {
+        ...opts,
+        httpsAgent: agent,
+        timeout: options.timeoutMs ?? 30_000,
+        maxContentLength: MAX_ANSWER_BYTES,
+        maxRedirects: 0,
+        // acme-client's own retry sleeps in place; the controllers retry instead.
+        retryAttempt: Number.MAX_SAFE_INTEGER,
+      });
+      this.last = answer;
+      return answer;
+    };
+  }
+
+  /** Registers the account, or finds it when it exists (RFC 8555 §7.3); returns its URL. */
+  async register(): Promise<string> {
+    if (this.accountUrl !== undefined) return this.accountUrl;
+    await this.call('the account registration', () =>
+      this.client.createAccount({
+        termsOfServiceAgreed: true,
+        ...(this.options.email !== undefined &&
+          this.options.email !== '' && {
+            contact: [`mailto:${this.options.email}`],
+          }),
+      }),
+    );
+    this.accountUrl = this.client.getAccountUrl();
+    return this.accountUrl;
+  }
+
+  /** Creates an order for DNS identifiers (RFC 8555 §7.4). */
+  async createOrder(dnsNames: readonly string[]): Promise<AcmeOrder> {
+    await this.register();
+    const order = await this.call('the new order', () =>
+      this.client.createOrder({ identifiers: dnsNames.map((value) => ({ type: 'dns', value })) }),
+    );
+    return this.order('the new order', order);
+  }
+
+  /** Fetches an order's current state (POST-as-GET, RFC 8555 §6.3). */
+  async getOrder(url: string): Promise<AcmeOrder> {
+    await this.register();
+    const order = await this.call('the order fetch', () => this.client.getOrder({ url } as acme.Order));
+    return this.order('the order fetch', { ...(order as object), url });
+  }
+
+  /** Fetches an authorization (RFC 8555 §7.5). */
+  async getAuthorization(url: string): Promise<AcmeAuthorization> {
+    await this.register();
+    const [authz] = await this.call('the authorization fetch', () =>
+      this.client.getAuthorizations({ authorizations: [url] } as acme.Order),
+    );
+    return { ...readAnswer(acmeAuthorizationSchema, 'the authorization fetch', authz), url };
+  }
+
+  /** The key authorization of a challenge (RFC 8555 §8.1); for dns-01, its TXT value (§8.4). */
+  async keyAuthorization(challenge: { type: string; url: string; token: string }): Promise<string> {
+    return this.client.getChallengeKeyAuthorization({ ...challenge, status: 'pending' } as never);
+  }
+
+  /** Tells the server the challenge is ready to validate (RFC 8555 §7.5.1). */
+  async acceptChallenge(url: string): Promise<void> {
+    await this.register();
+    await this.call('the challenge response', () =>
+      this.client.completeChallenge({ url, type: 'http-01', token: '', status: 'pending' } as never),
+    );
+  }
+
+  /** Finalizes a ready order with a CSR (RFC 8555 §7.4). */
+  async finalize(order: AcmeOrder, csrPem: string): Promise<AcmeOrder> {
+    await this.register();
+    const next = await this.call('the order finalization', () =>
+      this.client.finalizeOrder(order as unknown as acme.Order, csrPem),
+    );
+    return this.order('the order finalization', { ...(next as object), url: order.url });
+  }
+
+  /** Downloads a valid order's certificate chain, PEM (RFC 8555 §7.4.2). */
+  async certificate(order: AcmeOrder, preferredChain?: string): Promise<string> {
+    if (order.status !== 'valid') {
+      throw new MeshcaError(
+        'INTERNAL',
+        `the order ${order.url} is ${order.status}, not valid: nothing to download yet`,
+      );
+    }
+    await this.register();
+    const pem = await this.call('the certificate download', () =>
+      this.client.getCertificate(order as unknown as acme.Order, preferredChain),
+    );
+    if (typeof pem !== 'string' || !pem.includes('-----BEGIN CERTIFICATE-----')) {
+      throw problemError(
+        'the certificate download',
+        200,
+        { detail: 'the answer holds no PEM certificate' },
+        undefined,
+        this.options.now(),
+      );
+    }
+    return pem;
+  }
+
+  private order(what: string, value: unknown): AcmeOrder {
+    const url = (value as { url?: unknown }).url;
+    const order = readAnswer(acmeOrderSchema, what, value);
+    if (typeof url !== 'string' || url === '') {
+      throw problemError(
+        what,
+        201,
+        { detail: 'the order has no Location URL' },
+        undefined,
+        this.options.now(),
+      );
+    }
+    return { ...order, url };
+  }
+
+  private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    this.last = undefined;
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof AcmeProblemError) throw err;
+      const answer = this.last as HttpAnswer | undefined;
+      if (answer !== undefined && answer.status >= 400) {
+        throw problemError(
+          what,
+          answer.status,
+          answer.data,
+          answer.headers['retry-after'],
+          this.options.now(),
+        );
+      }
+      if (answer === undefined) {
+        throw new AcmeProblemError(
+          new MeshcaError(
+            'UPSTREAM_UNAVAILABLE',
+            `cannot reach the acme server ${this.options.directoryUrl} for ${what}: no HTTP answer (connection refused, reset, TLS failure or timeout)`,
+            {
+              hint: 'check spec.acme.server, caBundle and that the server is up; meshca retries with backoff',
+              cause: err,
+            },
+          ),
+          { type: 'meshca:unreachable', detail: err instanceof Error ? err.message : String(err) },
+          undefined,
+        );
+      }
+      throw problemError(
+        what,
+        answer.status,
+        { detail: err instanceof Error ? err.message : String(err) },
+        undefined,
+        this.options.now(),
+      );
+    }
+  }
+}

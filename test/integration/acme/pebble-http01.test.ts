@@ -1,0 +1,150 @@
+import { X509Certificate } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Resource } from '../../../src/api/resource.js';
+import {
+  CHALLENGE,
+  ORDER,
+  startHttp01Solver,
+  type Http01Solver,
+} from '../../../src/controller/acme/index.js';
+import { requirePeer } from '../peer.js';
+import { AcmeHarness, NS } from './acme-harness.js';
+import { freePort, startChallTestSrv, startPebble, type Pebble } from './pebble.js';
+
+const peers =
+  requirePeer('pebble', 'pebble') &&
+  requirePeer('pebble-challtestsrv', 'pebble') &&
+  requirePeer('openssl', 'openssl');
+
+const condition = (
+  r: Resource | undefined,
+  type: string,
+): { status?: string; reason?: string; message?: string } | undefined =>
+  ((r?.['status'] as { conditions?: { type: string; status?: string; reason?: string; message?: string }[] } | undefined)?.conditions ?? []).find(
+    (c) => c.type === type,
+  );
+
+describe.runIf(peers)('the ACME issuer against the real pebble, HTTP-01 answered by meshca', () => {
+  let pebble: Pebble;
+  let dns: { dnsServer: string; stop(): Promise<void> };
+  let solver: Http01Solver;
+  let h: AcmeHarness;
+
+  beforeAll(async () => {
+    h = new AcmeHarness();
+    const port = await freePort();
+    solver = await startHttp01Solver(h.store, `127.0.0.1:${port}`);
+    dns = await startChallTestSrv();
+    pebble = await startPebble({ httpPort: port, dnsServer: dns.dnsServer });
+    await h.store.create({
+      apiVersion: 'cert-manager.io/v1',
+      kind: 'ClusterIssuer',
+      metadata: { name: 'pebble' },
+      spec: {
+        acme: {
+          server: pebble.directoryUrl,
+          email: 'ops@example.test',
+          privateKeySecretRef: { name: 'pebble-account' },
+          caBundle: Buffer.from(pebble.tlsCaPem).toString('base64'),
+          solvers: [{ http01: { ingress: {} } }],
+        },
+      },
+    });
+  }, 60_000);
+
+  afterAll(async () => {
+    await h.close();
+    await solver.close();
+    await pebble.stop();
+    await dns.stop();
+  });
+
+  it('issues an RSA 2048 gateway certificate, cleans its challenges up and keeps the account key in a Secret', async () => {
+    await h.store.create({
+      apiVersion: 'cert-manager.io/v1',
+      kind: 'Certificate',
+      metadata: { name: 'gateway', namespace: NS },
+      spec: {
+        secretName: 'gateway-tls',
+        dnsNames: ['gateway.example.test', 'www.example.test'],
+        duration: '2160h',
+        renewBefore: '720h',
+        privateKey: { algorithm: 'RSA', size: 2048, rotationPolicy: 'Always' },
+        issuerRef: { name: 'pebble', kind: 'ClusterIssuer' },
+      },
+    });
+    const secret = await h.until('the gateway Secret', async () => {
+      const s = await h.get<Resource>({
+        apiVersion: 'v1',
+        kind: 'Secret',
+        namespace: NS,
+        name: 'gateway-tls',
+      });
+      return (s?.['data'] as Record<string, string> | undefined)?.['tls.crt'] === undefined ? undefined : s;
+    });
+    const pem = Buffer.from((secret['data'] as Record<string, string>)['tls.crt'] ?? '', 'base64').toString();
+    const leaf = new X509Certificate(pem);
+    expect(leaf.subjectAltName).toContain('DNS:gateway.example.test');
+    expect(leaf.subjectAltName).toContain('DNS:www.example.test');
+    expect(leaf.publicKey.asymmetricKeyDetails?.modulusLength).toBe(2048);
+    expect(leaf.issuer).toContain('Pebble Intermediate');
+    const cert = await h.until('the Certificate to be Ready', async () => {
+      const c = await h.get<Resource>({
+        apiVersion: 'cert-manager.io/v1',
+        kind: 'Certificate',
+        namespace: NS,
+        name: 'gateway',
+      });
+      return condition(c, 'Ready')?.status === 'True' ? c : undefined;
+    });
+    expect(cert).toBeDefined();
+    const orders = await h.store.list<Resource>(ORDER, { namespace: NS });
+    expect(orders.items.map((o) => (o['status'] as { state?: string }).state)).toEqual(['valid']);
+    await h.until('the challenges to be cleaned up', async () =>
+      (await h.store.list(CHALLENGE, { namespace: NS })).items.length === 0 ? true : undefined,
+    );
+    const account = await h.get<Resource>({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      namespace: 'cert-manager',
+      name: 'pebble-account',
+    });
+    expect(
+      Buffer.from((account?.['data'] as Record<string, string>)['tls.key'] ?? '', 'base64').toString(),
+    ).toContain('PRIVATE KEY');
+  }, 90_000);
+
+  it('refuses a wildcard with an HTTP-01 solver, saying a DNS-01 solver is needed, and fails the request', async () => {
+    await h.store.create({
+      apiVersion: 'cert-manager.io/v1',
+      kind: 'Certificate',
+      metadata: { name: 'wild', namespace: NS },
+      spec: {
+        secretName: 'wild-tls',
+        dnsNames: ['*.apps.example.test'],
+        privateKey: { algorithm: 'ECDSA', size: 256 },
+        issuerRef: { name: 'pebble', kind: 'ClusterIssuer' },
+      },
+    });
+    const order = await h.until('the wildcard order to fail', async () => {
+      const list = await h.store.list<Resource>(ORDER, { namespace: NS });
+      return list.items.find(
+        (o) =>
+          o.metadata.name.startsWith('wild-') &&
+          (o['status'] as { state?: string } | undefined)?.state === 'errored',
+      );
+    });
+    expect((order['status'] as { reason: string }).reason).toContain(
+      '*.apps.example.test is a wildcard and needs a DNS-01 solver',
+    );
+    const failed = await h.until('the request to fail', async () => {
+      const list = await h.store.list<Resource>(
+        { apiVersion: 'cert-manager.io/v1', kind: 'CertificateRequest' },
+        { namespace: NS },
+      );
+      const cr = list.items.find((r) => r.metadata.name.startsWith('wild-'));
+      return condition(cr, 'Ready')?.reason === 'Failed' ? cr : undefined;
+    });
+    expect(condition(failed, 'Ready')?.message).toContain('needs a DNS-01 solver');
+  }, 60_000);
+});

@@ -1,0 +1,151 @@
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Agent, get } from 'node:https';
+
+/** A free TCP port on loopback (closed again before use). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** A running pebble (and, when asked, pebble-challtestsrv as its DNS). */
+export interface Pebble {
+  readonly directoryUrl: string;
+  /** PEM of the CA that signed pebble's HTTPS certificate (for caBundle). */
+  readonly tlsCaPem: string;
+  readonly dir: string;
+  stop(): Promise<void>;
+}
+
+const stopChild = (child: ChildProcess): Promise<void> =>
+  new Promise((resolve) => {
+    if (child.exitCode !== null) return resolve();
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+  });
+
+async function waitForDirectory(
+  url: string,
+  ca: string,
+  child: ChildProcess,
+  log: () => string,
+): Promise<void> {
+  const agent = new Agent({ ca });
+  for (let i = 0; i < 100; i++) {
+    if (child.exitCode !== null) throw new Error(`pebble exited: ${log()}`);
+    const ok = await new Promise<boolean>((resolve) => {
+      get(url, { agent }, (res) => {
+        res.resume();
+        resolve(res.statusCode === 200);
+      }).on('error', () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`pebble did not answer on ${url}: ${log()}`);
+}
+
+/**
+ * Starts pebble on loopback with a fresh TLS certificate, its HTTP-01 validations going to
+ * `httpPort` and its DNS lookups to `dnsServer` (pebble-challtestsrv or BIND).
+ */
+export async function startPebble(options: {
+  httpPort: number;
+  dnsServer: string;
+  env?: Record<string, string>;
+}): Promise<Pebble> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'meshca-pebble-'));
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=pebble test',
+      '-addext',
+      'subjectAltName=DNS:localhost,IP:127.0.0.1',
+      '-keyout',
+      path.join(dir, 'key.pem'),
+      '-out',
+      path.join(dir, 'cert.pem'),
+    ],
+    { stdio: 'ignore' },
+  );
+  const port = await freePort();
+  writeFileSync(
+    path.join(dir, 'pebble.json'),
+    JSON.stringify({
+      pebble: {
+        listenAddress: `127.0.0.1:${port}`,
+        managementListenAddress: `127.0.0.1:${await freePort()}`,
+        certificate: path.join(dir, 'cert.pem'),
+        privateKey: path.join(dir, 'key.pem'),
+        httpPort: options.httpPort,
+        tlsPort: await freePort(),
+        ocspResponderURL: '',
+        externalAccountBindingRequired: false,
+      },
+    }),
+  );
+  let output = '';
+  const child = spawn('pebble', ['-config', path.join(dir, 'pebble.json'), '-dnsserver', options.dnsServer], {
+    env: {
+      ...process.env,
+      PEBBLE_VA_NOSLEEP: '1',
+      PEBBLE_VA_ALWAYS_VALID: '0',
+      PEBBLE_WFE_NONCEREJECT: '0',
+      ...options.env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+  const tlsCaPem = readFileSync(path.join(dir, 'cert.pem'), 'utf8');
+  const directoryUrl = `https://127.0.0.1:${port}/dir`;
+  await waitForDirectory(directoryUrl, tlsCaPem, child, () => output);
+  return { directoryUrl, tlsCaPem, dir, stop: () => stopChild(child) };
+}
+
+/** Starts pebble-challtestsrv as a DNS server answering every A query with 127.0.0.1 (nothing else). */
+export async function startChallTestSrv(): Promise<{ dnsServer: string; stop(): Promise<void> }> {
+  const dnsPort = await freePort();
+  const child = spawn(
+    'pebble-challtestsrv',
+    [
+      '-dns01',
+      `127.0.0.1:${dnsPort}`,
+      '-http01',
+      '',
+      '-https01',
+      '',
+      '-tlsalpn01',
+      '',
+      '-management',
+      `127.0.0.1:${await freePort()}`,
+      '-defaultIPv4',
+      '127.0.0.1',
+      '-defaultIPv6',
+      '',
+    ],
+    { stdio: 'ignore' },
+  );
+  await new Promise((r) => setTimeout(r, 300));
+  if (child.exitCode !== null) throw new Error('pebble-challtestsrv exited at start');
+  return { dnsServer: `127.0.0.1:${dnsPort}`, stop: () => stopChild(child) };
+}
