@@ -1,6 +1,11 @@
 /** The controllers: the certificate lifecycle, events, and the bootstrap of the CA hierarchy. */
 export { createCertificateControllers } from './certificates/create-certificate-controllers.js';
 export type { CertificateControllerOptions } from './certificates/lifecycle-options.js';
+export { createIssuerControllers } from './issuers/create-issuer-controllers.js';
+export {
+  decideIssuerReadiness,
+  type IssuerReadinessOptions,
+} from './issuers/issuer-readiness-controller.js';
 export {
   decideIssuance,
   backoffDelay,
