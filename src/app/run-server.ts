@@ -2,15 +2,17 @@ import { renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Registry } from 'prom-client';
 import { startCaServer } from '../ca-server/ca-server.js';
+import { mintServiceAccountToken } from '../ca-server/index.js';
 import type { ServeOptions } from '../cli/commands/serve-options.js';
 import { createAcmeControllers, startHttp01Solver, type Http01Solver } from '../controller/acme/index.js';
-import { createCertificateControllers } from '../controller/index.js';
+import { createCertificateControllers, createIssuerControllers } from '../controller/index.js';
 import {
   startControllerRuntime,
   withCrashPoint,
   type ControllerRuntime,
 } from '../controller/runtime/index.js';
 import { toMeshcaError } from '../errors/index.js';
+import { UpstreamTokenCache, type IssuerDependencies } from '../issuers/index.js';
 import { createHttpServer } from '../http/index.js';
 import type { Certificate } from '../pki/index.js';
 import type { Store } from '../store/store.js';
@@ -140,7 +142,26 @@ export async function startServer(options: ServeOptions, deps: RunServerDeps): P
   let controllers: ControllerRuntime | undefined;
   let http01: Http01Solver | undefined;
   try {
-    controllers = options.controller ? startControllers(options, deps, store, registry, logger) : undefined;
+    // Vault's kubernetes auth with serviceAccountRef logs in with a token meshca mints (iss "meshca").
+    const issuerDependencies: IssuerDependencies = {
+      upstreamTokens: new UpstreamTokenCache(),
+      tokenMinter: ({ namespace, serviceAccount, audiences, ttlMs }) => {
+        const signing = ca.tokenSigningKey();
+        return mintServiceAccountToken({
+          key: signing.key,
+          kid: signing.kid,
+          issuer: 'meshca',
+          namespace,
+          serviceAccount,
+          audience: audiences,
+          ttlMs,
+          now: deps.now().getTime(),
+        });
+      },
+    };
+    controllers = options.controller
+      ? startControllers(options, deps, store, registry, logger, issuerDependencies)
+      : undefined;
     // Every replica answers HTTP-01: the ACME server may reach any of them.
     if (options.controller && options.acmeHttp01Address !== '') {
       // A busy port must not stop the CA: HTTP-01 orders then fail with the ACME server's problem.
@@ -220,7 +241,9 @@ function startControllers(
   store: Store,
   registry: Registry,
   logger: Logger,
+  issuerDependencies: IssuerDependencies,
 ): ControllerRuntime {
+  const metrics = createCertManagerMetrics(registry);
   const log = logger.child({ component: 'meshca-controller' });
   const controllerStore =
     deps.crashAt === undefined
@@ -236,7 +259,13 @@ function startControllers(
         approval: !options.disableAutoApproval,
         clusterResourceNamespace: options.clusterResourceNamespace,
         backoffBase: options.issuanceBackoffBaseMs,
-        metrics: createCertManagerMetrics(registry),
+        metrics,
+        issuerDependencies,
+      }),
+      ...createIssuerControllers({
+        clusterResourceNamespace: options.clusterResourceNamespace,
+        metrics,
+        issuerDependencies,
       }),
       ...createAcmeControllers({ clusterResourceNamespace: options.clusterResourceNamespace }),
     ],
