@@ -20,9 +20,12 @@ const condition = (
   r: Resource | undefined,
   type: string,
 ): { status?: string; reason?: string; message?: string } | undefined =>
-  ((r?.['status'] as { conditions?: { type: string; status?: string; reason?: string; message?: string }[] } | undefined)?.conditions ?? []).find(
-    (c) => c.type === type,
-  );
+  (
+    (
+      r?.['status'] as
+        { conditions?: { type: string; status?: string; reason?: string; message?: string }[] } | undefined
+    )?.conditions ?? []
+  ).find((c) => c.type === type);
 
 describe.runIf(peers)('the ACME issuer against the real pebble, HTTP-01 answered by meshca', () => {
   let pebble: Pebble;
