@@ -38,3 +38,9 @@ export { type SpiffeId, parseSpiffeId, workloadSpiffeId, parseWorkloadSpiffeId }
 export { type PemBlock, pemEncode, pemDecodeAll } from './pem/pem.js';
 export { renewalTime } from './validity/renewal-time.js';
 export { SIGNATURE_ALGORITHMS } from './signature/signature-algorithm.js';
+export {
+  type PkiParser,
+  ParseCache,
+  DEFAULT_PARSE_CACHE_ENTRIES,
+  MAX_CACHED_INPUT_CHARS,
+} from './parse-cache/parse-cache.js';
