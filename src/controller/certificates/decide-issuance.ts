@@ -1,4 +1,5 @@
 import type { Resource } from '../../api/resource.js';
+import type { PkiParser } from '../../pki/index.js';
 import {
   failedAttempts,
   isTrue,
@@ -36,6 +37,8 @@ export interface IssuanceInput {
   readonly now: Date;
   /** The base of the backoff; DEFAULT_BACKOFF_BASE_MS when omitted. */
   readonly backoffBaseMs?: number;
+  /** Reads the Secret's key pair; the plain parsers when omitted (a cache gives the same answer, faster). */
+  readonly parser?: PkiParser;
 }
 
 /** How long to wait after the n-th consecutive failure: base × 2^(n−1), at most 32h (DESIGN §4). */
@@ -59,7 +62,7 @@ export function decideIssuance(input: IssuanceInput): IssuanceDecision {
     const retryAt = new Date(lastFailure.getTime() + backoffDelay(failures, input.backoffBaseMs));
     if (now.getTime() < retryAt.getTime()) return { wait: retryAt, why: 'backoff' };
   }
-  const state = inspectSecret(certificate, input.secret, input.currentRequest);
+  const state = inspectSecret(certificate, input.secret, input.currentRequest, input.parser);
   if (!state.ok) return { issue: state.trouble };
   if (now.getTime() >= state.renewalTime.getTime()) {
     return {

@@ -1,13 +1,7 @@
 import { setCondition } from '../../api/conditions.js';
 import type { Resource, ResourceKey } from '../../api/resource.js';
 import { secretData } from '../../api/secret-data.js';
-import {
-  parseCertificates,
-  parsePrivateKey,
-  publicKeysEqual,
-  renewalTime,
-  type Certificate,
-} from '../../pki/index.js';
+import { publicKeysEqual, renewalTime, type Certificate, type PkiParser } from '../../pki/index.js';
 import type { WriteOp } from '../../store/store.js';
 import type { Controller, ReconcileContext, ReconcileResult } from '../runtime/controller.js';
 import {
@@ -119,7 +113,7 @@ export function createIssuingController(settings: LifecycleSettings): Controller
       const ns = certificate.metadata.namespace;
       const secretKey = keyOf(SECRET, ns, certificate.spec.secretName);
       if (!isTrue(certificate.status?.conditions, 'Issuing')) {
-        await refreshSecret(certificate, ctx);
+        await refreshSecret(certificate, ctx, settings.parser);
         return {};
       }
       const revision = nextRevision(certificate);
@@ -183,23 +177,24 @@ export function createIssuingController(settings: LifecycleSettings): Controller
       let privateKey;
       let desired;
       try {
-        privateKey = parsePrivateKey(keyBytes);
+        privateKey = settings.parser.parsePrivateKey(keyBytes);
         desired = desiredCertificate(certificate.spec);
       } catch {
         return {};
       }
       // A request for an older spec or another key waits to be replaced by the request manager.
-      if (requestMismatch(certificate, desired, request, privateKey) !== undefined) return {};
+      if (requestMismatch(certificate, desired, request, privateKey, settings.parser) !== undefined)
+        return {};
       let chain: Certificate[];
       let ca: Certificate[];
       try {
-        chain = parseCertificates(
+        chain = settings.parser.parseCertificates(
           Buffer.from(request.status?.certificate ?? '', 'base64').toString('latin1'),
         );
         ca =
           request.status?.ca === undefined
             ? []
-            : parseCertificates(Buffer.from(request.status.ca, 'base64').toString('latin1'));
+            : settings.parser.parseCertificates(Buffer.from(request.status.ca, 'base64').toString('latin1'));
       } catch (err) {
         return fail(`The issued certificate cannot be read: ${(err as Error).message}`);
       }
@@ -241,14 +236,18 @@ export function createIssuingController(settings: LifecycleSettings): Controller
 }
 
 /** Brings an up-to-date Secret's metadata and extra outputs in line with the spec, without a new certificate. */
-async function refreshSecret(certificate: CertificateObject, ctx: ReconcileContext): Promise<void> {
+async function refreshSecret(
+  certificate: CertificateObject,
+  ctx: ReconcileContext,
+  parser: PkiParser,
+): Promise<void> {
   const secret = await ctx.store.tryGet<Resource>(
     keyOf(SECRET, certificate.metadata.namespace, certificate.spec.secretName),
   );
   if (secret === undefined) return;
   let state;
   try {
-    state = inspectSecret(certificate, secret, undefined);
+    state = inspectSecret(certificate, secret, undefined, parser);
   } catch {
     return;
   }
@@ -256,7 +255,7 @@ async function refreshSecret(certificate: CertificateObject, ctx: ReconcileConte
   const caBytes = secretData(secret, 'ca.crt');
   let ca: Certificate[];
   try {
-    ca = caBytes === undefined ? [] : parseCertificates(caBytes.toString('latin1'));
+    ca = caBytes === undefined ? [] : parser.parseCertificates(caBytes.toString('latin1'));
   } catch {
     return;
   }

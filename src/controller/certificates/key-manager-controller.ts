@@ -2,7 +2,7 @@ import type { KeyObject } from 'node:crypto';
 import type { Resource, ResourceKey } from '../../api/resource.js';
 import { secretData } from '../../api/secret-data.js';
 import { isMeshcaError } from '../../errors/index.js';
-import { describeKey, encodePrivateKey, parsePrivateKey, type KeySpec } from '../../pki/index.js';
+import { describeKey, encodePrivateKey, type KeySpec, type PkiParser } from '../../pki/index.js';
 import type { WriteOp } from '../../store/store.js';
 import type { Controller, ReconcileContext, ReconcileResult } from '../runtime/controller.js';
 import { isTrue, type CertificateObject } from './certificate-resources.js';
@@ -49,11 +49,11 @@ export function decideKey(
   };
 }
 
-function readKey(secret: Resource | undefined): KeyObject | undefined {
+function readKey(secret: Resource | undefined, parser: PkiParser): KeyObject | undefined {
   const bytes = secret === undefined ? undefined : secretData(secret, 'tls.key');
   if (bytes === undefined || bytes.length === 0) return undefined;
   try {
-    return parsePrivateKey(bytes);
+    return parser.parsePrivateKey(bytes);
   } catch {
     return undefined;
   }
@@ -96,7 +96,7 @@ export function createKeyManagerController(settings: LifecycleSettings): Control
       const ops: WriteOp[] = [];
       if (nextName !== undefined) {
         const existing = await store.tryGet<Resource>(keyOf(SECRET, ns, nextName));
-        const existingKey = readKey(existing);
+        const existingKey = readKey(existing, settings.parser);
         if (existingKey !== undefined && keyMatchesSpec(existingKey, desired.keySpec)) return {};
         // A key of the wrong kind (the spec changed mid-issuance) or an unreadable one is replaced.
         if (existing !== undefined)
@@ -111,7 +111,7 @@ export function createKeyManagerController(settings: LifecycleSettings): Control
           });
       }
       const current = await store.tryGet<Resource>(keyOf(SECRET, ns, certificate.spec.secretName));
-      const currentKey = readKey(current);
+      const currentKey = readKey(current, settings.parser);
       const decision = decideKey(desired.rotationPolicy, currentKey, desired.keySpec);
       const privateKey =
         'reuse' in decision && currentKey !== undefined ? currentKey : settings.generateKey(desired.keySpec);

@@ -1,7 +1,7 @@
 import { randomInt, type KeyObject } from 'node:crypto';
 import type { Resource, ResourceKey } from '../../api/resource.js';
 import type { IssuerDependencies } from '../../issuers/create-issuer.js';
-import { generatePrivateKey, type KeySpec } from '../../pki/index.js';
+import { ParseCache, generatePrivateKey, type KeySpec, type PkiParser } from '../../pki/index.js';
 import type { CertManagerMetrics } from '../../telemetry/cert-manager-metrics.js';
 import { EventRecorder } from '../events.js';
 import { DEFAULT_BACKOFF_BASE_MS } from './decide-issuance.js';
@@ -27,6 +27,8 @@ export interface CertificateControllerOptions {
   readonly backdateMs?: number;
   /** What upstream issuers (vault, acme) need from outside: a token minter, a token cache … */
   readonly issuerDependencies?: IssuerDependencies;
+  /** Parsed keys and certificate bundles remembered across reconciles (DEFAULT_PARSE_CACHE_ENTRIES; 0 = none). */
+  readonly parseCacheEntries?: number;
 }
 
 /** The options with defaults filled in, shared by the controllers of one set. */
@@ -41,6 +43,8 @@ export interface LifecycleSettings {
   readonly backdateMs: number | undefined;
   readonly events: EventRecorder;
   readonly issuerDependencies: IssuerDependencies;
+  /** Reads Secrets' keys and certificates; one cache shared by the set, so each is parsed once, not per reconcile. */
+  readonly parser: PkiParser;
 }
 
 const ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
@@ -65,6 +69,7 @@ export function lifecycleSettings(options: CertificateControllerOptions): Lifecy
     backdateMs: options.backdateMs,
     events: new EventRecorder(),
     issuerDependencies: options.issuerDependencies ?? {},
+    parser: new ParseCache(options.parseCacheEntries),
   };
 }
 

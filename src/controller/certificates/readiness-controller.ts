@@ -1,6 +1,7 @@
 import type { Condition } from '../../api/common-schemas.js';
 import { getCondition, setCondition, type ConditionUpdate } from '../../api/conditions.js';
 import type { Resource, ResourceKey } from '../../api/resource.js';
+import type { PkiParser } from '../../pki/index.js';
 import { isMeshcaError } from '../../errors/index.js';
 import type { ConditionStatus } from '../../telemetry/cert-manager-metrics.js';
 import type { Controller, ReconcileContext, ReconcileResult } from '../runtime/controller.js';
@@ -27,16 +28,18 @@ export interface Readiness {
  * readiness controller): True when the Secret holds a key pair matching the spec that is valid
  * now; else False with the reason (DoesNotExist, MissingData, InvalidKeyPair, IncorrectIssuer,
  * SecretMismatch, Expired, Failed for a spec that cannot be issued) and a message naming it.
+ * `parser` may remember parses (the answer is the same); the plain parsers when omitted.
  */
 export function decideReadiness(
   certificate: CertificateObject,
   secret: Resource | undefined,
   currentRequest: RequestObject | undefined,
   now: Date,
+  parser?: PkiParser,
 ): Readiness {
   let state;
   try {
-    state = inspectSecret(certificate, secret, currentRequest);
+    state = inspectSecret(certificate, secret, currentRequest, parser);
   } catch (err) {
     return {
       condition: {
@@ -119,7 +122,7 @@ export function createReadinessController(settings: LifecycleSettings): Controll
       const ns = certificate.metadata.namespace;
       const revision = certificate.status?.revision;
       const now = ctx.now();
-      const readiness = decideReadiness(certificate, secret, currentRequest, now);
+      const readiness = decideReadiness(certificate, secret, currentRequest, now, settings.parser);
       const condition: ConditionUpdate = {
         ...readiness.condition,
         ...(certificate.metadata.generation !== undefined && {

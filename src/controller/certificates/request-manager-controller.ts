@@ -1,7 +1,7 @@
 import type { Resource, ResourceKey } from '../../api/resource.js';
 import { secretData } from '../../api/secret-data.js';
 import { isMeshcaError } from '../../errors/index.js';
-import { buildCsr, parsePrivateKey } from '../../pki/index.js';
+import { buildCsr } from '../../pki/index.js';
 import type { WriteOp } from '../../store/store.js';
 import type { Controller, ReconcileContext, ReconcileResult } from '../runtime/controller.js';
 import {
@@ -67,7 +67,7 @@ export function createRequestManagerController(settings: LifecycleSettings): Con
       let privateKey;
       let desired;
       try {
-        privateKey = parsePrivateKey(keyBytes);
+        privateKey = settings.parser.parsePrivateKey(keyBytes);
         desired = desiredCertificate(certificate.spec);
       } catch {
         return {};
@@ -80,7 +80,7 @@ export function createRequestManagerController(settings: LifecycleSettings): Con
         const stale = staleRequestReason(
           certificate,
           existing,
-          requestMismatch(certificate, desired, existing, privateKey),
+          requestMismatch(certificate, desired, existing, privateKey, settings.parser),
         );
         if (stale === undefined) return {};
         ctx.log('info', 'replacing a certificate request', { request: `${ns}/${name}`, reason: stale });

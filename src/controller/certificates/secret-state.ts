@@ -3,10 +3,12 @@ import type { Resource } from '../../api/resource.js';
 import { secretData } from '../../api/secret-data.js';
 import {
   parseCertificates,
+  parseCsr,
   parsePrivateKey,
   publicKeysEqual,
   renewalTime,
   type Certificate,
+  type PkiParser,
 } from '../../pki/index.js';
 import { issuerRefOf, type CertificateObject, type RequestObject } from './certificate-resources.js';
 import { desiredCertificate, type DesiredCertificate } from './desired-certificate.js';
@@ -31,6 +33,9 @@ export interface SecretKeyPair {
   readonly key: KeyObject;
 }
 
+/** The plain parsers: what decisions use when no cache is given (tests, `meshca init`). */
+export const PLAIN_PARSER: PkiParser = { parsePrivateKey, parseCertificates, parseCsr };
+
 /** What a Secret says about its Certificate. */
 export type SecretState =
   | { readonly ok: false; readonly trouble: SecretTrouble }
@@ -43,7 +48,10 @@ export type SecretState =
     };
 
 /** Reads tls.crt and tls.key; a trouble when either is missing, unreadable, or they do not belong together. */
-export function readKeyPair(secret: Resource): SecretKeyPair | SecretTrouble {
+export function readKeyPair(
+  secret: Resource,
+  parser: PkiParser = PLAIN_PARSER,
+): SecretKeyPair | SecretTrouble {
   const name = `Secret ${secret.metadata.namespace ?? ''}/${secret.metadata.name}`;
   const certBytes = secretData(secret, 'tls.crt');
   const keyBytes = secretData(secret, 'tls.key');
@@ -59,7 +67,7 @@ export function readKeyPair(secret: Resource): SecretKeyPair | SecretTrouble {
   }
   let certs: Certificate[];
   try {
-    certs = parseCertificates(certBytes.toString('latin1'));
+    certs = parser.parseCertificates(certBytes.toString('latin1'));
   } catch (err) {
     return {
       reason: 'InvalidKeyPair',
@@ -68,7 +76,7 @@ export function readKeyPair(secret: Resource): SecretKeyPair | SecretTrouble {
   }
   let key: KeyObject;
   try {
-    key = parsePrivateKey(keyBytes);
+    key = parser.parsePrivateKey(keyBytes);
   } catch (err) {
     return {
       reason: 'InvalidKeyPair',
@@ -94,12 +102,13 @@ export function readKeyPair(secret: Resource): SecretKeyPair | SecretTrouble {
  * Checks a Certificate's Secret against its spec, in cert-manager's order: missing, missing data,
  * unreadable or mismatched key pair, issuer annotations, then the certificate against the spec
  * (against `currentRequest`, the request of the current revision, for what the certificate cannot
- * show: duration and usages as asked).
+ * show: duration and usages as asked). `parser` may remember parses; the answer is the same.
  */
 export function inspectSecret(
   certificate: CertificateObject,
   secret: Resource | undefined,
   currentRequest: RequestObject | undefined,
+  parser: PkiParser = PLAIN_PARSER,
 ): SecretState {
   const secretName = certificate.spec.secretName;
   if (secret === undefined) {
@@ -108,7 +117,7 @@ export function inspectSecret(
       trouble: { reason: 'DoesNotExist', message: `Issuing certificate as Secret does not exist` },
     };
   }
-  const pair = readKeyPair(secret);
+  const pair = readKeyPair(secret, parser);
   if (!('certificate' in pair)) return { ok: false, trouble: pair };
   const ref = issuerRefOf(certificate.spec);
   const annotations = secret.metadata.annotations ?? {};
@@ -129,7 +138,9 @@ export function inspectSecret(
   const desired = desiredCertificate(certificate.spec);
   const why =
     certificateMismatch(desired, pair.certificate, currentRequest === undefined) ??
-    (currentRequest === undefined ? undefined : requestMismatch(certificate, desired, currentRequest));
+    (currentRequest === undefined
+      ? undefined
+      : requestMismatch(certificate, desired, currentRequest, undefined, parser));
   if (why !== undefined) {
     return {
       ok: false,

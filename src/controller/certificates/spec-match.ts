@@ -7,6 +7,7 @@ import {
   type CertificationRequest,
   type DistinguishedName,
   type KeySpec,
+  type PkiParser,
   type SubjectAltNames,
 } from '../../pki/index.js';
 import type { CertificateObject, RequestObject } from './certificate-resources.js';
@@ -107,9 +108,12 @@ export function certificateMismatch(
 }
 
 /** The CSR of a CertificateRequest, or undefined when it cannot be read. */
-export function requestCsr(request: RequestObject): CertificationRequest | undefined {
+export function requestCsr(
+  request: RequestObject,
+  parser: Pick<PkiParser, 'parseCsr'> = { parseCsr },
+): CertificationRequest | undefined {
   try {
-    return parseCsr(Buffer.from(request.spec.request, 'base64').toString('latin1'));
+    return parser.parseCsr(Buffer.from(request.spec.request, 'base64').toString('latin1'));
   } catch {
     return undefined;
   }
@@ -125,6 +129,7 @@ export function requestMismatch(
   desired: DesiredCertificate,
   request: RequestObject,
   key?: KeyObject,
+  parser?: Pick<PkiParser, 'parseCsr'>,
 ): string | undefined {
   const want = issuerRefOf(certificate.spec);
   const have = issuerRefOf(request.spec);
@@ -150,7 +155,7 @@ export function requestMismatch(
   const wantConstraints =
     desired.nameConstraints === undefined ? undefined : JSON.stringify(desired.nameConstraints);
   if (constraints !== wantConstraints) return 'the request carries other name constraints than the spec';
-  const csr = requestCsr(request);
+  const csr = requestCsr(request, parser);
   if (csr === undefined) return 'the request holds no readable CSR';
   const names = namesAndKeyMismatch('request', desired, csr.subject, csr.sans, csr.keySpec);
   if (names !== undefined) return names;

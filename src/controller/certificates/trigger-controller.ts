@@ -1,12 +1,7 @@
 import { setCondition } from '../../api/conditions.js';
 import type { Resource, ResourceKey } from '../../api/resource.js';
 import type { Controller, ReconcileContext, ReconcileResult } from '../runtime/controller.js';
-import {
-  failedAttempts,
-  nextRevision,
-  requestName,
-  type RequestObject,
-} from './certificate-resources.js';
+import { failedAttempts, nextRevision, requestName, type RequestObject } from './certificate-resources.js';
 import { decideIssuance } from './decide-issuance.js';
 import { desiredCertificate } from './desired-certificate.js';
 import { loadCertificateState } from './certificate-state.js';
@@ -42,7 +37,13 @@ export function createTriggerController(settings: LifecycleSettings): Controller
           );
           specChangedSinceFailure =
             failed !== undefined &&
-            requestMismatch(certificate, desiredCertificate(certificate.spec), failed) !== undefined;
+            requestMismatch(
+              certificate,
+              desiredCertificate(certificate.spec),
+              failed,
+              undefined,
+              settings.parser,
+            ) !== undefined;
         }
         decision = decideIssuance({
           certificate,
@@ -51,6 +52,7 @@ export function createTriggerController(settings: LifecycleSettings): Controller
           specChangedSinceFailure,
           now,
           backoffBaseMs: settings.backoffBaseMs,
+          parser: settings.parser,
         });
       } catch (err) {
         // A spec meshca cannot issue: the readiness controller reports it; nothing to trigger.
