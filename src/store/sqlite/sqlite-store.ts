@@ -167,6 +167,9 @@ export class SqliteStore implements Store {
   private closed = false;
   private wrote = false;
   private writesSinceCompaction = 0;
+  /** Writes waiting for the next group commit (see write). */
+  private pending: PendingWrite[] = [];
+  private flushScheduled = false;
 
   private constructor(
     private readonly db: Database.Database,
@@ -339,7 +342,9 @@ export class SqliteStore implements Store {
   /** See Store.delete. */
   delete(key: ResourceKey & { resourceVersion?: string }): Promise<void> {
     return this.promise(() => {
-      this.write(() => this.doDelete(key));
+      return this.write(() => {
+        this.doDelete(key);
+      });
     });
   }
 
@@ -425,7 +430,7 @@ export class SqliteStore implements Store {
   releaseLease(name: string, namespace: string, holderIdentity: string): Promise<void> {
     return this.promise(() => {
       checkLeaseKey(name, namespace);
-      this.write(() => {
+      return this.write(() => {
         this.stmt(
           'lease-release',
           `UPDATE leases SET holder_identity = '' WHERE namespace = ? AND name = ? AND holder_identity = ?`,
@@ -454,7 +459,7 @@ export class SqliteStore implements Store {
     return this.promise(() => {
       checkAuditBatch(records);
       if (records.length === 0 && this.auditRetentionMs === undefined) return;
-      this.write(() => {
+      return this.write(() => {
         const insert = this.stmt(
           'audit-insert',
           `INSERT INTO audit (serial_number, identity, caller, cluster_id, not_before, not_after,
@@ -565,9 +570,10 @@ export class SqliteStore implements Store {
     });
   }
 
-  /** See Store.close. Idempotent. */
+  /** See Store.close. Idempotent. Writes already asked for are committed first. */
   close(): Promise<void> {
     if (this.closed) return Promise.resolve();
+    this.flush();
     this.closed = true;
     for (const w of [...this.watches]) w.close();
     this.hub.close();
@@ -838,26 +844,75 @@ export class SqliteStore implements Store {
     return s;
   }
 
-  /** Runs `fn` in one IMMEDIATE transaction (takes the write lock first, so no upgrade deadlock), then wakes watches. */
-  private write<R>(fn: () => R): R {
-    return this.run(() => {
-      this.wrote = false;
-      let result: R;
-      try {
-        result = this.db.transaction(fn).immediate();
-      } catch (err) {
-        this.wrote = false;
-        throw err;
+  /**
+   * Runs `fn` as its own transaction and resolves once it is committed. Writes asked for in the
+   * same turn of the event loop share ONE SQLite transaction (group commit): each runs in a
+   * savepoint, so one that throws leaves the others untouched, and all become durable with one
+   * commit, one fsync under synchronous=FULL, instead of one each. No write is acknowledged
+   * before its commit, so durability is that of a single write.
+   */
+  private write<R>(fn: () => R): Promise<R> {
+    this.ensureOpen();
+    return new Promise<R>((resolve, reject) => {
+      this.pending.push({ fn, resolve: resolve as (value: unknown) => void, reject });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => this.flush());
       }
-      if (this.wrote) {
-        this.wrote = false;
-        this.hub.notify();
-        if (++this.writesSinceCompaction >= COMPACT_EVERY_WRITES) {
-          this.writesSinceCompaction = 0;
+    });
+  }
+
+  /** Commits every pending write in one IMMEDIATE transaction (the write lock first, so no upgrade deadlock), then wakes watches. */
+  private flush(): void {
+    this.flushScheduled = false;
+    const batch = this.pending;
+    this.pending = [];
+    if (batch.length === 0) return;
+    if (this.closed) {
+      for (const w of batch) w.reject(closedError(this.file));
+      return;
+    }
+    const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
+    this.wrote = false;
+    try {
+      this.db
+        .transaction(() => {
+          for (const w of batch) {
+            try {
+              // Nested in the group's transaction, better-sqlite3 runs this in a SAVEPOINT.
+              outcomes.push({ ok: true, value: this.db.transaction(w.fn)() });
+            } catch (err) {
+              // SQLite rolls back the whole transaction on some errors (FULL, IOERR, BUSY):
+              // then nothing of the group is written and every write of it fails.
+              if (!this.db.inTransaction) throw err;
+              outcomes.push({ ok: false, error: err });
+            }
+          }
+        })
+        .immediate();
+    } catch (err) {
+      this.wrote = false;
+      const error = mapSqliteError(err, this.file, this.busyTimeoutMs);
+      for (const w of batch) w.reject(error);
+      return;
+    }
+    if (this.wrote) {
+      this.wrote = false;
+      this.hub.notify();
+      this.writesSinceCompaction += outcomes.filter((o) => o.ok).length;
+      if (this.writesSinceCompaction >= COMPACT_EVERY_WRITES) {
+        this.writesSinceCompaction = 0;
+        try {
           this.compact();
+        } catch {
+          // Compaction is housekeeping; it runs again after the next writes.
         }
       }
-      return result;
+    }
+    batch.forEach((w, i) => {
+      const outcome = outcomes[i];
+      if (outcome?.ok === true) w.resolve(outcome.value);
+      else w.reject(mapSqliteError(outcome?.error, this.file, this.busyTimeoutMs));
     });
   }
 
@@ -875,7 +930,7 @@ export class SqliteStore implements Store {
     }
   }
 
-  private promise<R>(fn: () => R): Promise<R> {
+  private promise<R>(fn: () => R): Promise<Awaited<R>> {
     try {
       return Promise.resolve(fn());
     } catch (err) {
@@ -884,12 +939,21 @@ export class SqliteStore implements Store {
   }
 
   private ensureOpen(): void {
-    if (this.closed) {
-      throw new MeshcaError('STORE_UNAVAILABLE', `store ${this.file} is closed: open it again`, {
-        retryable: false,
-      });
-    }
+    if (this.closed) throw closedError(this.file);
   }
+}
+
+/** A write waiting for its group commit. */
+interface PendingWrite {
+  readonly fn: () => unknown;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+function closedError(file: string): MeshcaError {
+  return new MeshcaError('STORE_UNAVAILABLE', `store ${file} is closed: open it again`, {
+    retryable: false,
+  });
 }
 
 function keyOf(r: Resource): ResourceKey {
