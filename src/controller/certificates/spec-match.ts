@@ -72,8 +72,9 @@ export function keyText(spec: KeySpec): string {
 }
 
 /**
- * Why an issued certificate no longer matches the spec (names, key, CA flag, usages, and, when
- * `checkLifetime`, a lifetime longer than asked); undefined when it matches. A lifetime shorter
+ * Why an issued certificate no longer matches the spec (names, key, CA flag and, when
+ * `checkLifetime` — no current request to compare with — usages and a lifetime longer than
+ * asked); undefined when it matches. A lifetime shorter
  * than asked is not a mismatch: issuers clamp to their own notAfter.
  */
 export function certificateMismatch(
@@ -91,10 +92,17 @@ export function certificateMismatch(
   if (names !== undefined) return names;
   if (certificate.isCA !== desired.isCA)
     return `the certificate has isCA ${certificate.isCA}, the spec asks for ${desired.isCA}`;
-  if (certificate.keyUsages !== undefined && !sameSet(certificate.keyUsages, desired.keyUsages)) {
+  // Upstream issuers choose usages themselves (Vault's sign-intermediate writes CertSign and
+  // CRLSign, its roles add their own EKUs): while the current request exists, usages are compared
+  // through it (requestMismatch), so such a certificate does not re-trigger issuance forever.
+  if (
+    checkLifetime &&
+    certificate.keyUsages !== undefined &&
+    !sameSet(certificate.keyUsages, desired.keyUsages)
+  ) {
     return `the certificate's key usages ${show(certificate.keyUsages)} differ from the spec's ${show(desired.keyUsages)}`;
   }
-  if (!sameSet(certificate.extKeyUsages ?? [], desired.extKeyUsages)) {
+  if (checkLifetime && !sameSet(certificate.extKeyUsages ?? [], desired.extKeyUsages)) {
     return `the certificate's extended key usages ${show(certificate.extKeyUsages ?? [])} differ from the spec's ${show(desired.extKeyUsages)}`;
   }
   if (checkLifetime) {
