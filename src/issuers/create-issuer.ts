@@ -4,6 +4,7 @@ import { CaIssuer } from './ca/ca-issuer.js';
 import type { Issuer } from './issuer.js';
 import type { UpstreamTokenCache } from './upstream-token-cache.js';
 import { SelfSignedIssuer } from './self-signed/self-signed-issuer.js';
+import { createAcmeIssuer } from './acme/create-acme-issuer.js';
 import { createVaultIssuer } from './vault/create-vault-issuer.js';
 
 /** Looks a Secret up by namespace and name (the store, in production). */
@@ -36,6 +37,8 @@ export interface CreateIssuerOptions extends IssuerDependencies {
   /** Where a ClusterIssuer's Secrets live (cert-manager's --cluster-resource-namespace). */
   readonly clusterResourceNamespace: string;
   readonly backdateMs?: number;
+  /** The clock of upstream issuers that schedule retries (ACME Retry-After). */
+  readonly now?: () => Date;
 }
 
 /** The PEM text of one key of a Secret's base64 `data`, or undefined. */
@@ -76,6 +79,7 @@ export async function createIssuer(resource: Resource, options: CreateIssuerOpti
     return CaIssuer.fromKeyPair({ certChainPem, keyPem, ...(caPem !== undefined && { caPem }) }, { source, ...backdate });
   }
   if (spec['vault'] !== undefined) return createVaultIssuer(resource, options);
+  if (spec['acme'] !== undefined) return createAcmeIssuer(resource, options);
   const type = ['vault', 'acme'].find((t) => spec[t] !== undefined);
   if (type !== undefined) {
     throw new MeshcaError('ISSUER_INVALID', `${name}: issuer type "${type}" cannot sign in this version of meshca`, {
