@@ -1,4 +1,6 @@
 import type { Controller } from '../runtime/controller.js';
+import { CLUSTER_ISSUER, ISSUER } from '../certificates/resource-types.js';
+import { createAccountKeyController } from './account-key-controller.js';
 import { AcmeIssuerSource } from './acme-issuer-source.js';
 import { createAcmeRequestController } from './acme-request-controller.js';
 import {
@@ -37,6 +39,8 @@ export function createAcmeControllers(options: AcmeControllerOptions): Controlle
   const pollMs = options.pollMs ?? 2000;
   const retryBaseMs = options.retryBaseMs ?? 5000;
   return [
+    createAccountKeyController(ISSUER, issuers),
+    createAccountKeyController(CLUSTER_ISSUER, issuers),
     createAcmeRequestController(issuers),
     createOrderController({ issuers, pollMs, retryBaseMs, cleanup }),
     createChallengeController({ issuers, pollMs, retryBaseMs, present, cleanup }),

@@ -85,10 +85,11 @@ export function problemError(
   httpStatus: number | undefined,
   body: unknown,
   retryAfterHeader: unknown,
-  now: Date,
+  now: Date | undefined,
 ): AcmeProblemError {
   const problem = readProblem(body, httpStatus);
-  const retryAfter = parseRetryAfter(retryAfterHeader, now);
+  // Without a clock (a readiness probe) there is nothing to schedule: the delay is dropped.
+  const retryAfter = now === undefined ? undefined : parseRetryAfter(retryAfterHeader, now);
   const said = `${problem.detail} (${problem.type})`;
   let error: MeshcaError;
   if (problem.type === `${ACME_ERROR}rateLimited` || httpStatus === 429) {

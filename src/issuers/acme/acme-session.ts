@@ -23,8 +23,8 @@ export interface AcmeSessionOptions {
   readonly caPem?: string;
   /** Accept any TLS certificate from the server: only when spec.acme.skipTLSVerify asks. */
   readonly skipTLSVerify?: boolean;
-  /** The clock, for Retry-After. */
-  readonly now: () => Date;
+  /** The clock, for Retry-After; without it a Retry-After is not kept. */
+  readonly now?: () => Date;
   /** Per-request timeout, ms; 30 s by default. */
   readonly timeoutMs?: number;
 }
@@ -168,7 +168,7 @@ export class AcmeSession {
         200,
         { detail: 'the answer holds no PEM certificate' },
         undefined,
-        this.options.now(),
+        this.options.now?.(),
       );
     }
     return pem;
@@ -183,7 +183,7 @@ export class AcmeSession {
         201,
         { detail: 'the order has no Location URL' },
         undefined,
-        this.options.now(),
+        this.options.now?.(),
       );
     }
     return { ...order, url };
@@ -202,7 +202,7 @@ export class AcmeSession {
           answer.status,
           answer.data,
           answer.headers['retry-after'],
-          this.options.now(),
+          this.options.now?.(),
         );
       }
       if (answer === undefined) {
@@ -224,7 +224,7 @@ export class AcmeSession {
         answer.status,
         { detail: err instanceof Error ? err.message : String(err) },
         undefined,
-        this.options.now(),
+        this.options.now?.(),
       );
     }
   }

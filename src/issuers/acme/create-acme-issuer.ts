@@ -9,8 +9,8 @@ export interface CreateAcmeIssuerOptions {
   readonly getSecret: (namespace: string, name: string) => Promise<Resource | undefined>;
   /** Where a ClusterIssuer's Secrets live. */
   readonly clusterResourceNamespace: string;
-  /** The clock (Retry-After). */
-  readonly now: () => Date;
+  /** The clock (Retry-After); a readiness probe may leave it out. */
+  readonly now?: () => Date;
   /** Per-request timeout, ms. */
   readonly timeoutMs?: number;
 }
@@ -121,7 +121,7 @@ export async function createAcmeIssuer(
     directoryUrl: spec.server,
     accountKeyPem,
     source,
-    now: options.now,
+    ...(options.now !== undefined && { now: options.now }),
     solvers: Array.isArray(spec.solvers) ? (spec.solvers as AcmeSolver[]) : [],
     ...(typeof spec.email === 'string' && { email: spec.email }),
     ...(eab !== undefined && { externalAccountBinding: eab }),

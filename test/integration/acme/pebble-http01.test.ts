@@ -7,6 +7,7 @@ import {
   startHttp01Solver,
   type Http01Solver,
 } from '../../../src/controller/acme/index.js';
+import { createIssuer } from '../../../src/issuers/create-issuer.js';
 import { requirePeer } from '../peer.js';
 import { AcmeHarness, NS } from './acme-harness.js';
 import { freePort, startChallTestSrv, startPebble, type Pebble } from './pebble.js';
@@ -116,6 +117,32 @@ describe.runIf(peers)('the ACME issuer against the real pebble, HTTP-01 answered
       Buffer.from((account?.['data'] as Record<string, string>)['tls.key'] ?? '', 'base64').toString(),
     ).toContain('PRIVATE KEY');
   }, 90_000);
+
+  it("is ready once its account key exists and the account registers, and not ready when pebble's TLS certificate is not trusted", async () => {
+    const options = {
+      getSecret: (namespace: string, name: string) =>
+        h.get<Resource>({ apiVersion: 'v1', kind: 'Secret', namespace, name }),
+      clusterResourceNamespace: 'cert-manager',
+      now: () => new Date(),
+    };
+    const resource = await h.until('the ClusterIssuer', () =>
+      h.get<Resource>({ apiVersion: 'cert-manager.io/v1', kind: 'ClusterIssuer', name: 'pebble' }),
+    );
+    await h.until('the account key Secret', () =>
+      h.get<Resource>({
+        apiVersion: 'v1',
+        kind: 'Secret',
+        namespace: 'cert-manager',
+        name: 'pebble-account',
+      }),
+    );
+    await expect((await createIssuer(resource, options)).checkReady?.(new Date())).resolves.toBeUndefined();
+    const spec = resource['spec'] as { acme: Record<string, unknown> };
+    const untrusted = { ...resource, spec: { acme: { ...spec.acme, caBundle: undefined } } };
+    await expect((await createIssuer(untrusted, options)).checkReady?.(new Date())).rejects.toThrow(
+      /cannot reach the acme server .* TLS failure/,
+    );
+  });
 
   it('refuses a wildcard with an HTTP-01 solver, saying a DNS-01 solver is needed, and fails the request', async () => {
     await h.store.create({
