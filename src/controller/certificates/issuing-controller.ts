@@ -218,6 +218,9 @@ export function createIssuingController(settings: LifecycleSettings): Controller
         { type: 'Normal', reason: 'Issued', message: 'The certificate has been successfully issued' },
         now,
       );
+      // The trigger and readiness read the Secret's key (re-encoded) next: they find it parsed.
+      const storedKey = secretData(secret, 'tls.key');
+      if (storedKey !== undefined) settings.parser.rememberPrivateKey(storedKey, privateKey);
       await store.transaction([
         existing === undefined ? { op: 'create', resource: secret } : { op: 'update', resource: secret },
         { op: 'updateStatus', resource: { ...certificate, status } },

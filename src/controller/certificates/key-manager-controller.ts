@@ -116,6 +116,7 @@ export function createKeyManagerController(settings: LifecycleSettings): Control
       const privateKey =
         'reuse' in decision && currentKey !== undefined ? currentKey : settings.generateKey(desired.keySpec);
       const name = nextName ?? `${certificate.metadata.name.slice(0, 246)}-${settings.random()}`;
+      const keyPem = encodePrivateKey(privateKey, 'PKCS8');
       const secret: Resource = {
         apiVersion: 'v1',
         kind: 'Secret',
@@ -141,7 +142,7 @@ export function createKeyManagerController(settings: LifecycleSettings): Control
           }),
         },
         type: 'Opaque',
-        data: { 'tls.key': Buffer.from(encodePrivateKey(privateKey, 'PKCS8'), 'utf8').toString('base64') },
+        data: { 'tls.key': Buffer.from(keyPem, 'utf8').toString('base64') },
       };
       ops.push({ op: 'create', resource: secret });
       if (nextName === undefined) {
@@ -169,6 +170,9 @@ export function createKeyManagerController(settings: LifecycleSettings): Control
           now,
         )),
       );
+      // The request manager reads this key next and finds it parsed (remembered before the write:
+      // its watch may wake the request manager before this reconcile resumes).
+      settings.parser.rememberPrivateKey(Buffer.from(keyPem, 'utf8'), privateKey);
       try {
         await store.transaction(ops);
       } catch (err) {

@@ -1,7 +1,7 @@
 import { randomInt, type KeyObject } from 'node:crypto';
 import type { Resource, ResourceKey } from '../../api/resource.js';
 import type { IssuerDependencies } from '../../issuers/create-issuer.js';
-import { ParseCache, generatePrivateKey, type KeySpec, type PkiParser } from '../../pki/index.js';
+import { ParseCache, generatePrivateKey, type KeySpec } from '../../pki/index.js';
 import type { CertManagerMetrics } from '../../telemetry/cert-manager-metrics.js';
 import { EventRecorder } from '../events.js';
 import { DEFAULT_BACKOFF_BASE_MS } from './decide-issuance.js';
@@ -44,7 +44,7 @@ export interface LifecycleSettings {
   readonly events: EventRecorder;
   readonly issuerDependencies: IssuerDependencies;
   /** Reads Secrets' keys and certificates; one cache shared by the set, so each is parsed once, not per reconcile. */
-  readonly parser: PkiParser;
+  readonly parser: ParseCache;
 }
 
 const ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';

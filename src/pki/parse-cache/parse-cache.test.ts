@@ -21,6 +21,14 @@ describe('ParseCache', () => {
     expect(cache.stats).toEqual({ hits: 1, misses: 1 });
   });
 
+  it('answers a remembered key for the bytes encoded from it without parsing them', () => {
+    const cache = new ParseCache(8);
+    const bytes = Buffer.from(keyPem, 'utf8');
+    cache.rememberPrivateKey(bytes, leaf.key);
+    expect(cache.parsePrivateKey(bytes)).toBe(leaf.key);
+    expect(cache.stats).toEqual({ hits: 1, misses: 0 });
+  });
+
   it('tells a Buffer from a string with the same characters, as parsePrivateKey does', () => {
     const cache = new ParseCache(8);
     const der = leaf.key.export({ type: 'pkcs8', format: 'der' });

@@ -55,6 +55,14 @@ export class ParseCache implements PkiParser {
     return key;
   }
 
+  /**
+   * Remembers `key` as what parsePrivateKey(input) gives, for bytes just encoded from it (a key
+   * meshca made and wrote), so the next reader of those bytes needs no import.
+   */
+  rememberPrivateKey(input: string | Buffer, key: KeyObject): void {
+    this.#remember(typeof input === 'string' ? `k:s:${input}` : `k:b:${input.toString('latin1')}`, key);
+  }
+
   /** See PkiParser.parseCertificates; a fresh array each call, so callers cannot change the kept one. */
   parseCertificates(pem: string): Certificate[] {
     const id = `c:${pem}`;
