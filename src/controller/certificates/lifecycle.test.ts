@@ -249,7 +249,8 @@ describe('the certificate lifecycle, driven to convergence', () => {
       issuer('upstream', {
         vault: {
           server: 'https://vault.local',
-          path: 'pki/sign/mesh',
+          // Not a signing path: a final failure, before Vault is asked.
+          path: 'pki/issue/mesh',
           auth: { tokenSecretRef: { name: 't' } },
         },
       }),
@@ -264,7 +265,7 @@ describe('the certificate lifecycle, driven to convergence', () => {
       reason: 'Failed',
     });
     expect(getCondition(failed.status?.conditions, 'Issuing')?.message).toContain(
-      'cannot sign in this version of meshca',
+      'spec.vault.path "pki/issue/mesh" is not a Vault PKI signing path',
     );
     expect(first.wakeUps.get('certificates-trigger Certificate istio-system/web')).toEqual(
       new Date('2030-01-01T01:00:00Z'),
