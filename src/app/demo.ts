@@ -79,6 +79,8 @@ export async function runDemo(options: DemoOptions, deps: DemoDeps): Promise<voi
   raw.grpcAddress = '127.0.0.1:0';
   raw.httpAddress = '127.0.0.1:0';
   raw.logLevel = 'error';
+  // The demo needs no ACME solver; leaving it off keeps port 8089 free for a real meshca serve.
+  raw.acmeHttp01Address = '';
   const serveOptions = resolveServeOptions(raw, home);
   const server = await startServer(serveOptions, {
     openStore: deps.openStore,
