@@ -143,6 +143,9 @@ export async function startMeshca(o: {
       CLUSTER_ID,
       '--log-level',
       'warn',
+      // The benchmark needs no ACME solver; leave port 8089 to whoever has it.
+      '--acme-http01-address',
+      '',
       ...o.extraServeArgs,
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
