@@ -174,7 +174,8 @@ describe.runIf(requirePeer('openssl', 'openssl'))('the reference platform, appli
     const load = (async () => {
       while (!renewed) {
         inFlight.push(workload());
-        await new Promise((r) => setTimeout(r, 150));
+        // One workload process at a time or so: each is a whole Node start, and a loaded machine must keep up.
+        await new Promise((r) => setTimeout(r, 400));
       }
     })();
     meshca(home, 'renew', '-n', 'istio-system', 'istio-ca');
