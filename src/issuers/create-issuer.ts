@@ -80,11 +80,5 @@ export async function createIssuer(resource: Resource, options: CreateIssuerOpti
   }
   if (spec['vault'] !== undefined) return createVaultIssuer(resource, options);
   if (spec['acme'] !== undefined) return createAcmeIssuer(resource, options);
-  const type = ['vault', 'acme'].find((t) => spec[t] !== undefined);
-  if (type !== undefined) {
-    throw new MeshcaError('ISSUER_INVALID', `${name}: issuer type "${type}" cannot sign in this version of meshca`, {
-      hint: 'use a ca or selfSigned issuer',
-    });
-  }
   throw new MeshcaError('ISSUER_INVALID', `${name}: spec names no issuer type (selfSigned, ca, vault or acme)`);
 }
