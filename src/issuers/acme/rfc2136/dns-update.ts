@@ -4,8 +4,9 @@ import { connect } from 'node:net';
 import { MeshcaError } from '../../../errors/index.js';
 
 // Written by hand: meshca needs one narrow message (an UPDATE adding or deleting one TXT record,
-// signed with TSIG, RFC 2136 + RFC 8945) and the npm DNS libraries found either lack TSIG or
-// UPDATE support; this file is about two hundred lines and is checked against a real BIND 9.
+// signed with TSIG, RFC 2136 + RFC 8945). dns-packet, the common npm encoder, has no TSIG record
+// type, and TSIG's MAC covers the wire form, so it would be half hand-written anyway; this file
+// is a few hundred lines and is checked against a real BIND 9.
 
 /** TSIG algorithms (RFC 8945 §6) by cert-manager's names. */
 export const TSIG_ALGORITHMS = {
