@@ -10,6 +10,7 @@ export { generatePrivateKey } from './keys/generate-private-key.js';
 export { parsePrivateKey, encodePrivateKey } from './keys/private-key-pem.js';
 export { type DistinguishedName, formatDistinguishedName, isEmptyName } from './names/distinguished-name.js';
 export { type SubjectAltNames } from './names/subject-alt-names.js';
+export { type OtherName } from './names/other-name.js';
 export {
   type KeyUsage,
   type ExtKeyUsage,

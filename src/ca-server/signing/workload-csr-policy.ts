@@ -62,6 +62,7 @@ export function checkWorkloadCsr(
   if (sans.emailAddresses.length > 0)
     forbidden.push(`e-mail addresses (${sans.emailAddresses.slice(0, 3).join(', ')})`);
   if (csr.otherSanKinds.length > 0) forbidden.push(`${csr.otherSanKinds.join(', ')} names`);
+  if (sans.otherNames !== undefined && sans.otherNames.length > 0) forbidden.push('otherName names');
   if (forbidden.length > 0) {
     throw new MeshcaError(
       'CSR_INVALID',

@@ -310,10 +310,13 @@ describe('desiredCertificate', () => {
     );
   });
 
-  it('refuses otherNames and a bad duration with INVALID_RESOURCE', () => {
-    expect(() => desiredCertificate(spec({ otherNames: [{ oid: '1.2.3', utf8Value: 'x' }] }))).toThrow(
-      'otherNames',
-    );
+  it('carries otherNames into the desired SANs', () => {
+    const d = desiredCertificate(spec({ otherNames: [{ oid: '1.3.6.1.4.1.311.20.2.3', utf8Value: 'u@x' }] }));
+    expect(d.sans.otherNames).toEqual([{ oid: '1.3.6.1.4.1.311.20.2.3', utf8Value: 'u@x' }]);
+    expect(desiredCertificate(spec({})).sans.otherNames).toBeUndefined();
+  });
+
+  it('refuses a bad duration with INVALID_RESOURCE', () => {
     expect(() => desiredCertificate(spec({ duration: '5 days' }))).toThrow('spec.duration');
   });
 

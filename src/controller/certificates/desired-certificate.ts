@@ -35,15 +35,9 @@ const invalid = (message: string, hint?: string): MeshcaError =>
 
 /**
  * The certificate a spec describes. Throws INVALID_RESOURCE for a spec meshca cannot issue
- * (a literalSubject it cannot read, otherNames, a bad duration): a final failure, recorded in status.
+ * (a literalSubject it cannot read, a bad duration): a final failure, recorded in status.
  */
 export function desiredCertificate(spec: CertificateSpec): DesiredCertificate {
-  if (spec.otherNames !== undefined && spec.otherNames.length > 0) {
-    throw invalid(
-      'spec.otherNames cannot be issued by meshca yet',
-      'remove otherNames, or use uris or emailAddresses',
-    );
-  }
   const subject: DistinguishedName =
     spec.literalSubject !== undefined
       ? parseLiteralSubject(spec.literalSubject)
@@ -66,6 +60,10 @@ export function desiredCertificate(spec: CertificateSpec): DesiredCertificate {
       ipAddresses: [...(spec.ipAddresses ?? [])],
       uris: [...(spec.uris ?? [])],
       emailAddresses: [...(spec.emailAddresses ?? [])],
+      ...(spec.otherNames !== undefined &&
+        spec.otherNames.length > 0 && {
+          otherNames: spec.otherNames.map((o) => ({ oid: o.oid, utf8Value: o.utf8Value })),
+        }),
     },
     keySpec,
     encoding: spec.privateKey?.encoding ?? 'PKCS1',

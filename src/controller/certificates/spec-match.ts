@@ -36,7 +36,12 @@ const NAME_FIELDS: readonly (keyof DistinguishedName)[] = [
   'postalCodes',
 ];
 
-const SAN_FIELDS: readonly (keyof SubjectAltNames)[] = ['dnsNames', 'ipAddresses', 'uris', 'emailAddresses'];
+const SAN_FIELDS: readonly Exclude<keyof SubjectAltNames, 'otherNames'>[] = [
+  'dnsNames',
+  'ipAddresses',
+  'uris',
+  'emailAddresses',
+];
 
 const asList = (v: string | string[] | undefined): string[] =>
   v === undefined ? [] : typeof v === 'string' ? [v] : v;
@@ -59,6 +64,12 @@ function namesAndKeyMismatch(
     if (!sameSet(desired.sans[field], sans[field])) {
       return `the ${what}'s ${field} ${show(sans[field])} differ from spec.${field} ${show(desired.sans[field])}`;
     }
+  }
+  // otherNames compare as "oid:value" strings, order-free like the other SAN kinds.
+  const otherText = (s: SubjectAltNames): string[] =>
+    (s.otherNames ?? []).map((o) => `${o.oid}:${o.utf8Value}`);
+  if (!sameSet(otherText(desired.sans), otherText(sans))) {
+    return `the ${what}'s otherNames ${show(otherText(sans))} differ from spec.otherNames ${show(otherText(desired.sans))}`;
   }
   if (keySpec.algorithm !== desired.keySpec.algorithm || keySpec.size !== desired.keySpec.size) {
     return `the ${what}'s key is ${keyText(keySpec)}, the spec asks for ${keyText(desired.keySpec)}`;

@@ -1,6 +1,8 @@
 import { MeshcaError } from '../../errors/index.js';
-import { DerReader } from '../der/der-reader.js';
-import { Tag, contextPrimitive, isIa5, sequence } from '../der/der-writer.js';
+import { DerReader, type DerNode } from '../der/der-reader.js';
+import { Tag, contextConstructed, contextPrimitive, isIa5, oid, sequence, tlv } from '../der/der-writer.js';
+import { OID_PATTERN } from './other-name.js';
+import type { OtherName } from './other-name.js';
 import { bytesToIp, ipToBytes } from './ip-address.js';
 
 /** Subject alternative names by kind (RFC 5280 §4.2.1.6), with cert-manager's field names. */
@@ -9,6 +11,8 @@ export interface SubjectAltNames {
   ipAddresses: string[];
   uris: string[];
   emailAddresses: string[];
+  /** otherName entries with a UTF8String value, as cert-manager's spec.otherNames; absent when none. */
+  otherNames?: OtherName[];
 }
 
 /** GeneralName choice tags (RFC 5280 §4.2.1.6). */
@@ -20,7 +24,6 @@ export const GeneralNameTag = {
 } as const;
 
 const OTHER_KINDS: Record<number, string> = {
-  0: 'otherName',
   3: 'x400Address',
   4: 'directoryName',
   5: 'ediPartyName',
@@ -34,7 +37,13 @@ export function emptySans(): SubjectAltNames {
 
 /** True when there is no SAN at all. */
 export function hasNoSans(s: Partial<SubjectAltNames>): boolean {
-  return !s.dnsNames?.length && !s.ipAddresses?.length && !s.uris?.length && !s.emailAddresses?.length;
+  return (
+    !s.dnsNames?.length &&
+    !s.ipAddresses?.length &&
+    !s.uris?.length &&
+    !s.emailAddresses?.length &&
+    !s.otherNames?.length
+  );
 }
 
 const DNS_NAME =
@@ -81,13 +90,39 @@ export function encodeGeneralNames(s: Partial<SubjectAltNames>): Buffer {
     }
     names.push(contextPrimitive(GeneralNameTag.iPAddress, bytes));
   });
+  (s.otherNames ?? []).forEach((v, i) => names.push(encodeOtherName(v, i)));
   return sequence(...names);
+}
+
+/** The largest otherName value accepted, in UTF-8 octets (the same bound as other names). */
+const MAX_OTHER_NAME_OCTETS = 2048;
+
+/** RFC 5280 §4.2.1.6: otherName [0] { type-id OID, value [0] EXPLICIT ANY }; the value a UTF8String as cert-manager writes it. */
+function encodeOtherName(name: OtherName, index: number): Buffer {
+  if (typeof name.oid !== 'string' || !OID_PATTERN.test(name.oid)) {
+    throw new MeshcaError(
+      'INVALID_INPUT',
+      `otherNames[${index}].oid "${String(name.oid).slice(0, 80)}" is not an object identifier`,
+      { hint: 'write it in dotted form, e.g. 1.3.6.1.4.1.311.20.2.3' },
+    );
+  }
+  const value = Buffer.from(name.utf8Value, 'utf8');
+  // A lone surrogate does not survive the UTF-8 round trip: refuse it rather than write U+FFFD.
+  const wellFormed = value.toString('utf8') === name.utf8Value;
+  if (value.length === 0 || value.length > MAX_OTHER_NAME_OCTETS || !wellFormed) {
+    throw new MeshcaError(
+      'INVALID_INPUT',
+      `otherNames[${index}].utf8Value must be 1 to ${MAX_OTHER_NAME_OCTETS} octets of valid UTF-8, got ${value.length}`,
+      { hint: 'give a non-empty value such as user@example.com' },
+    );
+  }
+  return contextConstructed(0, oid(name.oid), contextConstructed(0, tlv(Tag.UTF8_STRING, value)));
 }
 
 /** Decoded GeneralNames: the four kinds meshca reads, plus the names of any other kinds present. */
 export interface DecodedGeneralNames {
   readonly sans: SubjectAltNames;
-  /** Kinds present that SubjectAltNames cannot hold (otherName, directoryName …). */
+  /** Kinds present that SubjectAltNames cannot hold (directoryName, an otherName whose value is not a UTF8String …). */
   readonly otherKinds: string[];
 }
 
@@ -116,8 +151,30 @@ export function decodeGeneralNames(reader: DerReader, field: string): DecodedGen
       if (bytes.length !== 4 && bytes.length !== 16)
         throw r.fail(`[${i}]`, `an iPAddress must be 4 or 16 octets, not ${bytes.length}`, name.start);
       sans.ipAddresses.push(bytesToIp(bytes));
+    } else if (name.tag === 0xa0) {
+      const other = decodeOtherName(reader.buf, name, `${r.path}[${i}]`);
+      if (other === undefined) otherKinds.push('otherName');
+      else (sans.otherNames ??= []).push(other);
     } else otherKinds.push(OTHER_KINDS[choice] ?? `[${choice}]`);
     i++;
   }
   return { sans, otherKinds };
+}
+
+/** An otherName with a UTF8String value; undefined for another value type (kept as an unsupported kind). */
+function decodeOtherName(buf: Buffer, node: DerNode, path: string): OtherName | undefined {
+  const r = DerReader.within(buf, node, path);
+  const typeId = r.readOid('type-id');
+  const wrapper = r.expect(0xa0, 'value');
+  r.finish();
+  const vr = DerReader.within(buf, wrapper, `${path}.value`);
+  const inner = vr.next('[0]');
+  vr.finish();
+  if (inner.tag !== Tag.UTF8_STRING) return undefined;
+  const bytes = vr.content(inner);
+  try {
+    return { oid: typeId, utf8Value: new TextDecoder('utf-8', { fatal: true }).decode(bytes) };
+  } catch {
+    throw vr.fail('[0]', 'the otherName UTF8String holds bytes that are not valid UTF-8', inner.start);
+  }
 }
