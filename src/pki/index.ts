@@ -45,3 +45,4 @@ export {
   DEFAULT_PARSE_CACHE_ENTRIES,
   MAX_CACHED_INPUT_CHARS,
 } from './parse-cache/parse-cache.js';
+export { encodePkcs12, pkcs12Kdf, type Pkcs12Input, type Pkcs12Profile } from './keystore/pkcs12.js';
