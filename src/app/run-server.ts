@@ -108,6 +108,7 @@ export async function startServer(options: ServeOptions, deps: RunServerDeps): P
         rateLimit: { perSecond: options.rateLimit, burst: options.rateLimitBurst },
       }),
       auditRetentionMs: options.auditRetentionMs,
+      signingWorkers: options.signingWorkers,
     },
     {
       store,

@@ -25,7 +25,8 @@ import { TokenBucketLimiter } from './rate-limit/token-bucket-limiter.js';
 import { issueServingCertificate, type ServingMaterial } from './serving-certificate.js';
 import { SigningAuthoritySource, type IssuerRef } from './signing/signing-authority-source.js';
 import { createWorkloadSigner, type SigningAuthority } from './signing/workload-signer.js';
-import type { KeyPolicy } from './signing/workload-csr-policy.js';
+import { DEFAULT_KEY_POLICY, type KeyPolicy } from './signing/workload-csr-policy.js';
+import { SigningWorkerPool } from './signing/signing-worker-pool.js';
 
 /** Everything `meshca serve` is configured with (flags or config file). */
 export interface CaServerConfig {
@@ -52,6 +53,8 @@ export interface CaServerConfig {
   readonly rateLimit?: { readonly perSecond: number; readonly burst: number };
   readonly auditRetentionMs: number;
   readonly keyPolicy?: KeyPolicy;
+  /** Worker threads that parse, verify and sign CSRs (`--signing-workers`); 0 or absent signs on the main thread. */
+  readonly signingWorkers?: number;
   readonly grpcLimits?: Partial<GrpcLimits>;
 }
 
@@ -167,7 +170,21 @@ export async function startCaServer(config: CaServerConfig, deps: CaServerDeps):
       log('warn', 'watch of the signing CA failed; retrying', { error: toMeshcaError(err).message }),
   });
 
+  const pool =
+    config.signingWorkers !== undefined && config.signingWorkers > 0
+      ? new SigningWorkerPool({
+          workers: config.signingWorkers,
+          policy: config.keyPolicy ?? DEFAULT_KEY_POLICY,
+          onWorkerExit: ({ threadId, exitCode, error }) =>
+            log('error', 'a signing worker stopped; starting another', {
+              threadId,
+              exitCode,
+              ...(error !== undefined && { error: error.message }),
+            }),
+        })
+      : undefined;
   const signer = createWorkloadSigner({
+    ...(pool !== undefined && { pool }),
     authority: () => source.current(),
     trustDomain: config.trustDomain,
     maxLifetimeMs: config.maxCertificateDurationMs,
@@ -302,6 +319,7 @@ export async function startCaServer(config: CaServerConfig, deps: CaServerDeps):
       source.close();
       if (renewTimer !== undefined) clearTimeout(renewTimer);
       await grpc?.close();
+      await pool?.close();
       await audit.close();
     },
   };

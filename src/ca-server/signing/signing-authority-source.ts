@@ -1,7 +1,7 @@
 import { MESHCA_API_VERSION } from '../../api/meshca-config.js';
 import type { Resource, ResourceType } from '../../api/resource.js';
 import { toMeshcaError } from '../../errors/index.js';
-import { CaIssuer, createIssuer } from '../../issuers/index.js';
+import { CaIssuer, createIssuer, secretText, type CaKeyPair } from '../../issuers/index.js';
 import type { Store } from '../../store/store.js';
 import { watchTypes, type TypeWatcher } from '../../store/watch-types.js';
 import type { SigningAuthority } from './workload-signer.js';
@@ -130,9 +130,17 @@ export class SigningAuthoritySource {
       if (spec['selfSigned'] !== undefined) {
         return { ready: false, reason: `${label} is a selfSigned issuer; workload CSRs need a CA issuer` };
       }
+      let secret: Resource | undefined;
       const issuer = await createIssuer(resource, {
-        getSecret: (namespace, name) =>
-          this.#o.store.tryGet<Resource>({ apiVersion: 'v1', kind: 'Secret', namespace, name }),
+        getSecret: async (namespace, name) => {
+          secret = await this.#o.store.tryGet<Resource>({
+            apiVersion: 'v1',
+            kind: 'Secret',
+            namespace,
+            name,
+          });
+          return secret;
+        },
         clusterResourceNamespace: this.#o.clusterResourceNamespace,
       });
       if (!(issuer instanceof CaIssuer))
@@ -150,7 +158,13 @@ export class SigningAuthoritySource {
           reason: `${label}: its CA certificate is not valid before ${issuer.certificate.notBefore.toISOString()}`,
         };
       }
-      return { ready: true, issuer, name: label.replace(' ', '/') };
+      const keyPair = secret === undefined ? undefined : keyPairOf(secret);
+      return {
+        ready: true,
+        issuer,
+        name: label.replace(' ', '/'),
+        ...(keyPair !== undefined && { keyPair }),
+      };
     } catch (err) {
       return {
         ready: false,
@@ -160,6 +174,15 @@ export class SigningAuthoritySource {
       };
     }
   }
+}
+
+/** The PEMs a CA issuer was loaded from, for signing workers to load the same CA. */
+function keyPairOf(secret: Resource): CaKeyPair | undefined {
+  const certChainPem = secretText(secret, 'tls.crt');
+  const keyPem = secretText(secret, 'tls.key');
+  if (certChainPem === undefined || keyPem === undefined) return undefined;
+  const caPem = secretText(secret, 'ca.crt');
+  return { certChainPem, keyPem, ...(caPem !== undefined && { caPem }) };
 }
 
 function sameAuthority(a: SigningAuthority, b: SigningAuthority): boolean {

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditRecord } from '../../api/audit-record.js';
 import { CaIssuer } from '../../issuers/index.js';
 import { makeIntermediate, makeRoot } from '../../issuers/testing/fixtures.js';
@@ -10,23 +10,31 @@ import {
   type CsrOptions,
 } from '../../pki/index.js';
 import type { SignRequest } from '../istio-certificate-service.js';
+import { SigningWorkerPool } from './signing-worker-pool.js';
+import { DEFAULT_KEY_POLICY } from './workload-csr-policy.js';
 import { createWorkloadSigner, type SigningAuthority } from './workload-signer.js';
 
 const now = new Date('2026-11-22T12:00:00Z');
 const HOUR = 3_600_000;
 const ID = 'spiffe://cluster.local/ns/default/sa/web';
 
+/** The pool of the describe block running now; undefined signs on the main thread. */
+let pool: SigningWorkerPool | undefined;
+
 function setup(caLifetimeMs = 720 * HOUR) {
   const root = makeRoot(now);
   const int = makeIntermediate(root, now, caLifetimeMs);
-  const issuer = CaIssuer.fromKeyPair({
-    certChainPem: int.certificate.pem,
-    keyPem: int.keyPem,
-    caPem: root.certificate.pem,
-  });
+  const keyPair = { certChainPem: int.certificate.pem, keyPem: int.keyPem, caPem: root.certificate.pem };
+  const issuer = CaIssuer.fromKeyPair(keyPair);
   const audit: AuditRecord[] = [];
-  let authority: SigningAuthority = { ready: true, issuer, name: 'Issuer/istio-system/istio-ca-issuer' };
+  let authority: SigningAuthority = {
+    ready: true,
+    issuer,
+    keyPair,
+    name: 'Issuer/istio-system/istio-ca-issuer',
+  };
   const sign = createWorkloadSigner({
+    ...(pool !== undefined && { pool }),
     authority: () => authority,
     trustDomain: 'cluster.local',
     maxLifetimeMs: 24 * HOUR,
@@ -60,7 +68,15 @@ function csr(options: Partial<CsrOptions> = {}): string {
   return buildCsr({ key: generatePrivateKey(), sans: { uris: [ID] }, ...options });
 }
 
-describe('the workload signer', () => {
+describe.each([0, 1])('the workload signer with %i signing workers', (workers) => {
+  beforeAll(() => {
+    pool = workers === 0 ? undefined : new SigningWorkerPool({ workers, policy: DEFAULT_KEY_POLICY });
+  });
+  afterAll(async () => {
+    await pool?.close();
+    pool = undefined;
+  });
+
   it("answers leaf, intermediate and root, and the chain verifies for the caller's SPIFFE ID", async () => {
     const { sign, root, audit } = setup();
     const chain = await sign(request(csr()));
@@ -172,6 +188,7 @@ describe('the workload signer', () => {
   ])('refuses %s with %s', async (_name, makeCsr, over, code, message) => {
     const { sign, audit } = setup();
     await expect(sign(request(makeCsr(), over))).rejects.toMatchObject({
+      name: 'MeshcaError',
       code: expect.stringMatching(code) as unknown,
       message: expect.stringContaining(message) as unknown,
     });

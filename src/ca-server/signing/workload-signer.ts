@@ -1,13 +1,23 @@
 import type { AuditRecord } from '../../api/audit-record.js';
 import { MeshcaError } from '../../errors/index.js';
-import type { CaIssuer } from '../../issuers/index.js';
-import { parseCsr, verifyCsr, workloadSpiffeId, type KeyUsage } from '../../pki/index.js';
+import type { CaIssuer, CaKeyPair } from '../../issuers/index.js';
+import { workloadSpiffeId } from '../../pki/index.js';
 import type { SignRequest, Signer } from '../istio-certificate-service.js';
-import { checkWorkloadCsr, DEFAULT_KEY_POLICY, type KeyPolicy } from './workload-csr-policy.js';
+import { runSigningJob, type SignedLeaf, type SigningJob } from './signing-job.js';
+import type { SigningWorkerPool } from './signing-worker-pool.js';
+import { DEFAULT_KEY_POLICY, type KeyPolicy } from './workload-csr-policy.js';
 
-/** The signing CA as the server currently sees it: loaded, or why not. */
+/**
+ * The signing CA as the server currently sees it: loaded, or why not. `keyPair` (the PEMs the CA
+ * was loaded from) lets signing workers load the same CA; without it the main thread signs.
+ */
 export type SigningAuthority =
-  | { readonly ready: true; readonly issuer: CaIssuer; readonly name: string }
+  | {
+      readonly ready: true;
+      readonly issuer: CaIssuer;
+      readonly name: string;
+      readonly keyPair?: CaKeyPair;
+    }
   | { readonly ready: false; readonly reason: string };
 
 /** Options of the workload signer. */
@@ -21,9 +31,12 @@ export interface WorkloadSignerOptions {
   readonly keyPolicy?: KeyPolicy;
   /** Receives one audit record per certificate issued (batched by the caller). */
   readonly audit?: (record: AuditRecord) => void;
+  /**
+   * Worker threads that parse, verify and sign (`--signing-workers`); without it the main thread
+   * does. Its key policy must be the same as `keyPolicy`.
+   */
+  readonly pool?: SigningWorkerPool;
 }
-
-const iso = (d: Date): string => d.toISOString();
 
 /**
  * The CSR hot path: parse, verify the signature, apply the workload policy, sign in process with
@@ -32,6 +45,7 @@ const iso = (d: Date): string => d.toISOString();
  */
 export function createWorkloadSigner(options: WorkloadSignerOptions): Signer {
   const policy = options.keyPolicy ?? DEFAULT_KEY_POLICY;
+  const pool = options.pool;
   return async (request: SignRequest): Promise<string[]> => {
     const trustDomain = request.identity.trustDomain ?? options.trustDomain;
     if (trustDomain !== options.trustDomain) {
@@ -45,40 +59,41 @@ export function createWorkloadSigner(options: WorkloadSignerOptions): Signer {
       request.identity.namespace,
       request.identity.serviceAccount,
     );
-    const csr = parseCsr(request.csrPem);
-    verifyCsr(csr);
-    checkWorkloadCsr(csr, expected, policy);
-
+    // Read once: the request signs with this CA even if another is loaded meanwhile.
     const authority = options.authority();
-    if (!authority.ready) {
-      throw new MeshcaError('ISSUER_NOT_READY', `no signing CA is ready: ${authority.reason}`, {
-        hint: 'create the hierarchy with `meshca init`, or apply the issuer this server is configured with',
-      });
+    const job: SigningJob = {
+      csrPem: request.csrPem,
+      expected,
+      lifetimeMs: Math.min(request.validitySeconds * 1000, options.maxLifetimeMs),
+      now: request.now,
+    };
+    let leaf: SignedLeaf | undefined;
+    if (pool !== undefined && (!authority.ready || authority.keyPair !== undefined)) {
+      leaf = await pool.sign(job, authority.ready ? { keyPair: authority.keyPair! } : undefined);
+    } else {
+      leaf = runSigningJob(job, policy, authority.ready ? authority.issuer : undefined);
     }
-    const lifetimeMs = Math.min(request.validitySeconds * 1000, options.maxLifetimeMs);
-    const keyUsages: KeyUsage[] =
-      csr.keySpec.algorithm === 'RSA' ? ['digitalSignature', 'keyEncipherment'] : ['digitalSignature'];
-    const now = new Date(request.now);
-    const result = authority.issuer.signSync({
-      csr,
-      durationMs: lifetimeMs,
-      isCA: false,
-      keyUsages,
-      extKeyUsages: ['serverAuth', 'clientAuth'],
-      now,
-    });
-    const leaf = result.certificate;
+    // The CSR passed every check; only then does a missing CA answer, as before workers.
+    if (!authority.ready || leaf === undefined) {
+      throw new MeshcaError(
+        'ISSUER_NOT_READY',
+        `no signing CA is ready: ${authority.ready ? 'it was not loaded' : authority.reason}`,
+        {
+          hint: 'create the hierarchy with `meshca init`, or apply the issuer this server is configured with',
+        },
+      );
+    }
     options.audit?.({
       serialNumber: leaf.serialNumber,
       identity: expected,
       caller: request.caller,
       clusterId: request.clusterId,
-      notBefore: iso(leaf.notBefore),
-      notAfter: iso(leaf.notAfter),
+      notBefore: leaf.notBefore,
+      notAfter: leaf.notAfter,
       fingerprintSha256: leaf.fingerprintSha256,
       issuer: authority.name,
-      issuedAt: iso(now),
+      issuedAt: new Date(request.now).toISOString(),
     });
-    return [leaf.pem, ...result.chain.map((c) => c.pem), ...result.ca.map((c) => c.pem)];
+    return leaf.chain;
   };
 }

@@ -1,4 +1,5 @@
 import { readFileSync, statSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { parseGoDuration } from '../../api/go-duration.js';
@@ -34,6 +35,8 @@ export interface ServeOptions {
   rateLimit: number;
   rateLimitBurst: number;
   auditRetentionMs: number;
+  /** Worker threads that parse, verify and sign CSRs; 0 signs on the main thread. */
+  signingWorkers: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   /** Run the certificate lifecycle controllers (under leader election). */
   controller: boolean;
@@ -69,6 +72,7 @@ export const SERVE_SETTINGS = {
   rateLimit: { flag: 'rate-limit', default: '50', help: 'CSRs per second per identity (0 = no limit)' },
   rateLimitBurst: { flag: 'rate-limit-burst', default: '500', help: 'burst of CSRs per identity' },
   auditRetention: { flag: 'audit-retention', default: '2160h', help: 'how long audit records are kept (0s keeps all)' },
+  signingWorkers: { flag: 'signing-workers', default: 'auto', help: 'worker threads that verify and sign CSRs: a number, 0 (sign on the main thread) or auto (one per core beyond the first, at least 1)' },
   logLevel: { flag: 'log-level', default: 'info', help: 'debug, info, warn or error' },
   controller: { flag: 'controller', default: 'true', help: 'run the certificate controllers, leader-elected among replicas on one store (true|false)', boolean: true },
   disableAutoApproval: { flag: 'disable-auto-approval', default: 'false', help: 'leave CertificateRequests to meshca approve/deny instead of the built-in approver (true|false)', boolean: true },
@@ -156,6 +160,18 @@ function count(setting: string, value: string, min: number): number {
   return n;
 }
 
+/** At most this many signing workers: more threads than cores only add memory. */
+const MAX_SIGNING_WORKERS = 64;
+
+function signingWorkers(value: string): number {
+  // auto: the main thread keeps one core for HTTP/2, each other core gets a worker.
+  if (value === 'auto') return Math.max(1, availableParallelism() - 1);
+  if (!/^\d+$/.test(value) || Number(value) > MAX_SIGNING_WORKERS) {
+    throw usageError(`--signing-workers: ${JSON.stringify(value)} is not auto or a whole number from 0 to ${MAX_SIGNING_WORKERS}`);
+  }
+  return Number(value);
+}
+
 function leaseDuration(value: string): number {
   const ms = duration('leader-election-lease-duration', value);
   if (ms < 1000 || ms > 3_600_000) throw usageError(`--leader-election-lease-duration: ${JSON.stringify(value)} is not between 1s and 1h`);
@@ -235,6 +251,7 @@ export function resolveServeOptions(raw: Record<ServeSetting, string | undefined
     rateLimit: count('rate-limit', get('rateLimit'), 0),
     rateLimitBurst: count('rate-limit-burst', get('rateLimitBurst'), 1),
     auditRetentionMs: duration('audit-retention', get('auditRetention'), true),
+    signingWorkers: signingWorkers(get('signingWorkers')),
     logLevel: logLevel as ServeOptions['logLevel'],
     controller: bool('controller'),
     disableAutoApproval: bool('disableAutoApproval'),
