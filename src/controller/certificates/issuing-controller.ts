@@ -16,6 +16,7 @@ import {
 } from './certificate-resources.js';
 import { buildCertificateSecret, refreshCertificateSecret } from './certificate-secret.js';
 import { desiredCertificate } from './desired-certificate.js';
+import { pkcs12Keystores, pkcs12Password, wantsPkcs12 } from './keystores.js';
 import { certificateKeysOf, type LifecycleSettings } from './lifecycle-options.js';
 import {
   ANNOTATIONS,
@@ -202,6 +203,19 @@ export function createIssuingController(settings: LifecycleSettings): Controller
       if (leaf === undefined) return fail('The issuer returned no certificate');
       if (!publicKeysEqual(leaf.publicKey, privateKey))
         return fail('The issuer returned a certificate for another private key');
+      let keystores: Record<string, Buffer> | undefined;
+      try {
+        keystores = wantsPkcs12(certificate)
+          ? pkcs12Keystores(certificate, await pkcs12Password(store, certificate), {
+              leaf,
+              chain: intermediates,
+              ca,
+              key: privateKey,
+            })
+          : {};
+      } catch (err) {
+        return fail(`The keystores cannot be written: ${(err as Error).message}`);
+      }
       const existing = await store.tryGet<Resource>(secretKey);
       const secret = buildCertificateSecret({
         certificate,
@@ -210,6 +224,7 @@ export function createIssuingController(settings: LifecycleSettings): Controller
         ca,
         key: privateKey,
         existing,
+        keystores,
       });
       const status = issuedStatus(certificate, leaf, revision, now);
       const event = await settings.events.ops(
@@ -262,13 +277,21 @@ async function refreshSecret(
   } catch {
     return;
   }
+  const material = { leaf: state.pair.certificate, chain: state.pair.chain, ca, key: state.pair.key };
+  // Keystores asked for after issuance are written now; a password not there yet waits for the next change.
+  let keystores: Record<string, Buffer> | undefined;
+  if (wantsPkcs12(certificate) && secretData(secret, 'keystore.p12') === undefined) {
+    try {
+      keystores = pkcs12Keystores(certificate, await pkcs12Password(ctx.store, certificate), material);
+    } catch {
+      keystores = undefined;
+    }
+  }
   const refreshed = refreshCertificateSecret({
     certificate,
-    leaf: state.pair.certificate,
-    chain: state.pair.chain,
-    ca,
-    key: state.pair.key,
+    ...material,
     existing: secret,
+    keystores,
   });
   if (refreshed !== undefined) await ctx.store.update(refreshed);
 }

@@ -1,0 +1,149 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { getCondition } from '../../api/conditions.js';
+import type { Resource } from '../../api/resource.js';
+import { secretData } from '../../api/secret-data.js';
+import { parseCertificates } from '../../pki/index.js';
+import { LifecycleHarness, NS, certificate, issuer } from '../testing/lifecycle-harness.js';
+import type { CertificateObject } from './certificate-resources.js';
+
+let h: LifecycleHarness;
+afterEach(async () => {
+  await h.close();
+});
+
+const cert = async (name: string): Promise<CertificateObject> => {
+  const c = await h.get<CertificateObject>('Certificate', name);
+  if (c === undefined) throw new Error(`no certificate ${name}`);
+  return c;
+};
+const passwordSecret = (name: string, data: Record<string, string>): Resource => ({
+  apiVersion: 'v1',
+  kind: 'Secret',
+  metadata: { name, namespace: NS },
+  data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v).toString('base64')])),
+});
+/** A PFX starts with SEQUENCE { INTEGER 3 …: enough to tell a PKCS#12 file from anything else. */
+const isPfx = (bytes: Buffer | undefined): boolean =>
+  bytes !== undefined && bytes[0] === 0x30 && bytes.includes(Buffer.from([0x02, 0x01, 0x03]));
+
+async function caPlatform(): Promise<void> {
+  await h.apply(
+    issuer('selfsigned', { selfSigned: {} }),
+    certificate('root-ca', { isCA: true, commonName: 'mesh root', issuerRef: { name: 'selfsigned' } }),
+    issuer('ca', { ca: { secretName: 'root-ca' } }),
+  );
+}
+
+describe('keystores and otherNames in the certificate lifecycle', () => {
+  it('writes keystore.p12 and truststore.p12 with the password from the referenced Secret', async () => {
+    h = new LifecycleHarness();
+    await caPlatform();
+    await h.apply(
+      passwordSecret('p12-password', { password: 'changeit' }),
+      certificate('web', {
+        dnsNames: ['web.local'],
+        issuerRef: { name: 'ca' },
+        keystores: {
+          pkcs12: { create: true, passwordSecretRef: { name: 'p12-password' }, profile: 'Modern2023' },
+        },
+      }),
+    );
+    await h.settle();
+    expect(getCondition((await cert('web')).status?.conditions, 'Ready')?.status).toBe('True');
+    const secret = (await h.get('Secret', 'web'))!;
+    expect(isPfx(secretData(secret, 'keystore.p12'))).toBe(true);
+    expect(isPfx(secretData(secret, 'truststore.p12'))).toBe(true);
+    expect(secretData(secret, 'keystore.jks')).toBeUndefined();
+  });
+
+  it('fails the issuance with a clear message while the password Secret is missing, backs off, and writes the keystore once it exists', async () => {
+    h = new LifecycleHarness();
+    await caPlatform();
+    await h.apply(
+      certificate('web', {
+        dnsNames: ['web.local'],
+        issuerRef: { name: 'ca' },
+        keystores: { pkcs12: { create: true, passwordSecretRef: { name: 'p12-password', key: 'pw' } } },
+      }),
+    );
+    const first = await h.settle();
+    const failed = await cert('web');
+    expect(failed.status?.failedIssuanceAttempts).toBe(1);
+    expect(getCondition(failed.status?.conditions, 'Issuing')).toMatchObject({
+      status: 'False',
+      reason: 'Failed',
+    });
+    expect(getCondition(failed.status?.conditions, 'Issuing')?.message).toBe(
+      `The keystores cannot be written: the PKCS#12 keystore password Secret "${NS}/p12-password" does not exist`,
+    );
+    expect(first.wakeUps.get(`certificates-trigger Certificate ${NS}/web`)).toEqual(
+      new Date('2030-01-01T01:00:00Z'),
+    );
+    await h.apply(passwordSecret('p12-password', { password: 'wrong key' }));
+    await h.advanceTo(new Date('2030-01-01T01:00:00Z'));
+    expect(getCondition((await cert('web')).status?.conditions, 'Issuing')?.message).toContain(
+      `has no key "pw"`,
+    );
+    const secretNow = (await h.get('Secret', 'p12-password'))!;
+    await h.store.update({ ...secretNow, data: { pw: Buffer.from('s3cret').toString('base64') } });
+    await h.advanceTo(new Date('2030-01-01T03:00:00Z'));
+    const done = await cert('web');
+    expect(done.status?.failedIssuanceAttempts).toBeUndefined();
+    expect(isPfx(secretData((await h.get('Secret', 'web'))!, 'keystore.p12'))).toBe(true);
+  });
+
+  it('adds the keystore to an issued Secret when asked later, and drops it when no longer asked', async () => {
+    h = new LifecycleHarness();
+    await caPlatform();
+    await h.apply(certificate('web', { dnsNames: ['web.local'], issuerRef: { name: 'ca' } }));
+    await h.settle();
+    expect(secretData((await h.get('Secret', 'web'))!, 'keystore.p12')).toBeUndefined();
+    const c = await cert('web');
+    await h.apply(passwordSecret('p12-password', { password: 'x' }));
+    await h.store.update({
+      ...c,
+      spec: {
+        ...c.spec,
+        keystores: { pkcs12: { create: true, passwordSecretRef: { name: 'p12-password' } } },
+      },
+    });
+    await h.settle();
+    const withStore = (await h.get('Secret', 'web'))!;
+    expect(isPfx(secretData(withStore, 'keystore.p12'))).toBe(true);
+    expect((await cert('web')).status?.revision).toBe(1);
+    const c2 = await cert('web');
+    await h.store.update({
+      ...c2,
+      spec: { ...c2.spec, keystores: { pkcs12: { create: false, password: 'x' } } },
+    });
+    await h.settle();
+    const without = (await h.get('Secret', 'web'))!;
+    expect(secretData(without, 'keystore.p12')).toBeUndefined();
+    expect(secretData(without, 'truststore.p12')).toBeUndefined();
+  });
+
+  it('issues a Certificate with otherNames: they are in the certificate and the Secret stays in sync', async () => {
+    h = new LifecycleHarness();
+    await caPlatform();
+    const otherNames = [{ oid: '1.3.6.1.4.1.311.20.2.3', utf8Value: 'alice@example.com' }];
+    await h.apply(certificate('upn', { commonName: 'alice', otherNames, issuerRef: { name: 'ca' } }));
+    await h.settle();
+    const c = await cert('upn');
+    expect(getCondition(c.status?.conditions, 'Ready')?.status).toBe('True');
+    const [leaf] = parseCertificates(
+      secretData((await h.get('Secret', 'upn'))!, 'tls.crt')!.toString('latin1'),
+    );
+    expect(leaf?.sans.otherNames).toEqual(otherNames);
+    // A changed otherName is a spec mismatch: a new revision carries it.
+    await h.store.update({
+      ...c,
+      spec: { ...c.spec, otherNames: [{ oid: '1.3.6.1.4.1.311.20.2.3', utf8Value: 'bob@example.com' }] },
+    });
+    await h.settle();
+    expect((await cert('upn')).status?.revision).toBe(2);
+    const [next] = parseCertificates(
+      secretData((await h.get('Secret', 'upn'))!, 'tls.crt')!.toString('latin1'),
+    );
+    expect(next?.sans.otherNames).toEqual([{ oid: '1.3.6.1.4.1.311.20.2.3', utf8Value: 'bob@example.com' }]);
+  });
+});
