@@ -79,10 +79,10 @@ describe('keystores and otherNames in the certificate lifecycle', () => {
     expect(first.wakeUps.get(`certificates-trigger Certificate ${NS}/web`)).toEqual(
       new Date('2030-01-01T01:00:00Z'),
     );
-    await h.apply(passwordSecret('p12-password', { password: 'wrong key' }));
+    await h.apply(passwordSecret('p12-password', { password: 'wrong key', pw: '' }));
     await h.advanceTo(new Date('2030-01-01T01:00:00Z'));
     expect(getCondition((await cert('web')).status?.conditions, 'Issuing')?.message).toContain(
-      `has no key "pw"`,
+      `key "pw" is empty`,
     );
     const secretNow = (await h.get('Secret', 'p12-password'))!;
     await h.store.update({ ...secretNow, data: { pw: Buffer.from('s3cret').toString('base64') } });

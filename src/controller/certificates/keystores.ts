@@ -65,6 +65,14 @@ export async function pkcs12Password(store: Store, certificate: CertificateObjec
       },
     );
   }
+  // cert-manager: the password must have a non-zero length.
+  if (bytes.length === 0) {
+    throw new MeshcaError(
+      'NOT_FOUND',
+      `the PKCS#12 keystore password in Secret "${ns}/${ref.name}" key "${dataKey}" is empty`,
+      { hint: 'put a non-empty password there', retryable: true },
+    );
+  }
   return bytes.toString('utf8');
 }
 
