@@ -46,3 +46,4 @@ export {
   MAX_CACHED_INPUT_CHARS,
 } from './parse-cache/parse-cache.js';
 export { encodePkcs12, pkcs12Kdf, type Pkcs12Input, type Pkcs12Profile } from './keystore/pkcs12.js';
+export { encodeJks, type JksEntry, type JksInput } from './keystore/jks.js';

@@ -50,10 +50,11 @@ describe('encodePkcs12', () => {
   });
 
   it('never holds the private key in clear', () => {
-    const pkcs8 = leaf.key.export({ format: 'der', type: 'pkcs8' });
+    // The private scalar: the PKCS#8 also holds the public key, which the certificates show anyway.
+    const secret = Buffer.from(leaf.key.export({ format: 'jwk' }).d ?? '', 'base64url');
     for (const profile of ['LegacyRC2', 'LegacyDES', 'Modern2023'] as const) {
       const der = encodePkcs12({ key: leaf.key, certificates: [leaf.certificate], password: 'pw', profile });
-      expect(der.includes(pkcs8.subarray(-32))).toBe(false);
+      expect(der.includes(secret)).toBe(false);
     }
   });
 
