@@ -3,7 +3,7 @@ import type { Resource } from '../../api/resource.js';
 import { TLS_SECRET_TYPE } from '../../api/secret.js';
 import { encodePrivateKey, pemDecodeAll, type Certificate } from '../../pki/index.js';
 import { issuerRefOf, type CertificateObject } from './certificate-resources.js';
-import { PKCS12_KEYS, wantsPkcs12 } from './keystores.js';
+import { KEYSTORE_KEYS, wantsKeystore, type KeystoreFormat } from './keystores.js';
 import { ANNOTATIONS } from './resource-types.js';
 
 /** Data keys the issuing controller owns beyond tls.crt, tls.key and ca.crt; dropped when no longer asked for. */
@@ -29,8 +29,8 @@ export interface CertificateSecretInput {
   /** The Secret as it is now, if any: its other labels, annotations and data keys are kept. */
   readonly existing?: Resource | undefined;
   /**
-   * Keystore files made for this certificate (`keystore.p12` …), replacing those in `existing`.
-   * Undefined keeps the existing ones while the spec asks for them and drops them when it no longer does.
+   * Keystore files made for this certificate (`keystore.p12`, `keystore.jks` …), replacing those
+   * of their format in `existing`. Others are kept while the spec asks for them, dropped when it no longer does.
    */
   readonly keystores?: Readonly<Record<string, Buffer>> | undefined;
 }
@@ -43,7 +43,7 @@ const b64 = (v: string | Buffer): string =>
  * `tls.crt` (leaf + intermediates), `tls.key`, `ca.crt`; `tls-combined.pem` and `key.der` for
  * additionalOutputFormats CombinedPEM and DER; the istiod plug-in layout (`ca-cert.pem`,
  * `ca-key.pem`, `cert-chain.pem`, `root-cert.pem`) when the Certificate has the annotation
- * `meshca.io/istiod-cacerts: "true"`; the PKCS#12 `keystore.p12` and `truststore.p12` given;
+ * `meshca.io/istiod-cacerts: "true"`; the keystores given (`keystore.p12`, `keystore.jks` …);
  * cert-manager's annotations and the secretTemplate.
  */
 export function buildCertificateSecret(input: CertificateSecretInput): Resource {
@@ -63,7 +63,12 @@ export function buildCertificateSecret(input: CertificateSecretInput): Resource 
   data['tls.key'] = b64(keyPem);
   if (caPem !== '') data['ca.crt'] = b64(caPem);
   else delete data['ca.crt'];
-  if (input.keystores !== undefined || !wantsPkcs12(certificate)) for (const k of PKCS12_KEYS) delete data[k];
+  // A format no longer asked for loses its files; new files of a format replace all its old ones.
+  for (const format of ['pkcs12', 'jks'] as KeystoreFormat[]) {
+    const keys = KEYSTORE_KEYS[format];
+    const replaced = keys.some((k) => input.keystores?.[k] !== undefined);
+    if (replaced || !wantsKeystore(certificate, format)) for (const k of keys) delete data[k];
+  }
   for (const [k, v] of Object.entries(input.keystores ?? {})) data[k] = b64(v);
   for (const format of spec.additionalOutputFormats ?? []) {
     // cert-manager: CombinedPEM is the key then the certificate chain; DER is the key alone.

@@ -16,7 +16,7 @@ import {
 } from './certificate-resources.js';
 import { buildCertificateSecret, refreshCertificateSecret } from './certificate-secret.js';
 import { desiredCertificate } from './desired-certificate.js';
-import { pkcs12Keystores, pkcs12Password, wantsPkcs12 } from './keystores.js';
+import { KEYSTORE_KEYS, buildKeystores, wantsKeystore, type KeystoreFormat } from './keystores.js';
 import { certificateKeysOf, type LifecycleSettings } from './lifecycle-options.js';
 import {
   ANNOTATIONS,
@@ -205,14 +205,12 @@ export function createIssuingController(settings: LifecycleSettings): Controller
         return fail('The issuer returned a certificate for another private key');
       let keystores: Record<string, Buffer> | undefined;
       try {
-        keystores = wantsPkcs12(certificate)
-          ? pkcs12Keystores(certificate, await pkcs12Password(store, certificate), {
-              leaf,
-              chain: intermediates,
-              ca,
-              key: privateKey,
-            })
-          : {};
+        keystores = await buildKeystores(
+          store,
+          certificate,
+          { leaf, chain: intermediates, ca, key: privateKey },
+          now,
+        );
       } catch (err) {
         return fail(`The keystores cannot be written: ${(err as Error).message}`);
       }
@@ -280,9 +278,12 @@ async function refreshSecret(
   const material = { leaf: state.pair.certificate, chain: state.pair.chain, ca, key: state.pair.key };
   // Keystores asked for after issuance are written now; a password not there yet waits for the next change.
   let keystores: Record<string, Buffer> | undefined;
-  if (wantsPkcs12(certificate) && secretData(secret, 'keystore.p12') === undefined) {
+  const missing = (['pkcs12', 'jks'] as KeystoreFormat[]).filter(
+    (f) => wantsKeystore(certificate, f) && secretData(secret, KEYSTORE_KEYS[f][0] ?? '') === undefined,
+  );
+  if (missing.length > 0) {
     try {
-      keystores = pkcs12Keystores(certificate, await pkcs12Password(ctx.store, certificate), material);
+      keystores = await buildKeystores(ctx.store, certificate, material, ctx.now(), missing);
     } catch {
       keystores = undefined;
     }

@@ -56,6 +56,35 @@ describe('keystores and otherNames in the certificate lifecycle', () => {
     expect(secretData(secret, 'keystore.jks')).toBeUndefined();
   });
 
+  it('writes keystore.jks and truststore.jks with the literal password, and drops them when create turns false', async () => {
+    h = new LifecycleHarness();
+    await caPlatform();
+    await h.apply(
+      certificate('web', {
+        dnsNames: ['web.local'],
+        issuerRef: { name: 'ca' },
+        keystores: { jks: { create: true, password: 'changeit', alias: 'web' } },
+      }),
+    );
+    await h.settle();
+    const secret = (await h.get('Secret', 'web'))!;
+    const jks = secretData(secret, 'keystore.jks');
+    expect(jks?.readUInt32BE(0)).toBe(0xfeedfeed);
+    expect(jks?.includes(Buffer.from([0, 3, ...Buffer.from('web')]))).toBe(true);
+    expect(secretData(secret, 'truststore.jks')?.readUInt32BE(0)).toBe(0xfeedfeed);
+    expect(secretData(secret, 'keystore.p12')).toBeUndefined();
+    const c = await cert('web');
+    await h.store.update({
+      ...c,
+      spec: { ...c.spec, keystores: { jks: { create: false, password: 'changeit' } } },
+    });
+    await h.settle();
+    const after = (await h.get('Secret', 'web'))!;
+    expect(secretData(after, 'keystore.jks')).toBeUndefined();
+    expect(secretData(after, 'truststore.jks')).toBeUndefined();
+    expect((await cert('web')).status?.revision).toBe(1);
+  });
+
   it('fails the issuance with a clear message while the password Secret is missing, backs off, and writes the keystore once it exists', async () => {
     h = new LifecycleHarness();
     await caPlatform();

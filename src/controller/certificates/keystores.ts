@@ -2,13 +2,33 @@ import type { KeyObject } from 'node:crypto';
 import type { Resource } from '../../api/resource.js';
 import { secretData } from '../../api/secret-data.js';
 import { MeshcaError } from '../../errors/index.js';
-import { encodePkcs12, type Certificate } from '../../pki/index.js';
+import { encodeJks, encodePkcs12, type Certificate, type JksEntry } from '../../pki/index.js';
 import type { Store } from '../../store/store.js';
 import type { CertificateObject } from './certificate-resources.js';
 import { SECRET, keyOf } from './resource-types.js';
 
 /** Secret data keys of the PKCS#12 keystores, as cert-manager names them. */
 export const PKCS12_KEYS = ['keystore.p12', 'truststore.p12'] as const;
+
+/** Secret data keys of the JKS keystores, as cert-manager names them. */
+export const JKS_KEYS = ['keystore.jks', 'truststore.jks'] as const;
+
+/** cert-manager's alias of the key entry in keystore.jks when spec.keystores.jks.alias is unset. */
+export const DEFAULT_JKS_ALIAS = 'certificate';
+
+/** The keystore formats of cert-manager's spec.keystores. */
+export type KeystoreFormat = 'pkcs12' | 'jks';
+
+/** The Secret data keys of each format. */
+export const KEYSTORE_KEYS: Readonly<Record<KeystoreFormat, readonly string[]>> = {
+  pkcs12: PKCS12_KEYS,
+  jks: JKS_KEYS,
+};
+
+/** True when the Certificate asks for keystores of `format` (spec.keystores.<format>.create). */
+export function wantsKeystore(certificate: Pick<CertificateObject, 'spec'>, format: KeystoreFormat): boolean {
+  return certificate.spec.keystores?.[format]?.create === true;
+}
 
 /** The password Secret's key read when passwordSecretRef names none, as in cert-manager's examples. */
 export const DEFAULT_PASSWORD_KEY = 'password';
@@ -21,24 +41,24 @@ export interface KeystoreMaterial {
   readonly key: KeyObject;
 }
 
-/** True when the Certificate asks for PKCS#12 keystores (spec.keystores.pkcs12.create). */
-export function wantsPkcs12(certificate: Pick<CertificateObject, 'spec'>): boolean {
-  return certificate.spec.keystores?.pkcs12?.create === true;
-}
-
 /**
- * The PKCS#12 password: spec.keystores.pkcs12.password, or the key of the Secret its
+ * A keystore's password: spec.keystores.<format>.password, or the key of the Secret its
  * passwordSecretRef names in the Certificate's namespace. Throws NOT_FOUND, retryable,
  * saying which Secret or key to create.
  */
-export async function pkcs12Password(store: Store, certificate: CertificateObject): Promise<string> {
-  const spec = certificate.spec.keystores?.pkcs12;
+export async function keystorePassword(
+  store: Store,
+  certificate: CertificateObject,
+  format: KeystoreFormat = 'pkcs12',
+): Promise<string> {
+  const spec = certificate.spec.keystores?.[format];
+  const label = format === 'pkcs12' ? 'PKCS#12' : 'JKS';
   if (spec?.password !== undefined) return spec.password;
   const ref = spec?.passwordSecretRef;
   if (ref === undefined) {
     throw new MeshcaError(
       'INVALID_RESOURCE',
-      'spec.keystores.pkcs12 has neither password nor passwordSecretRef',
+      `spec.keystores.${format} has neither password nor passwordSecretRef`,
       {
         hint: 'set passwordSecretRef to a Secret holding the keystore password',
       },
@@ -50,7 +70,7 @@ export async function pkcs12Password(store: Store, certificate: CertificateObjec
   if (secret === undefined) {
     throw new MeshcaError(
       'NOT_FOUND',
-      `the PKCS#12 keystore password Secret "${ns}/${ref.name}" does not exist`,
+      `the ${label} keystore password Secret "${ns}/${ref.name}" does not exist`,
       { hint: `create it with the key "${dataKey}" holding the password`, retryable: true },
     );
   }
@@ -58,7 +78,7 @@ export async function pkcs12Password(store: Store, certificate: CertificateObjec
   if (bytes === undefined) {
     throw new MeshcaError(
       'NOT_FOUND',
-      `the PKCS#12 keystore password Secret "${ns}/${ref.name}" has no key "${dataKey}"`,
+      `the ${label} keystore password Secret "${ns}/${ref.name}" has no key "${dataKey}"`,
       {
         hint: `add the key "${dataKey}" holding the password, or name the right key in passwordSecretRef.key`,
         retryable: true,
@@ -69,7 +89,7 @@ export async function pkcs12Password(store: Store, certificate: CertificateObjec
   if (bytes.length === 0) {
     throw new MeshcaError(
       'NOT_FOUND',
-      `the PKCS#12 keystore password in Secret "${ns}/${ref.name}" key "${dataKey}" is empty`,
+      `the ${label} keystore password in Secret "${ns}/${ref.name}" key "${dataKey}" is empty`,
       { hint: 'put a non-empty password there', retryable: true },
     );
   }
@@ -97,5 +117,58 @@ export function pkcs12Keystores(
   };
   if (material.ca.length > 0)
     out['truststore.p12'] = encodePkcs12({ certificates: material.ca, password, profile });
+  return out;
+}
+
+/**
+ * cert-manager's JKS outputs: `keystore.jks` (the key entry, alias spec.keystores.jks.alias or
+ * "certificate", with the leaf and intermediates; plus the CA as trusted entry "ca") and, when
+ * there is a CA, `truststore.jks` (the roots as trusted entries "ca", "ca-2" …).
+ */
+export function jksKeystores(
+  certificate: Pick<CertificateObject, 'spec'>,
+  password: string,
+  material: KeystoreMaterial,
+  now: Date,
+): Record<string, Buffer> {
+  const alias = certificate.spec.keystores?.jks?.alias ?? DEFAULT_JKS_ALIAS;
+  const intermediates = material.chain.filter((c) => !c.selfSigned);
+  const trusted: JksEntry[] = material.ca.map((c, i) => ({
+    alias: i === 0 ? 'ca' : `ca-${i + 1}`,
+    trusted: c,
+  }));
+  const out: Record<string, Buffer> = {
+    'keystore.jks': encodeJks({
+      entries: [{ alias, key: material.key, chain: [material.leaf, ...intermediates] }, ...trusted],
+      password,
+      now,
+    }),
+  };
+  if (trusted.length > 0) out['truststore.jks'] = encodeJks({ entries: trusted, password, now });
+  return out;
+}
+
+/**
+ * Every keystore the spec asks for, with passwords read from the store. `only` limits the
+ * formats (the refresh path builds only those missing). Throws what keystorePassword throws.
+ */
+export async function buildKeystores(
+  store: Store,
+  certificate: CertificateObject,
+  material: KeystoreMaterial,
+  now: Date,
+  only: readonly KeystoreFormat[] = ['pkcs12', 'jks'],
+): Promise<Record<string, Buffer>> {
+  const out: Record<string, Buffer> = {};
+  if (only.includes('pkcs12') && wantsKeystore(certificate, 'pkcs12'))
+    Object.assign(
+      out,
+      pkcs12Keystores(certificate, await keystorePassword(store, certificate, 'pkcs12'), material),
+    );
+  if (only.includes('jks') && wantsKeystore(certificate, 'jks'))
+    Object.assign(
+      out,
+      jksKeystores(certificate, await keystorePassword(store, certificate, 'jks'), material, now),
+    );
   return out;
 }
