@@ -39,6 +39,11 @@ interface Slot {
 
 /** CAs a worker keeps: the current one and a few before it, for requests still in flight. */
 const KEPT_AUTHORITIES = 4;
+/**
+ * A worker holds a few CAs and one CSR at a time: a small young generation keeps each thread's
+ * memory (RSS) low; the default young generation sized for a main thread costs tens of MiB each.
+ */
+const WORKER_LIMITS = { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 64 };
 /** Replacements in a row after which a worker that keeps dying is not started again. */
 const MAX_RESTARTS_IN_A_ROW = 5;
 
@@ -170,8 +175,12 @@ export class SigningWorkerPool {
     // `--import tsx` hooks to a worker's entry module, so a small eval'd bootstrap registers tsx
     // first and then imports the .ts entry.
     const worker = here.endsWith('.ts')
-      ? new Worker(tsBootstrap(new URL('./signing-worker.ts', here)), { eval: true, workerData: data })
-      : new Worker(new URL('./signing-worker.js', here), { workerData: data });
+      ? new Worker(tsBootstrap(new URL('./signing-worker.ts', here)), {
+          eval: true,
+          workerData: data,
+          resourceLimits: WORKER_LIMITS,
+        })
+      : new Worker(new URL('./signing-worker.js', here), { workerData: data, resourceLimits: WORKER_LIMITS });
     const slot: Slot = { worker, loaded: [], inFlight: new Map() };
     worker.on('message', (answer: FromSigningWorker) => {
       const pending = slot.inFlight.get(answer.jobId);
