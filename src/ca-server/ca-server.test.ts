@@ -179,6 +179,33 @@ describe('the CA server', () => {
     expect(out.trim()).toBe('leaf.pem: OK');
   });
 
+  it('signs on a signing worker with the CA loaded from the store, audits it, and refuses a bad CSR the same way', async () => {
+    await initHierarchy(store, defaultHierarchyOptions(), new Date());
+    server = await startCaServer({ ...config, signingWorkers: 1 }, { store, now: () => new Date() });
+    const authority = server.authority();
+    expect(authority.ready && authority.keyPair?.certChainPem).toContain('BEGIN CERTIFICATE');
+    const c = client(rootPem());
+    const auth = { authorization: `Bearer ${await token()}` };
+    const answer = await call(c, csrFor(), auth);
+    expect(answer.details).toBe('');
+    const [leaf, intermediate, root] = answer.chain.map((p) => parseCertificates(p)[0]!);
+    expect(verifyChain(leaf!, { intermediates: [intermediate!], roots: [root!], at: new Date() }).ok).toBe(
+      true,
+    );
+    const refused = await call(
+      c,
+      buildCsr({ key: generatePrivateKey(), sans: { uris: [ID], dnsNames: ['evil.example'] } }),
+      auth,
+    );
+    expect(refused.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(refused.details).toContain('CSR_INVALID: ');
+    expect(refused.details).toContain('DNS names (evil.example)');
+    await server.close();
+    server = undefined;
+    const records = await store.listAudit({ identity: ID });
+    expect(records.map((r) => r.serialNumber)).toEqual([leaf!.serialNumber]);
+  });
+
   it('writes one audit record per certificate, in batches', async () => {
     await initHierarchy(store, defaultHierarchyOptions(), new Date());
     server = await startCaServer(config, { store, now: () => new Date() });
