@@ -1,4 +1,5 @@
 import { getCondition, setCondition } from '../../api/conditions.js';
+import { controlledBy } from '../owner-reference.js';
 import type { Resource, ResourceKey } from '../../api/resource.js';
 import { MeshcaError, toMeshcaError } from '../../errors/index.js';
 import { parseCsr } from '../../pki/index.js';
@@ -110,16 +111,7 @@ export function createAcmeRequestController(issuers: AcmeIssuerSource): Controll
             name,
             ...(ns !== undefined && { namespace: ns }),
             ...(request.metadata.labels !== undefined && { labels: request.metadata.labels }),
-            ownerReferences: [
-              {
-                apiVersion: CERTIFICATE_REQUEST.apiVersion,
-                kind: 'CertificateRequest',
-                name: request.metadata.name,
-                uid: request.metadata.uid ?? '',
-                controller: true,
-                blockOwnerDeletion: true,
-              },
-            ],
+            ...controlledBy(request),
           },
           spec: {
             request: request.spec.request,

@@ -1,4 +1,5 @@
 import type { Challenge } from '../../api/acme-challenge.js';
+import { controlledBy } from '../owner-reference.js';
 import type { Order } from '../../api/acme-order.js';
 import type { Resource, ResourceKey } from '../../api/resource.js';
 import { MeshcaError, isMeshcaError } from '../../errors/index.js';
@@ -103,16 +104,7 @@ export function createOrderController(settings: AcmeControllerSettings): Control
           name,
           ...(order.metadata.namespace !== undefined && { namespace: order.metadata.namespace }),
           ...(order.metadata.labels !== undefined && { labels: order.metadata.labels }),
-          ownerReferences: [
-            {
-              apiVersion: ORDER.apiVersion,
-              kind: 'Order',
-              name: order.metadata.name,
-              uid: order.metadata.uid ?? '',
-              controller: true,
-              blockOwnerDeletion: true,
-            },
-          ],
+          ...controlledBy(order),
         },
         spec: {
           url: offered.url,

@@ -1,4 +1,5 @@
 import type { KeyObject } from 'node:crypto';
+import { controlledBy } from '../owner-reference.js';
 import type { Resource, ResourceKey } from '../../api/resource.js';
 import { secretData } from '../../api/secret-data.js';
 import { isMeshcaError } from '../../errors/index.js';
@@ -128,18 +129,7 @@ export function createKeyManagerController(settings: LifecycleSettings): Control
             [ANNOTATIONS.nextPrivateKey]: 'true',
             [ANNOTATIONS.certificateName]: certificate.metadata.name,
           },
-          ...(certificate.metadata.uid !== undefined && {
-            ownerReferences: [
-              {
-                apiVersion: certificate.apiVersion,
-                kind: 'Certificate',
-                name: certificate.metadata.name,
-                uid: certificate.metadata.uid,
-                controller: true,
-                blockOwnerDeletion: true,
-              },
-            ],
-          }),
+          ...controlledBy(certificate),
         },
         type: 'Opaque',
         data: { 'tls.key': Buffer.from(keyPem, 'utf8').toString('base64') },

@@ -1,4 +1,5 @@
 import type { Resource, ResourceKey } from '../../api/resource.js';
+import { controlledBy } from '../owner-reference.js';
 import { secretData } from '../../api/secret-data.js';
 import { isMeshcaError } from '../../errors/index.js';
 import { buildCsr } from '../../pki/index.js';
@@ -119,18 +120,7 @@ export function createRequestManagerController(settings: LifecycleSettings): Con
           name,
           namespace: ns ?? 'default',
           annotations,
-          ...(certificate.metadata.uid !== undefined && {
-            ownerReferences: [
-              {
-                apiVersion: certificate.apiVersion,
-                kind: 'Certificate',
-                name: certificate.metadata.name,
-                uid: certificate.metadata.uid,
-                controller: true,
-                blockOwnerDeletion: true,
-              },
-            ],
-          }),
+          ...controlledBy(certificate),
         },
         spec: {
           request: Buffer.from(csr, 'utf8').toString('base64'),
