@@ -1,4 +1,5 @@
 import { MeshcaError } from '../errors/index.js';
+import type { CaServerEventName } from '../telemetry/ca-server-metrics.js';
 import { IDENTITY_EXTRACTION_FAILED, type Authenticator, type CallerIdentity } from './auth/authenticator.js';
 import type { UnaryCall, UnaryHandler } from './grpc/grpc-server.js';
 import { decodeIstioCertificateRequest } from './proto/istio-certificate-request.js';
@@ -34,15 +35,8 @@ export interface SignRequest {
 /** Signs a CSR and returns the chain, leaf first and root last; throws a MeshcaError. */
 export type Signer = (request: SignRequest) => Promise<string[]>;
 
-/** Events counted under istiod's metric names (citadel_server_*). */
-export type CaServerEvent =
-  | 'csr'
-  | 'authentication_failure'
-  | 'id_extraction_error'
-  | 'csr_parsing_error'
-  | 'csr_sign_error'
-  | 'success_cert_issuance'
-  | 'rate_limited';
+/** Events counted under istiod's metric names (citadel_server_*): telemetry owns the list. */
+export type CaServerEvent = CaServerEventName;
 
 /** Options of createIstioCertificateService. */
 export interface IstioCertificateServiceOptions {

@@ -5,10 +5,10 @@ import {
   parseCertificates,
   parsePrivateKey,
   publicKeysEqual,
-  templateFromCsr,
   type Certificate,
 } from '../../pki/index.js';
 import type { Issuer, SignRequest, SignResult } from '../issuer.js';
+import { templateFromSignRequest } from '../sign-request-template.js';
 
 /** The PEM contents of a CA Secret (`tls.crt`, `tls.key`, optionally `ca.crt`). */
 export interface CaKeyPair {
@@ -114,14 +114,7 @@ export class CaIssuer implements Issuer {
         { hint: 'renew the CA certificate (meshca renew) or import a new one' },
       );
     }
-    const template = templateFromCsr(request.csr, {
-      lifetimeMs: request.durationMs,
-      ...(request.isCA !== undefined && { isCA: request.isCA }),
-      ...(request.pathLen !== undefined && { pathLen: request.pathLen }),
-      ...(request.keyUsages !== undefined && { keyUsages: request.keyUsages }),
-      ...(request.extKeyUsages !== undefined && { extKeyUsages: request.extKeyUsages }),
-      ...(request.nameConstraints !== undefined && { nameConstraints: request.nameConstraints }),
-    });
+    const template = templateFromSignRequest(request);
     const certificate = issueCertificate(
       template,
       { certificate: this.certificate, key: this.#key },

@@ -1,6 +1,7 @@
 import { MeshcaError } from '../../errors/index.js';
-import { issueCertificate, publicKeysEqual, templateFromCsr } from '../../pki/index.js';
+import { issueCertificate, publicKeysEqual } from '../../pki/index.js';
 import type { Issuer, SignRequest, SignResult } from '../issuer.js';
+import { templateFromSignRequest } from '../sign-request-template.js';
 
 /** Options of the self-signed issuer. */
 export interface SelfSignedIssuerOptions {
@@ -31,14 +32,7 @@ export class SelfSignedIssuer implements Issuer {
     if (!publicKeysEqual(key, request.csr.publicKey)) {
       throw new MeshcaError('KEY_MISMATCH', 'the private key does not belong to the CSR it was given with');
     }
-    const template = templateFromCsr(request.csr, {
-      lifetimeMs: request.durationMs,
-      ...(request.isCA !== undefined && { isCA: request.isCA }),
-      ...(request.pathLen !== undefined && { pathLen: request.pathLen }),
-      ...(request.keyUsages !== undefined && { keyUsages: request.keyUsages }),
-      ...(request.extKeyUsages !== undefined && { extKeyUsages: request.extKeyUsages }),
-      ...(request.nameConstraints !== undefined && { nameConstraints: request.nameConstraints }),
-    });
+    const template = templateFromSignRequest(request);
     const certificate = issueCertificate(template, { selfSigned: key }, {
       now: request.now,
       backdateMs: this.#backdateMs,
