@@ -14,7 +14,9 @@ import {
   buildCsr,
   generatePrivateKey,
   issueCertificate,
+  nativeEcdsaStatus,
   parseCsr,
+  setNativeEcdsaEnabled,
   templateFromCsr,
   verifyCsr,
   workloadSpiffeId,
@@ -106,9 +108,10 @@ const rawOp = (): void => {
   sign('sha256', tbsBody, caKey);
 };
 
-// Fresh-key bound: what node:crypto itself needs for a CSR key it has never seen: import the
-// point (OpenSSL checks it is on the curve) and a first verify (which converts the key for the
-// provider), plus the sign. Every CSR carries a new key, so no pipeline can go below this.
+// node:crypto with a fresh key: what node:crypto itself needs for a CSR key it has never seen:
+// import the point (OpenSSL checks it is on the curve) and a first verify (which converts the key
+// for the provider), plus the sign. Every CSR carries a new key; meshca's native path
+// (src/pki/native) does the same work without the import and the conversion.
 const freshKeys = csrs.map((pem) => parseCsr(pem).publicKey.export({ format: 'jwk' }));
 const freshOp = (i: number): void => {
   const key = createPublicKey({ key: freshKeys[i % CSR_COUNT] ?? {}, format: 'jwk' });
@@ -126,6 +129,16 @@ const meshcaOp = (i: number): void => {
     { now },
   );
   sink += leaf.pem.length;
+};
+
+// meshca with the native path turned off (MESHCA_NATIVE=off, or no compiler at install).
+const meshcaNodeOp = (i: number): void => {
+  setNativeEcdsaEnabled(false);
+  try {
+    meshcaOp(i);
+  } finally {
+    setNativeEcdsaEnabled(true);
+  }
 };
 
 // Reference: the generic @peculiar/x509 WebCrypto path doing the same work.
@@ -164,34 +177,41 @@ const peculiarOp = async (i: number): Promise<void> => {
 measure(300, rawOp);
 measure(300, meshcaOp);
 measure(300, freshOp);
+measure(300, meshcaNodeOp);
 await measureAsync(300, peculiarOp);
 const raw: Measurement[] = [];
 const ours: Measurement[] = [];
 const fresh: Measurement[] = [];
 const peculiar: Measurement[] = [];
+const oursNode: Measurement[] = [];
 for (let r = 0; r < ROUNDS; r++) {
   raw.push(measure((SECONDS * 1000) / ROUNDS, rawOp));
   ours.push(measure((SECONDS * 1000) / ROUNDS, meshcaOp));
   fresh.push(measure((SECONDS * 1000) / ROUNDS, freshOp));
+  oursNode.push(measure((SECONDS * 1000) / ROUNDS, meshcaNodeOp));
   peculiar.push(await measureAsync((SECONDS * 500) / ROUNDS, peculiarOp));
 }
 const bound = best(raw);
 const meshca = best(ours);
 const reference = best(peculiar);
 const freshBound = best(fresh);
+const meshcaNode = best(oursNode);
+const native = nativeEcdsaStatus();
 const row = (name: string, m: Measurement): string =>
-  `${name.padEnd(38)} ${m.opsPerSecond.toFixed(0).padStart(7)} ops/s  ${(m.opsPerSecond / bound.opsPerSecond).toFixed(3).padStart(6)} of bound  p50 ${percentile(m.latenciesUs, 50).toFixed(0).padStart(5)} µs  p99 ${percentile(m.latenciesUs, 99).toFixed(0).padStart(5)} µs`;
+  `${name.padEnd(44)} ${m.opsPerSecond.toFixed(0).padStart(7)} ops/s  ${(m.opsPerSecond / bound.opsPerSecond).toFixed(3).padStart(6)} of bound  p50 ${percentile(m.latenciesUs, 50).toFixed(0).padStart(5)} µs  p99 ${percentile(m.latenciesUs, 99).toFixed(0).padStart(5)} µs`;
 console.log(
   `bench:sign — CSR → parse → verify → sign leaf → PEM, ECDSA P-256 CA key, one thread (${process.version}, best of ${ROUNDS})`,
 );
+console.log(`native ECDSA path: ${native.active ? 'on' : 'OFF'} (${native.reason})`);
 console.log(row('raw bound (P-256 verify + sign)', bound));
-console.log(row('fresh-key bound (import+verify+sign)', freshBound));
-console.log(row('meshca', meshca));
+console.log(row('node:crypto, fresh key (import+verify+sign)', freshBound));
+console.log(row(native.active ? 'meshca' : 'meshca (native path off)', meshca));
+console.log(row('meshca, native path off', meshcaNode));
 console.log(row('@peculiar/x509 (WebCrypto)', reference));
 console.log(
-  `meshca / bound = ${(meshca.opsPerSecond / bound.opsPerSecond).toFixed(3)} (target ≥ 0.5); meshca / fresh-key bound = ${(meshca.opsPerSecond / freshBound.opsPerSecond).toFixed(3)}; meshca / @peculiar/x509 = ${(meshca.opsPerSecond / reference.opsPerSecond).toFixed(1)}×`,
+  `meshca / bound = ${(meshca.opsPerSecond / bound.opsPerSecond).toFixed(3)} (target ≥ 0.5); native off / bound = ${(meshcaNode.opsPerSecond / bound.opsPerSecond).toFixed(3)}; meshca / @peculiar/x509 = ${(meshca.opsPerSecond / reference.opsPerSecond).toFixed(1)}×`,
 );
 console.log(
-  `by p50 latency (steadier on a busy machine): meshca / bound = ${(percentile(bound.latenciesUs, 50) / percentile(meshca.latenciesUs, 50)).toFixed(3)}; meshca / fresh-key bound = ${(percentile(freshBound.latenciesUs, 50) / percentile(meshca.latenciesUs, 50)).toFixed(3)}`,
+  `by p50 latency (steadier on a busy machine): meshca / bound = ${(percentile(bound.latenciesUs, 50) / percentile(meshca.latenciesUs, 50)).toFixed(3)}; native off / bound = ${(percentile(bound.latenciesUs, 50) / percentile(meshcaNode.latenciesUs, 50)).toFixed(3)}`,
 );
 console.log(`peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB${sink === 0 ? '' : ''}`);

@@ -291,5 +291,6 @@ describe('meshca --help and version', () => {
     const run = await cli.run('version');
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/^meshca 0\.0\.0-test \(node /);
+    expect(run.stdout).toMatch(/^native ECDSA path: on, loaded from .*meshca_native\.node$/m);
   });
 });

@@ -2,10 +2,13 @@
 export {
   type KeyAlgorithm,
   type KeySpec,
+  PublicKeyInfo,
   describeKey,
   publicKeysEqual,
+  readSubjectPublicKeyInfo,
   subjectPublicKeyInfo,
 } from './keys/key-spec.js';
+export { nativeEcdsaStatus, setNativeEcdsaEnabled } from './native/native-ecdsa.js';
 export { generatePrivateKey } from './keys/generate-private-key.js';
 export { parsePrivateKey, encodePrivateKey } from './keys/private-key-pem.js';
 export { type DistinguishedName, formatDistinguishedName, isEmptyName } from './names/distinguished-name.js';

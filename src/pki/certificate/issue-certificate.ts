@@ -23,7 +23,7 @@ import {
   type KeyUsage,
   type NameConstraints,
 } from '../extensions/extensions.js';
-import { describeKey, publicKeysEqual, subjectPublicKeyInfo } from '../keys/key-spec.js';
+import { PublicKeyInfo, publicKeysEqual, subjectPublicKeyInfo } from '../keys/key-spec.js';
 import { encodeName, isEmptyName, type DistinguishedName } from '../names/distinguished-name.js';
 import { encodeGeneralNames, hasNoSans, type SubjectAltNames } from '../names/subject-alt-names.js';
 import { signWith, signatureAlgorithmFor } from '../signature/signature-algorithm.js';
@@ -32,7 +32,7 @@ import { issuedCertificate, type Certificate } from './certificate.js';
 /** What the issued certificate should say; the signer and options decide the rest. */
 export interface CertificateTemplate {
   /** The subject's public key (a private key is accepted and its public half used). */
-  publicKey: KeyObject;
+  publicKey: KeyObject | PublicKeyInfo;
   subject?: DistinguishedName;
   sans?: Partial<SubjectAltNames>;
   isCA?: boolean;
@@ -135,8 +135,9 @@ export function issueCertificate(
   const isCA = template.isCA ?? false;
   const subject = template.subject ?? {};
   const sans = template.sans ?? {};
-  describeKey(template.publicKey);
-  const spki = subjectPublicKeyInfo(template.publicKey);
+  const subjectKey =
+    template.publicKey instanceof PublicKeyInfo ? template.publicKey : PublicKeyInfo.of(template.publicKey);
+  const spki = subjectKey.der;
   const ski = keyIdentifier(spki);
   const subjectDer = encodeName(subject);
 
@@ -149,7 +150,7 @@ export function issueCertificate(
     signingKey = signer.selfSigned;
     if (signingKey.type !== 'private')
       throw new MeshcaError('KEY_INVALID', 'a self-signed certificate must be signed with a private key');
-    if (!publicKeysEqual(signingKey, template.publicKey)) {
+    if (!subjectPublicKeyInfo(signingKey).equals(spki)) {
       throw new MeshcaError(
         'KEY_MISMATCH',
         'a self-signed certificate must be signed by its own key, but the template names another public key',

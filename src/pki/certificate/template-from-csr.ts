@@ -10,7 +10,7 @@ export function templateFromCsr(
   overrides: Partial<CertificateTemplate> & { lifetimeMs: number },
 ): CertificateTemplate {
   const template: CertificateTemplate = {
-    publicKey: csr.publicKey,
+    publicKey: csr.publicKeyInfo,
     subject: csr.subject,
     sans: csr.sans,
     isCA: csr.isCA ?? false,

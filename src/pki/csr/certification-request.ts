@@ -9,7 +9,7 @@ import {
   type ExtKeyUsage,
   type KeyUsage,
 } from '../extensions/extensions.js';
-import { describeKey, importSubjectPublicKeyInfo, type KeySpec } from '../keys/key-spec.js';
+import { readSubjectPublicKeyInfo, type KeySpec, type PublicKeyInfo } from '../keys/key-spec.js';
 import { decodeName, type DistinguishedName } from '../names/distinguished-name.js';
 import { emptySans, type SubjectAltNames } from '../names/subject-alt-names.js';
 import { derOf, pemEncode } from '../pem/pem.js';
@@ -20,7 +20,10 @@ export interface CertificationRequest {
   readonly der: Buffer;
   readonly pem: string;
   readonly subject: DistinguishedName;
+  /** The requested key as a KeyObject, imported on first use (the signing hot path never asks). */
   readonly publicKey: KeyObject;
+  /** The requested key as DER, with its algorithm and, for EC keys, its point. */
+  readonly publicKeyInfo: PublicKeyInfo;
   readonly keySpec: KeySpec;
   /** Requested SANs; empty lists when the CSR asks for none. */
   readonly sans: SubjectAltNames;
@@ -93,8 +96,7 @@ export function parseCsr(input: string | Buffer): CertificationRequest {
   const attributes = cri.expect(0xa0, 'attributes');
   cri.finish();
 
-  const publicKey = importSubjectPublicKeyInfo(cri.raw(spkiNode), 'CSR');
-  const keySpec = describeKey(publicKey);
+  const publicKeyInfo = readSubjectPublicKeyInfo(cri.raw(spkiNode), 'CSR');
 
   let extensionOids: string[] = [];
   let decoded = decodeKnownExtensions(new Map(), 'extensions');
@@ -128,8 +130,11 @@ export function parseCsr(input: string | Buffer): CertificationRequest {
       return (pem ??= pemEncode('CERTIFICATE REQUEST', der));
     },
     subject: subject.dn,
-    publicKey,
-    keySpec,
+    get publicKey(): KeyObject {
+      return publicKeyInfo.keyObject;
+    },
+    publicKeyInfo,
+    keySpec: publicKeyInfo.spec,
     sans: decoded.sans ?? emptySans(),
     keyUsages: decoded.keyUsages,
     extKeyUsages: decoded.extKeyUsages,

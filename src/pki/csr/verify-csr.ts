@@ -6,7 +6,7 @@ import type { CertificationRequest } from './certification-request.js';
 export function verifyCsr(csr: CertificationRequest): void {
   const reason = verifySignature(
     csr.signatureAlgorithmOid,
-    csr.publicKey,
+    csr.publicKeyInfo,
     csr.certificationRequestInfo,
     csr.signatureValue,
   );

@@ -3,6 +3,7 @@ import { MeshcaError } from '../../errors/index.js';
 import { DerReader } from '../der/der-reader.js';
 import { Tag } from '../der/der-writer.js';
 import { OID } from '../der/oids.js';
+import { nativeEcdsa, type NativeCurve } from '../native/native-ecdsa.js';
 
 /** Key algorithms meshca issues for and signs with. */
 export type KeyAlgorithm = 'ECDSA' | 'RSA' | 'Ed25519';
@@ -83,7 +84,7 @@ export function subjectPublicKeyInfo(key: KeyObject): Buffer {
   return der;
 }
 
-const EC_CURVES: Record<string, { crv: string; coordinate: number; spec: KeySpec }> = {
+const EC_CURVES: Record<string, { crv: NativeCurve; coordinate: number; spec: KeySpec }> = {
   [OID.secp256r1]: { crv: 'P-256', coordinate: 32, spec: { algorithm: 'ECDSA', size: 256 } },
   [OID.secp384r1]: { crv: 'P-384', coordinate: 48, spec: { algorithm: 'ECDSA', size: 384 } },
 };
@@ -91,25 +92,102 @@ const EC_CURVES: Record<string, { crv: string; coordinate: number; spec: KeySpec
 /**
  * Imports a DER SubjectPublicKeyInfo, remembering its bytes for subjectPublicKeyInfo().
  * EC keys go through JWK: OpenSSL 3's DER decoder costs about 150 µs per key here, the JWK path
- * about 85 µs (it still checks the point is on the curve), which is most of the CSR hot path's
- * overhead above the raw verify+sign bound.
+ * about 85 µs (it still checks the point is on the curve).
  */
 export function importSubjectPublicKeyInfo(der: Buffer, what: string): KeyObject {
   let key: KeyObject;
   try {
-    key = importEcFast(der) ?? createPublicKey({ key: der, format: 'der', type: 'spki' });
+    const ec = readEcPoint(der);
+    key =
+      ec !== undefined
+        ? createPublicKey({
+            key: {
+              kty: 'EC',
+              crv: ec.curve,
+              x: ec.point.toString('base64url', 1, 1 + EC_CURVES[ec.oid]!.coordinate),
+              y: ec.point.toString('base64url', 1 + EC_CURVES[ec.oid]!.coordinate),
+            },
+            format: 'jwk',
+          })
+        : createPublicKey({ key: der, format: 'der', type: 'spki' });
+    if (ec !== undefined) specCache.set(key, ec.spec);
   } catch (err) {
-    throw new MeshcaError(
-      'KEY_INVALID',
-      `the public key of the ${what} cannot be read: ${(err as Error).message}`,
-      { cause: err },
-    );
+    throw keyUnreadable(what, (err as Error).message, err);
   }
   spkiCache.set(key, der);
   return key;
 }
 
-function importEcFast(der: Buffer): KeyObject | undefined {
+const keyUnreadable = (what: string, why: string, cause?: unknown): MeshcaError =>
+  new MeshcaError('KEY_INVALID', `the public key of the ${what} cannot be read: ${why}`, { cause });
+
+/**
+ * A public key as its DER SubjectPublicKeyInfo, its algorithm and size, and (for P-256 and P-384
+ * keys in the uncompressed form) its point, which the native ECDSA path verifies with directly.
+ * The KeyObject is made only when something asks for it: the CSR hot path never does.
+ */
+export class PublicKeyInfo {
+  #key: KeyObject | undefined;
+  readonly #what: string;
+
+  constructor(
+    readonly der: Buffer,
+    readonly spec: KeySpec,
+    readonly ec: { readonly curve: NativeCurve; readonly point: Buffer } | undefined,
+    what: string,
+    key?: KeyObject,
+  ) {
+    this.#what = what;
+    this.#key = key;
+  }
+
+  /** The key as a node:crypto KeyObject, imported on first use. */
+  get keyObject(): KeyObject {
+    return (this.#key ??= importSubjectPublicKeyInfo(this.der, this.#what));
+  }
+
+  /** The info of a KeyObject (a private key's public half). */
+  static of(key: KeyObject): PublicKeyInfo {
+    return new PublicKeyInfo(subjectPublicKeyInfo(key), describeKey(key), undefined, 'key', key);
+  }
+}
+
+/**
+ * Reads a DER SubjectPublicKeyInfo (`what` names its owner in errors). An EC point is checked to
+ * be on its curve here, natively when the native path is built, else by importing the key;
+ * any other key is imported, which checks it. Throws KEY_INVALID or KEY_UNSUPPORTED.
+ */
+export function readSubjectPublicKeyInfo(der: Buffer, what: string): PublicKeyInfo {
+  let ec: ReturnType<typeof readEcPoint>;
+  try {
+    ec = readEcPoint(der);
+  } catch (err) {
+    throw keyUnreadable(what, (err as Error).message, err);
+  }
+  const native = ec === undefined ? undefined : nativeEcdsa();
+  if (ec !== undefined && native !== undefined) {
+    if (!native.pointValid(ec.curve, ec.point))
+      throw keyUnreadable(what, `the point is not on the curve ${ec.curve}`);
+    return new PublicKeyInfo(der, ec.spec, { curve: ec.curve, point: ec.point }, what);
+  }
+  const key = importSubjectPublicKeyInfo(der, what);
+  const spec = describeKey(key);
+  return new PublicKeyInfo(
+    der,
+    spec,
+    ec === undefined ? undefined : { curve: ec.curve, point: ec.point },
+    what,
+    key,
+  );
+}
+
+/**
+ * The curve and uncompressed point (SEC 1 §2.3.3: 0x04 ‖ X ‖ Y) of a P-256 or P-384
+ * SubjectPublicKeyInfo; undefined for any other key or form, which takes OpenSSL's DER path.
+ */
+function readEcPoint(
+  der: Buffer,
+): { oid: string; curve: NativeCurve; point: Buffer; spec: KeySpec } | undefined {
   const r = new DerReader(der, 'subjectPublicKeyInfo');
   const outer = r.expect(Tag.SEQUENCE, '');
   r.finish();
@@ -119,23 +197,13 @@ function importEcFast(der: Buffer): KeyObject | undefined {
   inner.finish();
   const alg = DerReader.within(der, algNode, 'subjectPublicKeyInfo.algorithm');
   if (alg.readOid('algorithm') !== OID.ecPublicKey || alg.peekTag() !== Tag.OID) return undefined;
-  const curve = EC_CURVES[alg.readOid('namedCurve')];
+  const curveOid = alg.readOid('namedCurve');
+  const curve = EC_CURVES[curveOid];
   alg.finish();
   const p = point.bytes;
-  // Only the uncompressed form (SEC 1 §2.3.3: 0x04 ‖ X ‖ Y); anything else takes the DER path.
   if (curve === undefined || point.unusedBits !== 0 || p.length !== 1 + 2 * curve.coordinate || p[0] !== 4)
     return undefined;
-  const key = createPublicKey({
-    key: {
-      kty: 'EC',
-      crv: curve.crv,
-      x: p.toString('base64url', 1, 1 + curve.coordinate),
-      y: p.toString('base64url', 1 + curve.coordinate),
-    },
-    format: 'jwk',
-  });
-  specCache.set(key, curve.spec);
-  return key;
+  return { oid: curveOid, curve: curve.crv, point: p, spec: curve.spec };
 }
 
 /** True when both keys (private or public) have the same public half. */

@@ -1,8 +1,9 @@
-import { sign, verify, type KeyObject } from 'node:crypto';
+import { KeyObject, sign, verify } from 'node:crypto';
 import { MeshcaError } from '../../errors/index.js';
 import { NULL, oid, sequence } from '../der/der-writer.js';
 import { OID } from '../der/oids.js';
-import { describeKey, type KeyAlgorithm } from '../keys/key-spec.js';
+import { PublicKeyInfo, describeKey, type KeyAlgorithm } from '../keys/key-spec.js';
+import { nativeEcdsa, type NativeEcdsa, type NativeHash, type NativeSigner } from '../native/native-ecdsa.js';
 
 /** A signature algorithm meshca signs with, by cert-manager's names for `signatureAlgorithm`. */
 export interface SignatureAlgorithm {
@@ -92,15 +93,55 @@ export function signatureAlgorithmFor(key: KeyObject, name?: string): SignatureA
   return BY_NAME.get(usual) as SignatureAlgorithm;
 }
 
+/** The native signer of each ECDSA private key (null: this key cannot take the native path). */
+const nativeSigners = new WeakMap<KeyObject, NativeSigner | null>();
+
+function nativeSignerFor(native: NativeEcdsa, key: KeyObject): NativeSigner | null {
+  let signer = nativeSigners.get(key);
+  if (signer !== undefined) return signer;
+  signer = null;
+  const curve = key.asymmetricKeyDetails?.namedCurve;
+  if (
+    key.type === 'private' &&
+    key.asymmetricKeyType === 'ec' &&
+    (curve === 'prime256v1' || curve === 'secp384r1')
+  ) {
+    const jwk = key.export({ format: 'jwk' });
+    const d = Buffer.from(jwk.d ?? '', 'base64url');
+    try {
+      const point = Buffer.concat([
+        Buffer.from([4]),
+        Buffer.from(jwk.x ?? '', 'base64url'),
+        Buffer.from(jwk.y ?? '', 'base64url'),
+      ]);
+      signer = native.createSigner(curve === 'prime256v1' ? 'P-256' : 'P-384', d, point);
+    } catch {
+      signer = null; // node:crypto signs it, and says what is wrong with it if anything is
+    } finally {
+      d.fill(0);
+    }
+  }
+  nativeSigners.set(key, signer);
+  return signer;
+}
+
 /** Signs `data` (DER-encoded ECDSA signatures, as X.509 carries them). */
 export function signWith(algorithm: SignatureAlgorithm, key: KeyObject, data: Buffer): Buffer {
+  if (algorithm.keyAlgorithm === 'ECDSA') {
+    const native = nativeEcdsa();
+    const signer = native === undefined ? null : nativeSignerFor(native, key);
+    if (signer !== null) return native!.sign(signer, algorithm.digest as NativeHash, data);
+  }
   return sign(algorithm.digest, data, key);
 }
 
-/** Verifies a signature made with the algorithm of OID `o`; returns the reason when it does not verify. */
+/**
+ * Verifies a signature made with the algorithm of OID `o`; returns the reason when it does not
+ * verify. A PublicKeyInfo with an EC point takes the native path when it is built.
+ */
 export function verifySignature(
   o: string,
-  key: KeyObject,
+  key: KeyObject | PublicKeyInfo,
   data: Buffer,
   signature: Buffer,
 ): string | undefined {
@@ -108,15 +149,31 @@ export function verifySignature(
   if (algorithm === undefined) return `the signature algorithm ${signatureAlgorithmName(o)} is not accepted`;
   let keyAlgorithm: KeyAlgorithm;
   try {
-    keyAlgorithm = describeKey(key).algorithm;
+    keyAlgorithm = key instanceof PublicKeyInfo ? key.spec.algorithm : describeKey(key).algorithm;
   } catch (err) {
     return (err as Error).message;
   }
   if (keyAlgorithm !== algorithm.keyAlgorithm) {
     return `the signature algorithm ${algorithm.name} does not match the ${keyAlgorithm} key`;
   }
+  if (key instanceof PublicKeyInfo && key.ec !== undefined) {
+    const native = nativeEcdsa();
+    if (native !== undefined) {
+      switch (native.verify(key.ec.curve, key.ec.point, algorithm.digest as NativeHash, data, signature)) {
+        case 'valid':
+          return undefined;
+        case 'invalid':
+          return 'the signature does not verify with the public key';
+        case 'bad-point':
+          return `the public key is not a point on the curve ${key.ec.curve}`;
+        case 'bad-signature':
+          return 'the signature is malformed: it is not a DER ECDSA-Sig-Value';
+      }
+    }
+  }
   try {
-    return verify(algorithm.digest, data, key, signature)
+    const keyObject = key instanceof KeyObject ? key : key.keyObject;
+    return verify(algorithm.digest, data, keyObject, signature)
       ? undefined
       : 'the signature does not verify with the public key';
   } catch (err) {
