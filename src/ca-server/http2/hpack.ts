@@ -2,8 +2,12 @@
  * HPACK (RFC 7541): the header compression of our hand-written HTTP/2 layer.
  *
  * Why by hand: node:http2 keeps its HPACK (nghttp2's) internal, and the one JavaScript codec on
- * npm, hpack.js, has been unmaintained since 2017, decodes through streams and bit-by-bit Huffman,
- * and is slower (bench/hpack/run.ts measures both in the same run: see BENCH_SUMMARY below).
+ * npm, hpack.js, has been unmaintained since 2017, decodes through streams into arrays of octets
+ * (an array push per character), and is slower. bench/hpack/run.ts measures both in the same
+ * run; on our 2-core development machine (Node 20): a gRPC request block with a ~1 KiB
+ * Huffman-coded JWT, first on a connection, 180k decodes/s against 8.8k (20x); the same request
+ * repeated from the dynamic table, 3.6M/s against 0.57M/s (6x); Huffman decoding 185 MB/s
+ * against 37 MB/s (5x); response encoding 9x.
  * The decoder is strict (every malformation of RFC 7541 is an HpackError, which the connection
  * turns into COMPRESSION_ERROR) and fast on what gRPC sends: a ~1 KiB Huffman-coded JWT once per
  * connection, then dynamic-table references. The encoder is stateless: responses carry few
