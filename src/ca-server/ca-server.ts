@@ -229,7 +229,7 @@ export async function startCaServer(config: CaServerConfig, deps: CaServerDeps):
       return;
     }
     // setSecureContext changes what new handshakes get; open connections keep theirs.
-    grpc?.server.setSecureContext({ key: serving.keyPem, cert: serving.certChainPem, ca: serving.caPem });
+    grpc?.setSecureContext({ key: serving.keyPem, cert: serving.certChainPem, ca: serving.caPem });
     log('info', 'serving certificate issued', {
       notAfter: serving.notAfter.toISOString(),
       renewAt: serving.renewAt.toISOString(),

@@ -1,19 +1,21 @@
 /**
- * A unary-only gRPC server on node:http2, written by hand.
+ * A unary-only gRPC server on meshca's own HTTP/2 layer (../http2/), written by hand.
  *
- * Why not @grpc/grpc-js or @connectrpc/connect-node: measured with bench/grpc-transport/run.ts
- * on this project's 2-core machine (figures in docs/ca-server.md), bare node:http2 with this
- * framing serves several times the unary calls per second of @grpc/grpc-js, and more than
- * connect-node, and the CSR path's benchmark target (≥ 1.5× cfssl, p99 ≤ 10 ms) leaves little
- * room for a framework's per-call overhead. The API has one unary method, so the part of gRPC it
- * needs is small: length-prefixed messages, application/grpc content type, grpc-status and
- * percent-encoded grpc-message trailers, grpc-timeout, and rejecting compression.
+ * Why not @grpc/grpc-js or @connectrpc/connect-node, nor node:http2 itself: measured on this
+ * project's 2-core machine (docs/ca-server.md), @grpc/grpc-js serves a fraction of bare
+ * node:http2's unary calls, and node:http2 over TLS costs ≈ 99 µs of CPU per call against ≈ 21 µs
+ * for a frame layer on a bare TLS socket; the CSR path's target (≥ 1.5× cfssl, p99 ≤ 10 ms) leaves
+ * no room for either. The API has one unary method, so the part of gRPC it needs is small:
+ * length-prefixed messages, application/grpc content type, grpc-status and percent-encoded
+ * grpc-message trailers, grpc-timeout, and rejecting compression.
  * Protocol: https://github.com/grpc/grpc/blob/master/doc/PROTOCOL-HTTP2.md
  */
-import http2 from 'node:http2';
+import type { IncomingHttpHeaders } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { MeshcaError } from '../../errors/index.js';
+import type { HeaderField, H2Stream } from '../http2/h2-connection.js';
+import { H2Server } from '../http2/h2-server.js';
 import { encodeGrpcMessage } from './grpc-message.js';
 import { GrpcStatus, grpcFailureOf, type GrpcStatusCode } from './grpc-status.js';
 import { parseGrpcTimeout } from './grpc-timeout.js';
@@ -60,7 +62,7 @@ export interface UnaryCall {
   /** `/package.Service/Method`. */
   readonly path: string;
   /** Request headers, lower-case names (authorization, clusterid, …). */
-  readonly headers: http2.IncomingHttpHeaders;
+  readonly headers: IncomingHttpHeaders;
   /** The request message, still encoded. */
   readonly message: Buffer;
   /** The connection the call came on. */
@@ -91,143 +93,129 @@ export interface GrpcServerOptions {
 
 /** A running server. */
 export interface GrpcServer {
-  /** The underlying node:http2 server. */
-  readonly server: http2.Http2SecureServer;
+  /** New handshakes use this key and certificate chain; open connections keep theirs. */
+  setSecureContext(context: { key: string | Buffer; cert: string | Buffer; ca?: string | Buffer }): void;
   /** Starts listening; resolves with the bound address (port 0 picks a free one). */
   listen(port: number, host?: string): Promise<AddressInfo>;
   /** Stops accepting, lets calls in flight finish, and resolves when every connection closed. */
   close(): Promise<void>;
 }
 
-const { HTTP2_HEADER_PATH, HTTP2_HEADER_METHOD, HTTP2_HEADER_CONTENT_TYPE, NGHTTP2_NO_ERROR } =
-  http2.constants;
-
-const RESPONSE_HEADERS = {
-  ':status': 200,
-  'content-type': 'application/grpc+proto',
-  'grpc-accept-encoding': 'identity',
-} as const;
+const RESPONSE_HEADERS: readonly HeaderField[] = [
+  [':status', '200'],
+  ['content-type', 'application/grpc+proto'],
+  ['grpc-accept-encoding', 'identity'],
+];
+const OK_TRAILERS: readonly HeaderField[] = [['grpc-status', '0']];
 
 /** Creates a unary gRPC server over TLS 1.2+ with ALPN h2 only. */
 export function createGrpcServer(options: GrpcServerOptions): GrpcServer {
   const limits: GrpcLimits = { ...DEFAULT_GRPC_LIMITS, ...options.limits };
   const onError = options.onError ?? (() => undefined);
-  const server = http2.createSecureServer({
-    key: options.tls.key,
-    cert: options.tls.cert,
-    ...(options.tls.ca === undefined ? {} : { ca: options.tls.ca as string | Buffer | (string | Buffer)[] }),
-    // A client certificate is optional: it is verified, and `socket.authorized` tells the
-    // authenticator whether the chain checked out; a call without one falls back to its token.
-    requestCert: options.tls.requestCert ?? false,
-    rejectUnauthorized: false,
-    minVersion: 'TLSv1.2',
-    allowHTTP1: false,
-    handshakeTimeout: limits.handshakeTimeoutMs,
-    maxSessionMemory: 10,
-    settings: {
-      maxConcurrentStreams: limits.maxConcurrentStreams,
-      maxHeaderListSize: limits.maxHeaderListBytes,
-      enablePush: false,
-    },
-    maxHeaderListPairs: 64,
-  });
-  server.maxConnections = limits.maxConnections;
-
-  const sessions = new Set<http2.ServerHttp2Session>();
-  server.on('session', (session) => {
-    sessions.add(session);
-    session.setTimeout(limits.idleTimeoutMs, () => session.close());
-    session.on('close', () => sessions.delete(session));
-    session.on('error', (err) => onError(err, 'http2 session'));
-  });
-  server.on('sessionError', (err) => onError(err, 'http2 session'));
-  server.on('tlsClientError', (err) => onError(err, 'tls handshake'));
-
   // A Map, not the options object, so a path such as "/__proto__" finds nothing.
   const methods = new Map(Object.entries(options.methods));
-  server.on('stream', (stream, headers) => {
-    handleStream(stream, headers, methods, limits, onError);
+  const server = new H2Server({
+    tls: {
+      key: options.tls.key,
+      cert: options.tls.cert,
+      ...(options.tls.ca !== undefined && { ca: options.tls.ca as string | Buffer | (string | Buffer)[] }),
+      requestCert: options.tls.requestCert ?? false,
+    },
+    limits: {
+      maxConcurrentStreams: limits.maxConcurrentStreams,
+      maxHeaderListBytes: limits.maxHeaderListBytes,
+      // One message and its 5-byte prefix; a stream's window is never replenished, so a client
+      // cannot send more than this on one call.
+      maxRequestBodyBytes: limits.maxMessageBytes + 5,
+      idleTimeoutMs: limits.idleTimeoutMs,
+      maxOutputBufferBytes: 1 << 20,
+      maxEmptyFrames: 100,
+    },
+    maxConnections: limits.maxConnections,
+    handshakeTimeoutMs: limits.handshakeTimeoutMs,
+    onStream: (stream) => handleStream(stream, methods, limits, onError),
+    onError,
   });
-
   return {
-    server,
-    listen: (port, host = '127.0.0.1') =>
-      new Promise((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(port, host, () => {
-          server.off('error', reject);
-          resolve(server.address() as AddressInfo);
-        });
-      }),
-    close: () =>
-      new Promise((resolve) => {
-        server.close(() => resolve());
-        for (const s of sessions) s.close();
-      }),
+    setSecureContext: (context) => server.setSecureContext(context),
+    listen: (port, host = '127.0.0.1') => server.listen(port, host),
+    close: () => server.close(),
   };
 }
 
 function handleStream(
-  stream: http2.ServerHttp2Stream,
-  headers: http2.IncomingHttpHeaders,
+  stream: H2Stream,
   methods: ReadonlyMap<string, UnaryHandler>,
   limits: GrpcLimits,
   onError: (err: unknown, context: string) => void,
 ): void {
+  const headers = stream.headers;
   let finished = false;
-  const controller = new AbortController();
+  let controller: AbortController | undefined;
+  let abortReason: MeshcaError | undefined;
   let timer: NodeJS.Timeout | undefined = undefined;
+  const abort = (reason: MeshcaError): void => {
+    abortReason ??= reason;
+    controller?.abort(abortReason);
+  };
 
-  stream.on('error', (err) => onError(err, 'http2 stream'));
-  stream.on('close', () => {
+  stream.onabort = (reason) => {
     if (timer !== undefined) clearTimeout(timer);
     if (!finished) {
       finished = true;
-      controller.abort(new MeshcaError('INTERNAL', 'the client cancelled the call'));
+      abort(
+        new MeshcaError(
+          'INTERNAL',
+          reason === 'stream reset' ? 'the client cancelled the call' : 'the connection closed',
+        ),
+      );
     }
-  });
-
-  /** Ends the call with a trailers-only response and stops reading the rest of the request. */
-  const fail = (status: GrpcStatusCode, message: string): void => {
-    if (finished) return;
-    finished = true;
-    if (timer !== undefined) clearTimeout(timer);
-    controller.abort(new MeshcaError('INTERNAL', message));
-    if (stream.destroyed || stream.closed) return;
-    stream.respond(
-      { ...RESPONSE_HEADERS, 'grpc-status': String(status), 'grpc-message': encodeGrpcMessage(message) },
-      { endStream: true },
-    );
-    // The client may still be sending (an oversized body, say): RST_STREAM(NO_ERROR) after the
-    // response tells it to stop, as RFC 9113 §8.1 allows, instead of reading what we refuse.
-    if (!stream.readableEnded) stream.close(NGHTTP2_NO_ERROR);
   };
 
-  const rawPath = headers[HTTP2_HEADER_PATH];
-  const path = typeof rawPath === 'string' ? rawPath : '';
-  if (headers[HTTP2_HEADER_METHOD] !== 'POST') {
+  /** Ends the call with a trailers-only response; the transport stops reading the rest. */
+  const fail = (status: GrpcStatusCode, message: string): void => {
+    if (timer !== undefined) clearTimeout(timer);
+    if (finished) {
+      stream.respond([]); // frees the stream's slot if a handler held it
+      return;
+    }
     finished = true;
-    stream.respond({ ':status': 405, allow: 'POST' }, { endStream: true });
+    abort(new MeshcaError('INTERNAL', message));
+    stream.respond([
+      ...RESPONSE_HEADERS,
+      ['grpc-status', String(status)],
+      ['grpc-message', encodeGrpcMessage(message)],
+    ]);
+  };
+
+  const path = headers[':path'] ?? '';
+  if (headers[':method'] !== 'POST') {
+    finished = true;
+    stream.respond([
+      [':status', '405'],
+      ['allow', 'POST'],
+    ]);
     return;
   }
-  const rawType = headers[HTTP2_HEADER_CONTENT_TYPE];
-  const contentType = typeof rawType === 'string' ? rawType : '';
+  const contentType = headers['content-type'] ?? '';
   // "application/grpc" exactly, or followed by "+proto" / ";…" (PROTOCOL-HTTP2.md, Content-Type).
   if (!/^application\/grpc(\+proto)?(;|$)/i.test(contentType)) {
     finished = true;
     // 415 so that a non-gRPC client does not read this as a gRPC answer (PROTOCOL-HTTP2.md).
     stream.respond(
-      {
-        ':status': 415,
-        'content-type': 'text/plain',
-        'grpc-status': String(GrpcStatus.INVALID_ARGUMENT),
-        'grpc-message': encodeGrpcMessage(
-          `unsupported content-type ${JSON.stringify(contentType.slice(0, 100))}: send application/grpc`,
-        ),
-      },
-      { endStream: false },
+      [
+        [':status', '415'],
+        ['content-type', 'text/plain'],
+        ['grpc-status', String(GrpcStatus.INVALID_ARGUMENT)],
+        [
+          'grpc-message',
+          encodeGrpcMessage(
+            `unsupported content-type ${JSON.stringify(contentType.slice(0, 100))}: send application/grpc`,
+          ),
+        ],
+      ],
+      Buffer.from('unsupported content-type: this is a gRPC server, send application/grpc\n'),
     );
-    stream.end(`unsupported content-type: this is a gRPC server, send application/grpc\n`);
     return;
   }
   const handler = methods.get(path);
@@ -241,7 +229,7 @@ function handleStream(
   const encoding = headers['grpc-encoding'];
   let timeoutMs = limits.maxCallMs;
   const timeoutHeader = headers['grpc-timeout'];
-  if (typeof timeoutHeader === 'string') {
+  if (timeoutHeader !== undefined) {
     try {
       timeoutMs = Math.min(timeoutMs, parseGrpcTimeout(timeoutHeader));
     } catch (err) {
@@ -263,7 +251,7 @@ function handleStream(
   let bodyLen = 0;
   let message: Buffer | undefined;
 
-  stream.on('data', (chunk: Buffer) => {
+  stream.ondata = (chunk: Buffer) => {
     let off = 0;
     while (off < chunk.length && !finished) {
       if (body === undefined) {
@@ -283,7 +271,7 @@ function handleStream(
         if (flag === 1) {
           fail(
             GrpcStatus.UNIMPLEMENTED,
-            `compressed messages (grpc-encoding ${typeof encoding === 'string' ? encoding : 'unset'}) are not supported: send uncompressed messages (grpc-encoding identity)`,
+            `compressed messages (grpc-encoding ${encoding ?? 'unset'}) are not supported: send uncompressed messages (grpc-encoding identity)`,
           );
           return;
         }
@@ -315,9 +303,9 @@ function handleStream(
         prefixLen = 0;
       }
     }
-  });
+  };
 
-  stream.on('end', () => {
+  stream.onend = () => {
     if (finished) return;
     if (body !== undefined) {
       fail(
@@ -334,18 +322,22 @@ function handleStream(
       fail(GrpcStatus.INVALID_ARGUMENT, 'the request carried no message: send one IstioCertificateRequest');
       return;
     }
-    const socket = stream.session?.socket as TLSSocket | undefined;
-    if (socket === undefined) {
-      fail(GrpcStatus.UNAVAILABLE, 'the connection closed before the call was dispatched');
-      return;
-    }
+    const socket: TLSSocket = stream.socket;
     const call: UnaryCall = {
       path,
       headers,
       message,
       peer: { address: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`, socket },
-      signal: controller.signal,
+      // Made only if a handler looks: most never do.
+      get signal(): AbortSignal {
+        if (controller === undefined) {
+          controller = new AbortController();
+          if (abortReason !== undefined) controller.abort(abortReason);
+        }
+        return controller.signal;
+      },
     };
+    stream.hold();
     handler(call).then(
       (response) => respond(response),
       (err: unknown) => {
@@ -354,19 +346,19 @@ function handleStream(
         fail(failure.status, failure.message);
       },
     );
-  });
+  };
 
   const respond = (response: Uint8Array): void => {
-    if (finished) return;
-    finished = true;
     if (timer !== undefined) clearTimeout(timer);
-    if (stream.destroyed || stream.closed) return;
+    if (finished) {
+      stream.respond([]); // frees the slot the handler held
+      return;
+    }
+    finished = true;
     const frame = Buffer.allocUnsafe(5 + response.length);
     frame[0] = 0;
     frame.writeUInt32BE(response.length, 1);
     frame.set(response, 5);
-    stream.respond(RESPONSE_HEADERS, { waitForTrailers: true });
-    stream.once('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
-    stream.end(frame);
+    stream.respond(RESPONSE_HEADERS, frame, OK_TRAILERS);
   };
 }

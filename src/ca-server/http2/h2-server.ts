@@ -1,0 +1,100 @@
+import type { AddressInfo } from 'node:net';
+import tls from 'node:tls';
+import { H2Connection, type H2Limits, type H2Stream } from './h2-connection.js';
+
+/** Options of an H2Server. */
+export interface H2ServerOptions {
+  /** TLS material; requestCert asks for a client certificate (verified against `ca`, never required). */
+  readonly tls: {
+    readonly key: string | Buffer;
+    readonly cert: string | Buffer;
+    readonly ca?: string | Buffer | (string | Buffer)[];
+    readonly requestCert?: boolean;
+  };
+  readonly limits: H2Limits;
+  /** Open connections at once; more are refused at accept. */
+  readonly maxConnections: number;
+  /** A TLS handshake not finished in this long is dropped. */
+  readonly handshakeTimeoutMs: number;
+  /** Every request stream, once its headers have arrived and passed RFC 9113's checks. */
+  readonly onStream: (stream: H2Stream) => void;
+  /** Transport errors (for the log). */
+  readonly onError: (err: unknown, context: string) => void;
+}
+
+/** An HTTP/2 server over TLS 1.2+ with ALPN h2 only, built on H2Connection. */
+export class H2Server {
+  readonly #server: tls.Server;
+  readonly #connections = new Set<H2Connection>();
+
+  constructor(options: H2ServerOptions) {
+    this.#server = tls.createServer({
+      key: options.tls.key,
+      cert: options.tls.cert,
+      ...(options.tls.ca !== undefined && { ca: options.tls.ca }),
+      // A client certificate is optional: it is verified, and `socket.authorized` tells the
+      // authenticator whether the chain checked out; a call without one falls back to its token.
+      requestCert: options.tls.requestCert ?? false,
+      rejectUnauthorized: false,
+      minVersion: 'TLSv1.2',
+      ALPNProtocols: ['h2'],
+      handshakeTimeout: options.handshakeTimeoutMs,
+    });
+    this.#server.maxConnections = options.maxConnections;
+    this.#server.on('secureConnection', (socket: tls.TLSSocket) => {
+      // gRPC needs HTTP/2: a client that did not negotiate h2 (no ALPN, or http/1.1) is dropped.
+      if (socket.alpnProtocol !== 'h2') {
+        options.onError(new Error('a client connected without negotiating ALPN h2'), 'tls handshake');
+        socket.destroy();
+        return;
+      }
+      socket.setNoDelay(true);
+      const connection = new H2Connection(socket, options.limits, {
+        onStream: options.onStream,
+        onError: options.onError,
+        onClose: (c) => this.#connections.delete(c),
+      });
+      this.#connections.add(connection);
+    });
+    this.#server.on('tlsClientError', (err) => options.onError(err, 'tls handshake'));
+  }
+
+  /** Open connections. */
+  get connections(): number {
+    return this.#connections.size;
+  }
+
+  /** Starts listening; resolves with the bound address (port 0 picks a free one). */
+  listen(port: number, host = '127.0.0.1'): Promise<AddressInfo> {
+    return new Promise((resolve, reject) => {
+      this.#server.once('error', reject);
+      this.#server.listen(port, host, () => {
+        this.#server.off('error', reject);
+        resolve(this.#server.address() as AddressInfo);
+      });
+    });
+  }
+
+  /** New handshakes use this key and certificate; open connections keep theirs. */
+  setSecureContext(context: { key: string | Buffer; cert: string | Buffer; ca?: string | Buffer }): void {
+    this.#server.setSecureContext(context);
+  }
+
+  /**
+   * Stops accepting, sends GOAWAY on every connection, lets streams in flight finish, and resolves
+   * when every connection has closed (connections still open after `graceMs` are cut).
+   */
+  close(graceMs = 10_000): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        for (const c of this.#connections) c.destroy();
+      }, graceMs);
+      timer.unref();
+      this.#server.close(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+      for (const c of this.#connections) c.close();
+    });
+  }
+}
