@@ -30,6 +30,12 @@ import type {
   WatchOptions,
   WriteOp,
 } from '../store.js';
+import {
+  AUDIT_INSERT_SQL,
+  AUDIT_PRUNE_SQL,
+  AuditWriterThread,
+  type AuditRow as AuditInsertRow,
+} from './audit-writer-thread.js';
 import { ChangeHub } from './change-hub.js';
 import { MIGRATIONS } from './migrations.js';
 import { mapSqliteError } from './sqlite-errors.js';
@@ -65,6 +71,11 @@ export interface SqliteStoreOptions {
   busyTimeoutMs?: number;
   /** SQLite's synchronous pragma: FULL (default) also survives power loss, NORMAL only process crashes. */
   synchronous?: 'FULL' | 'NORMAL';
+  /**
+   * Write audit batches on a thread of their own with a second connection (default: true for a
+   * file, never for ':memory:'), so a batch never stalls the caller's event loop.
+   */
+  auditWriterThread?: boolean;
 }
 
 interface ResourceRow {
@@ -180,6 +191,7 @@ export class SqliteStore implements Store {
     private readonly retention: Required<EventRetention>,
     private readonly auditRetentionMs: number | undefined,
     pollIntervalMs: number,
+    private readonly auditWriter: AuditWriterThread | undefined,
   ) {
     let lastDataVersion = this.dataVersion();
     this.hub = new ChangeHub(
@@ -241,6 +253,9 @@ export class SqliteStore implements Store {
       retention,
       auditRetentionMs,
       pollIntervalMs,
+      file !== ':memory:' && (options.auditWriterThread ?? true)
+        ? new AuditWriterThread({ file, busyTimeoutMs, synchronous })
+        : undefined,
     );
     store.compact();
     return store;
@@ -457,31 +472,17 @@ export class SqliteStore implements Store {
   /** See Store.appendAudit. With auditRetentionMs set, also prunes what fell out of retention. */
   appendAudit(records: readonly AuditRecord[]): Promise<void> {
     return this.promise(() => {
+      this.ensureOpen();
       checkAuditBatch(records);
       if (records.length === 0 && this.auditRetentionMs === undefined) return;
+      const rows = records.map(auditRow);
+      const pruneBefore =
+        this.auditRetentionMs === undefined ? undefined : this.clock() - this.auditRetentionMs;
+      if (this.auditWriter !== undefined) return this.auditWriter.append(rows, pruneBefore);
       return this.write(() => {
-        const insert = this.stmt(
-          'audit-insert',
-          `INSERT INTO audit (serial_number, identity, caller, cluster_id, not_before, not_after,
-             fingerprint_sha256, issuer, issued_at, issued_at_ms)
-           VALUES (@serialNumber, @identity, @caller, @clusterId, @notBefore, @notAfter,
-             @fingerprintSha256, @issuer, @issuedAt, @issuedAtMs)`,
-        );
-        for (const r of records) {
-          insert.run({
-            serialNumber: r.serialNumber,
-            identity: r.identity,
-            caller: r.caller,
-            clusterId: r.clusterId,
-            notBefore: r.notBefore,
-            notAfter: r.notAfter,
-            fingerprintSha256: r.fingerprintSha256,
-            issuer: r.issuer,
-            issuedAt: r.issuedAt,
-            issuedAtMs: Date.parse(r.issuedAt),
-          });
-        }
-        if (this.auditRetentionMs !== undefined) this.pruneAuditRows(this.clock() - this.auditRetentionMs);
+        const insert = this.stmt('audit-insert', AUDIT_INSERT_SQL);
+        for (const r of rows) insert.run(r);
+        if (pruneBefore !== undefined) this.pruneAuditRows(pruneBefore);
       });
     });
   }
@@ -571,14 +572,14 @@ export class SqliteStore implements Store {
   }
 
   /** See Store.close. Idempotent. Writes already asked for are committed first. */
-  close(): Promise<void> {
-    if (this.closed) return Promise.resolve();
+  async close(): Promise<void> {
+    if (this.closed) return;
     this.flush();
     this.closed = true;
     for (const w of [...this.watches]) w.close();
     this.hub.close();
+    await this.auditWriter?.close();
     this.db.close();
-    return Promise.resolve();
   }
 
   // ---- internals ---------------------------------------------------------------------------
@@ -806,7 +807,7 @@ export class SqliteStore implements Store {
   }
 
   private pruneAuditRows(cutoffMs: number): number {
-    return this.stmt('audit-prune', 'DELETE FROM audit WHERE issued_at_ms < ?').run(cutoffMs).changes;
+    return this.stmt('audit-prune', AUDIT_PRUNE_SQL).run(cutoffMs).changes;
   }
 
   private find(key: ResourceKey): ResourceRow | undefined {
@@ -1098,4 +1099,20 @@ function migrate(db: Database.Database, file: string, clock: () => number): void
       record.run(m.version, m.name, new Date(clock()).toISOString());
     }
   }).immediate();
+}
+
+/** The audit table's row for a record. */
+function auditRow(r: AuditRecord): AuditInsertRow {
+  return {
+    serialNumber: r.serialNumber,
+    identity: r.identity,
+    caller: r.caller,
+    clusterId: r.clusterId,
+    notBefore: r.notBefore,
+    notAfter: r.notAfter,
+    fingerprintSha256: r.fingerprintSha256,
+    issuer: r.issuer,
+    issuedAt: r.issuedAt,
+    issuedAtMs: Date.parse(r.issuedAt),
+  };
 }
