@@ -295,7 +295,12 @@ export class H2Connection {
         return this.#onContinuation(flags, streamId, payload);
       case FrameType.PRIORITY:
         if (streamId === 0) throw new ConnectionError(H2Error.PROTOCOL_ERROR, 'PRIORITY on stream 0');
-        if (payload.length !== 5) this.#write(rstStreamFrame(streamId, H2Error.FRAME_SIZE_ERROR));
+        if (payload.length !== 5) {
+          // A stream error: an open stream must really end, not keep answering after its reset.
+          const stream = this.#streams.get(streamId);
+          if (stream !== undefined) this.#resetStream(stream, H2Error.FRAME_SIZE_ERROR);
+          else this.#write(rstStreamFrame(streamId, H2Error.FRAME_SIZE_ERROR));
+        }
         return;
       case FrameType.RST_STREAM:
         return this.#onRstStream(streamId, payload);
@@ -391,8 +396,10 @@ export class H2Connection {
 
   #remoteEnd(stream: H2Stream): void {
     stream.remoteEnded = true;
-    if (stream.responded) this.#forget(stream);
-    else if (!stream.aborted) stream.onend?.();
+    // A stream still in the map after respond() has body or trailers waiting for window:
+    // #sendPending finishes (and forgets) it once they are out, not the peer's END_STREAM.
+    if (stream.responded) return;
+    if (!stream.aborted) stream.onend?.();
   }
 
   #onHeadersFrame(flags: number, streamId: number, payload: Buffer): void {

@@ -1,0 +1,963 @@
+import tls from 'node:tls';
+import fc from 'fast-check';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { makeTestTls, type TestTls } from '../testing/test-tls.js';
+import type { H2Limits, H2Stream, HeaderField } from './h2-connection.js';
+import {
+  CLIENT_PREFACE,
+  Flag,
+  FrameType,
+  H2Error,
+  Setting,
+  frame,
+  goawayFrame,
+  rstStreamFrame,
+  settingsFrame,
+  windowUpdateFrame,
+} from './h2-frames.js';
+import { H2Server } from './h2-server.js';
+import { HpackDecoder, encodeHeaderBlock } from './hpack.js';
+
+// A raw-frame client drives the server through every path a hostile or unusual peer can take, and
+// each case asserts the exact frames that come back.
+
+const LIMITS: H2Limits = {
+  maxConcurrentStreams: 8,
+  maxHeaderListBytes: 4096,
+  maxRequestBodyBytes: 4096,
+  idleTimeoutMs: 60_000,
+  maxOutputBufferBytes: 1 << 20,
+  maxEmptyFrames: 10,
+};
+/** What the server's connection-level WINDOW_UPDATE raises its receive window by. */
+const SERVER_CONNECTION_WINDOW_INCREMENT = (1 << 20) - 65_535;
+
+interface Frame {
+  readonly type: number;
+  readonly flags: number;
+  readonly streamId: number;
+  readonly payload: Buffer;
+}
+
+/** A frame as the assertions compare it. */
+type Seen =
+  | { frame: 'HEADERS'; stream: number; end: boolean; fields: [string, string][] }
+  | { frame: 'DATA'; stream: number; end: boolean; data: string }
+  | { frame: 'RST_STREAM'; stream: number; code: number }
+  | { frame: 'GOAWAY'; lastStreamId: number; code: number; debug: string }
+  | { frame: 'SETTINGS'; ack: boolean; settings: [number, number][] }
+  | { frame: 'PING'; ack: boolean; data: string }
+  | { frame: 'WINDOW_UPDATE'; stream: number; increment: number }
+  | { frame: 'OTHER'; type: number };
+
+/** One TLS connection speaking HTTP/2 frame by frame. */
+class RawClient {
+  readonly decoder = new HpackDecoder();
+  readonly closed: Promise<void>;
+  #buffer = Buffer.alloc(0);
+  readonly #frames: Frame[] = [];
+  #wake: (() => void) | undefined;
+  #isClosed = false;
+
+  constructor(readonly socket: tls.TLSSocket) {
+    socket.on('data', (chunk: Buffer) => {
+      this.#buffer = Buffer.concat([this.#buffer, chunk]);
+      while (this.#buffer.length >= 9) {
+        const length = this.#buffer.readUIntBE(0, 3);
+        if (this.#buffer.length < 9 + length) break;
+        this.#frames.push({
+          type: this.#buffer[3]!,
+          flags: this.#buffer[4]!,
+          streamId: this.#buffer.readUInt32BE(5) & 0x7fff_ffff,
+          payload: Buffer.from(this.#buffer.subarray(9, 9 + length)),
+        });
+        this.#buffer = this.#buffer.subarray(9 + length);
+      }
+      this.#wake?.();
+    });
+    // Resets and broken pipes are how a server that drops us looks from here.
+    socket.on('error', () => undefined);
+    this.closed = new Promise((resolve) =>
+      socket.on('close', () => {
+        this.#isClosed = true;
+        this.#wake?.();
+        resolve();
+      }),
+    );
+  }
+
+  send(...frames: Buffer[]): void {
+    this.socket.write(Buffer.concat(frames));
+  }
+
+  /** The next frame, or undefined once the connection has closed and every frame was read. */
+  async next(): Promise<Frame | undefined> {
+    for (;;) {
+      const f = this.#frames.shift();
+      if (f !== undefined) return f;
+      if (this.#isClosed) return undefined;
+      await new Promise<void>((resolve) => (this.#wake = resolve));
+      this.#wake = undefined;
+    }
+  }
+
+  /** The next frame, described. */
+  async nextSeen(): Promise<Seen | undefined> {
+    const f = await this.next();
+    return f === undefined ? undefined : this.describe(f);
+  }
+
+  /** Every frame until the server closes the connection. */
+  async untilClose(): Promise<Seen[]> {
+    const out: Seen[] = [];
+    for (let s = await this.nextSeen(); s !== undefined; s = await this.nextSeen()) out.push(s);
+    return out;
+  }
+
+  /** `count` frames. */
+  async take(count: number): Promise<Seen[]> {
+    const out: Seen[] = [];
+    for (let i = 0; i < count; i++) {
+      const s = await this.nextSeen();
+      if (s === undefined)
+        throw new Error(`the connection closed after ${i} of ${count} frames: ${JSON.stringify(out)}`);
+      out.push(s);
+    }
+    return out;
+  }
+
+  /** Frames until one with END_STREAM on `stream` (or a RST_STREAM of it). */
+  async untilStreamEnd(stream: number): Promise<Seen[]> {
+    const out: Seen[] = [];
+    for (;;) {
+      const f = await this.next();
+      if (f === undefined)
+        throw new Error(`the connection closed before stream ${stream} ended: ${JSON.stringify(out)}`);
+      const s = this.describe(f);
+      out.push(s);
+      if (f.streamId !== stream) continue;
+      if (f.type === FrameType.RST_STREAM) return out;
+      if ((f.type === FrameType.DATA || f.type === FrameType.HEADERS) && (f.flags & Flag.END_STREAM) !== 0)
+        return out;
+    }
+  }
+
+  /**
+   * Sends a PING and returns the frames that arrive before its ACK: the server handles frames in
+   * order, so whatever it was going to send for the earlier frames has been sent by then.
+   */
+  async barrier(): Promise<Seen[]> {
+    const token = Buffer.from('barrier!');
+    this.send(frame(FrameType.PING, 0, 0, token));
+    const out: Seen[] = [];
+    for (;;) {
+      const f = await this.next();
+      if (f === undefined)
+        throw new Error(`the connection closed before the PING ACK: ${JSON.stringify(out)}`);
+      if (f.type === FrameType.PING && (f.flags & Flag.ACK) !== 0 && f.payload.equals(token)) return out;
+      out.push(this.describe(f));
+    }
+  }
+
+  describe(f: Frame): Seen {
+    switch (f.type) {
+      case FrameType.HEADERS:
+        return {
+          frame: 'HEADERS',
+          stream: f.streamId,
+          end: (f.flags & Flag.END_STREAM) !== 0,
+          fields: this.decoder.decode(f.payload, 1 << 20).fields,
+        };
+      case FrameType.DATA:
+        return {
+          frame: 'DATA',
+          stream: f.streamId,
+          end: (f.flags & Flag.END_STREAM) !== 0,
+          data: f.payload.toString('latin1'),
+        };
+      case FrameType.RST_STREAM:
+        return { frame: 'RST_STREAM', stream: f.streamId, code: f.payload.readUInt32BE(0) };
+      case FrameType.GOAWAY:
+        return {
+          frame: 'GOAWAY',
+          lastStreamId: f.payload.readUInt32BE(0),
+          code: f.payload.readUInt32BE(4),
+          debug: f.payload.subarray(8).toString('utf8'),
+        };
+      case FrameType.SETTINGS: {
+        const settings: [number, number][] = [];
+        for (let i = 0; i + 6 <= f.payload.length; i += 6)
+          settings.push([f.payload.readUInt16BE(i), f.payload.readUInt32BE(i + 2)]);
+        return { frame: 'SETTINGS', ack: (f.flags & Flag.ACK) !== 0, settings };
+      }
+      case FrameType.PING:
+        return { frame: 'PING', ack: (f.flags & Flag.ACK) !== 0, data: f.payload.toString('latin1') };
+      case FrameType.WINDOW_UPDATE:
+        return { frame: 'WINDOW_UPDATE', stream: f.streamId, increment: f.payload.readUInt32BE(0) };
+      default:
+        return { frame: 'OTHER', type: f.type };
+    }
+  }
+
+  /** Preface and SETTINGS out; the server's SETTINGS, window increase and our ACK back. */
+  async handshake(
+    settings: [number, number][] = [],
+    limits: H2Limits = LIMITS,
+    preface = true,
+  ): Promise<void> {
+    this.send(...(preface ? [CLIENT_PREFACE] : []), settingsFrame(settings));
+    expect(await this.take(3)).toEqual([
+      serverSettings(limits),
+      { frame: 'WINDOW_UPDATE', stream: 0, increment: SERVER_CONNECTION_WINDOW_INCREMENT },
+      { frame: 'SETTINGS', ack: true, settings: [] },
+    ]);
+    this.send(frame(FrameType.SETTINGS, Flag.ACK, 0));
+  }
+}
+
+function serverSettings(limits: H2Limits): Seen {
+  return {
+    frame: 'SETTINGS',
+    ack: false,
+    settings: [
+      [Setting.MAX_CONCURRENT_STREAMS, limits.maxConcurrentStreams],
+      [Setting.INITIAL_WINDOW_SIZE, limits.maxRequestBodyBytes],
+      [Setting.MAX_HEADER_LIST_SIZE, limits.maxHeaderListBytes],
+      [Setting.ENABLE_PUSH, 0],
+    ],
+  };
+}
+
+/** The header fields of a well-formed request, with `extra` after the usual ones. */
+function requestFields(extra: HeaderField[] = []): HeaderField[] {
+  return [
+    [':method', 'POST'],
+    [':scheme', 'https'],
+    [':path', '/echo'],
+    [':authority', 'localhost'],
+    ['content-type', 'application/grpc'],
+    ['te', 'trailers'],
+    ...extra,
+  ];
+}
+
+function headers(stream: number, block: Buffer, flags = Flag.END_HEADERS): Buffer {
+  return frame(FrameType.HEADERS, flags, stream, block);
+}
+
+function data(stream: number, text: string | Buffer, flags = 0): Buffer {
+  return frame(FrameType.DATA, flags, stream, typeof text === 'string' ? Buffer.from(text, 'latin1') : text);
+}
+
+/** A padded frame payload: pad length octet, content, `pad` zero octets. */
+function padded(content: Buffer, pad: number): Buffer {
+  return Buffer.concat([Buffer.from([pad]), content, Buffer.alloc(pad)]);
+}
+
+/** A complete request: HEADERS, then the body in one DATA frame with END_STREAM. */
+function request(stream: number, body = 'hello', extra: HeaderField[] = []): Buffer[] {
+  return [headers(stream, encodeHeaderBlock(requestFields(extra))), data(stream, body, Flag.END_STREAM)];
+}
+
+/** What the echo handler answers to a request with this body. */
+function echoed(stream: number, body = 'hello'): Seen[] {
+  return [
+    {
+      frame: 'HEADERS',
+      stream,
+      end: false,
+      fields: [
+        [':status', '200'],
+        ['content-type', 'application/octet-stream'],
+      ],
+    },
+    ...(body === '' ? [] : [{ frame: 'DATA' as const, stream, end: false, data: body }]),
+    { frame: 'HEADERS', stream, end: true, fields: [['x-echo', 'done']] },
+  ];
+}
+
+/** Response bytes of the x-size handler: a pattern that shows order. */
+function pattern(n: number): Buffer {
+  const out = Buffer.alloc(n);
+  for (let i = 0; i < n; i++) out[i] = 97 + (i % 26);
+  return out;
+}
+
+interface Held {
+  readonly stream: H2Stream;
+  readonly body: Buffer;
+}
+
+interface Harness {
+  readonly server: H2Server;
+  readonly port: number;
+  readonly limits: H2Limits;
+  readonly errors: { message: string; context: string }[];
+  /** Headers and body of every request the handler saw end. */
+  readonly seen: { id: number; headers: Record<string, string>; body: string }[];
+  /** Streams whose handler is still running (x-mode: hold), by id. */
+  readonly held: Map<number, Held>;
+  readonly aborts: { id: number; reason: string }[];
+  /** Most handlers that ran at once. */
+  maxRunning: number;
+  /** Resolves when a handler holds a stream (each call waits for the next one). */
+  nextHold(): Promise<void>;
+  release(id: number): void;
+  connect(options?: tls.ConnectionOptions): Promise<RawClient>;
+}
+
+let material: TestTls;
+const clients: RawClient[] = [];
+const servers: H2Server[] = [];
+
+beforeAll(() => {
+  material = makeTestTls();
+});
+
+afterEach(async () => {
+  for (const c of clients.splice(0)) c.socket.destroy();
+  await Promise.all(servers.splice(0).map((s) => s.close(100)));
+});
+
+afterAll(() => undefined);
+
+/** An H2Server whose handler echoes the request, holds it (x-mode: hold), or sends x-size octets. */
+async function start(overrides: Partial<H2Limits> = {}): Promise<Harness> {
+  const limits = { ...LIMITS, ...overrides };
+  let holdWaiter: (() => void) | undefined;
+  const respondEcho = (stream: H2Stream, body: Buffer): void =>
+    stream.respond(
+      [
+        [':status', '200'],
+        ['content-type', 'application/octet-stream'],
+      ],
+      body,
+      [['x-echo', 'done']],
+    );
+  const h: Harness = {
+    server: undefined as unknown as H2Server,
+    port: 0,
+    limits,
+    errors: [],
+    seen: [],
+    held: new Map(),
+    aborts: [],
+    maxRunning: 0,
+    nextHold: () => new Promise((resolve) => (holdWaiter = resolve)),
+    release: (id) => {
+      const held = h.held.get(id);
+      if (held === undefined) throw new Error(`stream ${id} is not held`);
+      h.held.delete(id);
+      respondEcho(held.stream, held.body);
+    },
+    connect: (options = {}) =>
+      new Promise((resolve, reject) => {
+        const socket = tls.connect({
+          host: '127.0.0.1',
+          port: h.port,
+          ca: material.caCert,
+          ALPNProtocols: ['h2'],
+          ...options,
+        });
+        const client = new RawClient(socket);
+        clients.push(client);
+        socket.once('secureConnect', () => resolve(client));
+        socket.once('error', reject);
+      }),
+  };
+  const server = new H2Server({
+    tls: { key: material.serverKey, cert: material.serverCert },
+    limits,
+    maxConnections: 100,
+    handshakeTimeoutMs: 10_000,
+    onError: (err, context) => h.errors.push({ message: (err as Error).message, context }),
+    onStream: (stream) => {
+      const chunks: Buffer[] = [];
+      stream.ondata = (chunk) => chunks.push(Buffer.from(chunk));
+      const early = stream.headers['x-early'];
+      if (early !== undefined) {
+        // Answers on the first DATA frame, before the request has ended.
+        stream.ondata = () =>
+          stream.respond([[':status', '200']], pattern(Number(early)), [['x-echo', 'done']]);
+        return;
+      }
+      stream.onabort = (reason) => h.aborts.push({ id: stream.id, reason });
+      stream.onend = () => {
+        const body = Buffer.concat(chunks);
+        h.seen.push({ id: stream.id, headers: { ...stream.headers }, body: body.toString('latin1') });
+        const size = stream.headers['x-size'];
+        if (size !== undefined) {
+          stream.respond([[':status', '200']], pattern(Number(size)), [['x-echo', 'done']]);
+          return;
+        }
+        if (stream.headers['x-mode'] === 'hold') {
+          stream.hold();
+          h.held.set(stream.id, { stream, body });
+          h.maxRunning = Math.max(h.maxRunning, h.held.size);
+          holdWaiter?.();
+          return;
+        }
+        respondEcho(stream, body);
+      };
+    },
+  });
+  const address = await server.listen(0);
+  servers.push(server);
+  return Object.assign(h, { server, port: address.port });
+}
+
+/** Joins consecutive DATA frames' payloads per stream, for bodies that arrive in many pieces. */
+function sizes(frames: Seen[]): (string | number)[] {
+  return frames.map((f) =>
+    f.frame === 'DATA' ? f.data.length : `${f.frame}${'end' in f && f.end ? ' end' : ''}`,
+  );
+}
+
+describe('H2Server: well-formed exchanges', () => {
+  const block = encodeHeaderBlock(requestFields([['x-case', 'one']]));
+  const cases: { name: string; frames: () => Buffer[]; body: string }[] = [
+    {
+      name: 'a HEADERS frame and one DATA frame with END_STREAM get HEADERS, DATA and trailers back',
+      frames: () => [headers(1, block), data(1, 'hello', Flag.END_STREAM)],
+      body: 'hello',
+    },
+    {
+      name: 'a HEADERS frame with END_STREAM and no body gets HEADERS and trailers back',
+      frames: () => [headers(1, block, Flag.END_HEADERS | Flag.END_STREAM)],
+      body: '',
+    },
+    {
+      name: 'padding on HEADERS and DATA is removed before the handler sees either',
+      frames: () => [
+        frame(FrameType.HEADERS, Flag.END_HEADERS | Flag.PADDED, 1, padded(block, 7)),
+        frame(FrameType.DATA, Flag.END_STREAM | Flag.PADDED, 1, padded(Buffer.from('padded body'), 200)),
+      ],
+      body: 'padded body',
+    },
+    {
+      name: 'the priority fields of a HEADERS frame with the PRIORITY flag are skipped',
+      frames: () => [
+        frame(
+          FrameType.HEADERS,
+          Flag.END_HEADERS | Flag.PRIORITY | Flag.PADDED,
+          1,
+          padded(Buffer.concat([Buffer.from([0x80, 0, 0, 0, 15]), block]), 3),
+        ),
+        data(1, 'prioritised', Flag.END_STREAM),
+      ],
+      body: 'prioritised',
+    },
+    {
+      name: 'a header block split over HEADERS and two CONTINUATION frames is decoded as one',
+      frames: () => [
+        frame(FrameType.HEADERS, 0, 1, block.subarray(0, 5)),
+        frame(FrameType.CONTINUATION, 0, 1, block.subarray(5, 20)),
+        frame(FrameType.CONTINUATION, Flag.END_HEADERS, 1, block.subarray(20)),
+        data(1, 'continued', Flag.END_STREAM),
+      ],
+      body: 'continued',
+    },
+    {
+      name: 'a body split over many DATA frames reaches the handler whole and in order',
+      frames: () => [
+        headers(1, block),
+        ...Array.from({ length: 40 }, (_, i) => data(1, `${i},`)),
+        data(1, '', Flag.END_STREAM),
+      ],
+      body: Array.from({ length: 40 }, (_, i) => `${i},`).join(''),
+    },
+  ];
+
+  it.each(cases)('$name', async ({ frames, body }) => {
+    const h = await start();
+    const c = await h.connect();
+    await c.handshake();
+    c.send(...frames());
+    expect(await c.untilStreamEnd(1)).toEqual(echoed(1, body));
+    expect(h.seen).toEqual([
+      {
+        id: 1,
+        headers: {
+          ':method': 'POST',
+          ':scheme': 'https',
+          ':path': '/echo',
+          ':authority': 'localhost',
+          'content-type': 'application/grpc',
+          te: 'trailers',
+          'x-case': 'one',
+        },
+        body,
+      },
+    ]);
+    expect(h.errors).toEqual([]);
+  });
+
+  it('answers requests on several streams of one connection, each on its own stream', async () => {
+    const h = await start();
+    const c = await h.connect();
+    await c.handshake();
+    c.send(...request(1, 'first'), ...request(3, 'second'), ...request(5, 'third'));
+    const frames = await c.take(9);
+    for (const [stream, body] of [
+      [1, 'first'],
+      [3, 'second'],
+      [5, 'third'],
+    ] as const)
+      expect(frames.filter((f) => 'stream' in f && f.stream === stream)).toEqual(echoed(stream, body));
+  });
+});
+
+describe('H2Server: connection errors end the connection with GOAWAY', () => {
+  const open = headers(1, encodeHeaderBlock(requestFields()));
+  const cases: { name: string; frames: Buffer[]; lastStreamId?: number; code: number; debug: RegExp }[] = [
+    {
+      name: 'a frame longer than 16384 octets is a FRAME_SIZE_ERROR',
+      frames: [data(1, Buffer.alloc(16_385))],
+      code: H2Error.FRAME_SIZE_ERROR,
+      debug: /16385 octets exceeds SETTINGS_MAX_FRAME_SIZE/,
+    },
+    {
+      name: 'DATA on stream 0 is a PROTOCOL_ERROR',
+      frames: [data(0, 'x')],
+      code: H2Error.PROTOCOL_ERROR,
+      debug: /DATA on stream 0/,
+    },
+    {
+      name: 'HEADERS on stream 0 is a PROTOCOL_ERROR',
+      frames: [headers(0, encodeHeaderBlock(requestFields()))],
+      code: H2Error.PROTOCOL_ERROR,
+      debug: /HEADERS on stream 0/,
+    },
+    {
+      name: 'RST_STREAM on stream 0 is a PROTOCOL_ERROR',
+      frames: [rstStreamFrame(0, H2Error.CANCEL)],
+      code: H2Error.PROTOCOL_ERROR,
+      debug: /RST_STREAM on stream 0/,
+    },
+    {
+      name: 'a WINDOW_UPDATE of 0 on the connection is a PROTOCOL_ERROR',
+      frames: [windowUpdateFrame(0, 0)],
+      code: H2Error.PROTOCOL_ERROR,
+      debug: /WINDOW_UPDATE of 0 on the connection/,
+    },
+    {
+      name: 'a connection window past 2^31-1 is a FLOW_CONTROL_ERROR',
+      frames: [windowUpdateFrame(0, 0x7fff_ffff)],
+      code: H2Error.FLOW_CONTROL_ERROR,
+      debug: /connection window would exceed/,
+    },
+    {
+      name: 'DATA on a stream that was never opened is a PROTOCOL_ERROR',
+      frames: [data(5, 'x')],
+      code: H2Error.PROTOCOL_ERROR,
+      debug: /DATA on stream 5, which was never opened/,
+    },
+    {
+      name: 'RST_STREAM on a stream that was never opened is a PROTOCOL_ERROR',
+      frames: [rstStreamFrame(5, H2Error.CANCEL)],
+      code: H2Error.PROTOCOL_ERROR,
+      debug: /RST_STREAM on stream 5, which was never opened/,
+    },
+    {
+      name: 'WINDOW_UPDATE on a stream that was never opened is a PROTOCOL_ERROR',
+      frames: [windowUpdateFrame(5, 100)],
+      code: H2Error.PROTOCOL_ERROR,
+      debug: /WINDOW_UPDATE on stream 5, which was never opened/,
+    },
+    {
+      name: 'a request on an even stream id is a PROTOCOL_ERROR',
+      frames: [headers(2, encodeHeaderBlock(requestFields()), Flag.END_HEADERS | Flag.END_STREAM)],
+      code: H2Error.PROTOCOL_ERROR,
+      debug: /stream 2 is even/,
+    },
+    {
+      name: 'PUSH_PROMISE from a client is a PROTOCOL_ERROR',
+      frames: [frame(FrameType.PUSH_PROMISE, Flag.END_HEADERS, 1, Buffer.from([0, 0, 0, 2, 0x82]))],
+      code: H2Error.PROTOCOL_ERROR,
+      debug: /PUSH_PROMISE/,
+    },
+    {
+      name: 'a PING of 7 octets is a FRAME_SIZE_ERROR',
+      frames: [frame(FrameType.PING, 0, 0, Buffer.alloc(7))],
+      code: H2Error.FRAME_SIZE_ERROR,
+      debug: /PING frame of 7 octets/,
+    },
+    {
+      name: 'PING on a stream other than 0 is a PROTOCOL_ERROR',
+      frames: [frame(FrameType.PING, 0, 1, Buffer.alloc(8))],
+      code: H2Error.PROTOCOL_ERROR,
+      debug: /PING on a stream/,
+    },
+    {
+      name: 'SETTINGS_ENABLE_PUSH 2 is a PROTOCOL_ERROR',
+      frames: [settingsFrame([[Setting.ENABLE_PUSH, 2]])],
+      code: H2Error.PROTOCOL_ERROR,
+      debug: /SETTINGS_ENABLE_PUSH is 2/,
+    },
+    {
+      name: 'SETTINGS_INITIAL_WINDOW_SIZE 2^31 is a FLOW_CONTROL_ERROR',
+      frames: [settingsFrame([[Setting.INITIAL_WINDOW_SIZE, 2 ** 31]])],
+      code: H2Error.FLOW_CONTROL_ERROR,
+      debug: /SETTINGS_INITIAL_WINDOW_SIZE 2147483648 exceeds/,
+    },
+    {
+      name: 'SETTINGS_MAX_FRAME_SIZE 100 is a PROTOCOL_ERROR',
+      frames: [settingsFrame([[Setting.MAX_FRAME_SIZE, 100]])],
+      code: H2Error.PROTOCOL_ERROR,
+      debug: /SETTINGS_MAX_FRAME_SIZE 100 is outside/,
+    },
+    {
+      name: 'a SETTINGS frame whose length is not a multiple of 6 is a FRAME_SIZE_ERROR',
+      frames: [frame(FrameType.SETTINGS, 0, 0, Buffer.alloc(7))],
+      code: H2Error.FRAME_SIZE_ERROR,
+      debug: /not a multiple of 6/,
+    },
+    {
+      name: 'a SETTINGS acknowledgement with a payload is a FRAME_SIZE_ERROR',
+      frames: [frame(FrameType.SETTINGS, Flag.ACK, 0, Buffer.alloc(6))],
+      code: H2Error.FRAME_SIZE_ERROR,
+      debug: /acknowledgement with a payload/,
+    },
+    {
+      name: 'a frame other than CONTINUATION inside a header block is a PROTOCOL_ERROR',
+      frames: [
+        frame(FrameType.HEADERS, 0, 1, encodeHeaderBlock(requestFields())),
+        frame(FrameType.PING, 0, 0, Buffer.alloc(8)),
+      ],
+      code: H2Error.PROTOCOL_ERROR,
+      debug: /type 6 arrived inside the header block of stream 1/,
+    },
+    {
+      name: 'a CONTINUATION with no HEADERS before it is a PROTOCOL_ERROR',
+      frames: [frame(FrameType.CONTINUATION, Flag.END_HEADERS, 1, encodeHeaderBlock(requestFields()))],
+      code: H2Error.PROTOCOL_ERROR,
+      debug: /CONTINUATION frame on stream 1 with no header block open/,
+    },
+    {
+      name: 'a CONTINUATION on another stream than its HEADERS is a PROTOCOL_ERROR',
+      frames: [
+        frame(FrameType.HEADERS, 0, 1, encodeHeaderBlock(requestFields())),
+        frame(FrameType.CONTINUATION, Flag.END_HEADERS, 3, Buffer.alloc(0)),
+      ],
+      code: H2Error.PROTOCOL_ERROR,
+      debug: /CONTINUATION frame on stream 3/,
+    },
+    {
+      name: 'HEADERS padding longer than the frame is a PROTOCOL_ERROR',
+      frames: [frame(FrameType.HEADERS, Flag.END_HEADERS | Flag.PADDED, 1, Buffer.from([5, 0x82, 0x84]))],
+      code: H2Error.PROTOCOL_ERROR,
+      debug: /padding of a HEADERS frame is longer than the frame/,
+    },
+    {
+      name: 'DATA padding longer than the frame is a PROTOCOL_ERROR',
+      frames: [open, frame(FrameType.DATA, Flag.PADDED, 1, Buffer.from([4, 1, 2, 3]))],
+      lastStreamId: 1,
+      code: H2Error.PROTOCOL_ERROR,
+      debug: /padding of a DATA frame is longer than the frame/,
+    },
+    {
+      name: 'a HEADERS frame depending on its own stream is a PROTOCOL_ERROR',
+      frames: [
+        frame(
+          FrameType.HEADERS,
+          Flag.END_HEADERS | Flag.PRIORITY,
+          1,
+          Buffer.concat([Buffer.from([0, 0, 0, 1, 15]), encodeHeaderBlock(requestFields())]),
+        ),
+      ],
+      code: H2Error.PROTOCOL_ERROR,
+      debug: /stream 1 depends on itself/,
+    },
+    {
+      name: 'a header block that is not valid HPACK is a COMPRESSION_ERROR',
+      frames: [headers(1, Buffer.from([0x82, 0x80]))],
+      code: H2Error.COMPRESSION_ERROR,
+      debug: /index 0/,
+    },
+  ];
+
+  it.each(cases)('$name', async ({ frames, lastStreamId, code, debug }) => {
+    const h = await start();
+    const c = await h.connect();
+    await c.handshake();
+    c.send(...frames);
+    expect(await c.untilClose()).toEqual([
+      {
+        frame: 'GOAWAY',
+        lastStreamId: lastStreamId ?? 0,
+        code,
+        debug: expect.stringMatching(debug) as string,
+      },
+    ]);
+    expect(h.errors.filter((e) => e.context !== 'http2 request')).toEqual([]);
+  });
+
+  const prefaceCases: { name: string; bytes: Buffer; debug: RegExp }[] = [
+    {
+      name: 'a connection that does not start with the client preface gets GOAWAY PROTOCOL_ERROR',
+      bytes: Buffer.from('GET / HTTP/1.1\r\nHost: localhost\r\n\r\n'),
+      debug: /did not start with the HTTP\/2 client preface/,
+    },
+    {
+      name: 'a first frame that is not SETTINGS gets GOAWAY PROTOCOL_ERROR',
+      bytes: Buffer.concat([CLIENT_PREFACE, frame(FrameType.PING, 0, 0, Buffer.alloc(8))]),
+      debug: /first frame after the preface must be SETTINGS/,
+    },
+  ];
+
+  it.each(prefaceCases)('$name', async ({ bytes, debug }) => {
+    const h = await start();
+    const c = await h.connect();
+    c.send(bytes);
+    expect(await c.untilClose()).toEqual([
+      serverSettings(LIMITS),
+      { frame: 'WINDOW_UPDATE', stream: 0, increment: SERVER_CONNECTION_WINDOW_INCREMENT },
+      {
+        frame: 'GOAWAY',
+        lastStreamId: 0,
+        code: H2Error.PROTOCOL_ERROR,
+        debug: expect.stringMatching(debug) as string,
+      },
+    ]);
+  });
+
+  it('a preface that arrives one octet at a time is accepted', async () => {
+    const h = await start();
+    const c = await h.connect();
+    for (const octet of CLIENT_PREFACE) c.send(Buffer.from([octet]));
+    await c.handshake([], LIMITS, false);
+    c.send(...request(1));
+    expect(await c.untilStreamEnd(1)).toEqual(echoed(1));
+  });
+});
+
+describe('H2Server: stream errors leave the connection usable', () => {
+  const cases: { name: string; frames: () => Buffer[]; expected: Seen[] }[] = [
+    ...(
+      [
+        ['an upper-case header name', requestFields([['X-Upper', '1']])],
+        ['a connection-specific header', requestFields([['connection', 'keep-alive']])],
+        ['a request without :path', requestFields().filter(([n]) => n !== ':path')],
+        ['a pseudo-header after a regular one', [...requestFields(), [':authority', 'late']]],
+        ['te: gzip', requestFields([['te', 'gzip']]).filter((f, i) => i !== 5)],
+        ['a header value with a line feed', requestFields([['x-value', 'a\nb']])],
+        ['an unknown pseudo-header', [[':status', '200'], ...requestFields()]],
+        ['a pseudo-header twice', [[':method', 'POST'], ...requestFields()]],
+      ] satisfies [string, HeaderField[]][]
+    ).map(([what, fields]) => ({
+      name: `${what} gets RST_STREAM PROTOCOL_ERROR`,
+      frames: () => [headers(1, encodeHeaderBlock(fields), Flag.END_HEADERS | Flag.END_STREAM)],
+      expected: [{ frame: 'RST_STREAM' as const, stream: 1, code: H2Error.PROTOCOL_ERROR }],
+    })),
+    {
+      name: 'more DATA than the stream window gets RST_STREAM FLOW_CONTROL_ERROR',
+      frames: () => [
+        headers(1, encodeHeaderBlock(requestFields())),
+        data(1, Buffer.alloc(LIMITS.maxRequestBodyBytes + 1)),
+      ],
+      expected: [{ frame: 'RST_STREAM', stream: 1, code: H2Error.FLOW_CONTROL_ERROR }],
+    },
+    {
+      name: 'a WINDOW_UPDATE of 0 on a stream gets RST_STREAM PROTOCOL_ERROR',
+      frames: () => [headers(1, encodeHeaderBlock(requestFields())), windowUpdateFrame(1, 0)],
+      expected: [{ frame: 'RST_STREAM', stream: 1, code: H2Error.PROTOCOL_ERROR }],
+    },
+    {
+      name: 'a stream window past 2^31-1 gets RST_STREAM FLOW_CONTROL_ERROR',
+      frames: () => [headers(1, encodeHeaderBlock(requestFields())), windowUpdateFrame(1, 0x7fff_ffff)],
+      expected: [{ frame: 'RST_STREAM', stream: 1, code: H2Error.FLOW_CONTROL_ERROR }],
+    },
+    {
+      name: 'DATA after END_STREAM gets RST_STREAM STREAM_CLOSED',
+      frames: () => [
+        headers(
+          1,
+          encodeHeaderBlock(requestFields([['x-mode', 'hold']])),
+          Flag.END_HEADERS | Flag.END_STREAM,
+        ),
+        data(1, 'late'),
+      ],
+      expected: [{ frame: 'RST_STREAM', stream: 1, code: H2Error.STREAM_CLOSED }],
+    },
+    {
+      name: 'trailers without END_STREAM get RST_STREAM PROTOCOL_ERROR',
+      frames: () => [
+        headers(1, encodeHeaderBlock(requestFields())),
+        headers(1, encodeHeaderBlock([['x-trailer', '1']])),
+      ],
+      expected: [{ frame: 'RST_STREAM', stream: 1, code: H2Error.PROTOCOL_ERROR }],
+    },
+    {
+      name: 'a PRIORITY frame of the wrong length gets RST_STREAM FRAME_SIZE_ERROR',
+      // The END_STREAM after the reset must not start the handler of a stream that is gone.
+      frames: () => [
+        headers(1, encodeHeaderBlock(requestFields())),
+        frame(FrameType.PRIORITY, 0, 1, Buffer.alloc(4)),
+        data(1, 'after reset', Flag.END_STREAM),
+      ],
+      expected: [{ frame: 'RST_STREAM', stream: 1, code: H2Error.FRAME_SIZE_ERROR }],
+    },
+    {
+      name: 'a header list over SETTINGS_MAX_HEADER_LIST_SIZE gets a 431 response',
+      frames: () => [
+        headers(
+          1,
+          encodeHeaderBlock(requestFields([['x-big', 'b'.repeat(LIMITS.maxHeaderListBytes)]])),
+          Flag.END_HEADERS | Flag.END_STREAM,
+        ),
+      ],
+      expected: [{ frame: 'HEADERS', stream: 1, end: true, fields: [[':status', '431']] }],
+    },
+  ];
+
+  it.each(cases)('$name', async ({ frames, expected }) => {
+    const h = await start();
+    const c = await h.connect();
+    await c.handshake();
+    c.send(...frames());
+    expect(await c.barrier()).toEqual(expected);
+    // The stream is gone, not the connection: the next request on it is answered.
+    c.send(...request(3, 'still here'));
+    expect(await c.untilStreamEnd(3)).toEqual(echoed(3, 'still here'));
+    expect(h.seen.map((s) => s.id)).toEqual(h.held.has(1) ? [1, 3] : [3]);
+    expect(h.errors.filter((e) => e.context !== 'http2 request')).toEqual([]);
+  });
+
+  it('tells the handler its stream was reset, and frees the stream', async () => {
+    const h = await start();
+    const c = await h.connect();
+    await c.handshake();
+    c.send(
+      headers(1, encodeHeaderBlock(requestFields())),
+      data(1, 'part'),
+      rstStreamFrame(1, H2Error.CANCEL),
+    );
+    expect(await c.barrier()).toEqual([]);
+    expect(h.aborts).toEqual([{ id: 1, reason: 'stream reset' }]);
+    // Frames the client had in flight for the reset stream are dropped.
+    c.send(data(1, 'late', Flag.END_STREAM), windowUpdateFrame(1, 10), ...request(3));
+    expect(await c.untilStreamEnd(3)).toEqual(echoed(3));
+  });
+});
+
+describe('H2Server: flow control of what the server sends', () => {
+  it('sends the body of a client with a 10-octet stream window only as WINDOW_UPDATEs arrive', async () => {
+    const h = await start();
+    const c = await h.connect();
+    await c.handshake([[Setting.INITIAL_WINDOW_SIZE, 10]]);
+    c.send(
+      headers(1, encodeHeaderBlock(requestFields([['x-size', '25']])), Flag.END_HEADERS | Flag.END_STREAM),
+    );
+    const body = pattern(25).toString('latin1');
+    expect(await c.barrier()).toEqual([
+      { frame: 'HEADERS', stream: 1, end: false, fields: [[':status', '200']] },
+      { frame: 'DATA', stream: 1, end: false, data: body.slice(0, 10) },
+    ]);
+    c.send(windowUpdateFrame(1, 4));
+    expect(await c.barrier()).toEqual([{ frame: 'DATA', stream: 1, end: false, data: body.slice(10, 14) }]);
+    c.send(windowUpdateFrame(1, 10));
+    expect(await c.barrier()).toEqual([{ frame: 'DATA', stream: 1, end: false, data: body.slice(14, 24) }]);
+    c.send(windowUpdateFrame(1, 100));
+    expect(await c.barrier()).toEqual([
+      { frame: 'DATA', stream: 1, end: false, data: body.slice(24) },
+      { frame: 'HEADERS', stream: 1, end: true, fields: [['x-echo', 'done']] },
+    ]);
+  });
+
+  it('applies a SETTINGS_INITIAL_WINDOW_SIZE change to a stream that is waiting for window', async () => {
+    const h = await start();
+    const c = await h.connect();
+    await c.handshake([[Setting.INITIAL_WINDOW_SIZE, 0]]);
+    c.send(
+      headers(1, encodeHeaderBlock(requestFields([['x-size', '30']])), Flag.END_HEADERS | Flag.END_STREAM),
+    );
+    expect(await c.barrier()).toEqual([
+      { frame: 'HEADERS', stream: 1, end: false, fields: [[':status', '200']] },
+    ]);
+    c.send(settingsFrame([[Setting.INITIAL_WINDOW_SIZE, 100]]));
+    expect(await c.barrier()).toEqual([
+      { frame: 'SETTINGS', ack: true, settings: [] },
+      { frame: 'DATA', stream: 1, end: false, data: pattern(30).toString('latin1') },
+      { frame: 'HEADERS', stream: 1, end: true, fields: [['x-echo', 'done']] },
+    ]);
+  });
+
+  const frameSizeCases: { name: string; settings: [number, number][]; size: number; pieces: number[] }[] = [
+    {
+      name: 'DATA frames are at most 16384 octets by default',
+      settings: [[Setting.INITIAL_WINDOW_SIZE, 1 << 20]],
+      size: 40_000,
+      pieces: [16_384, 16_384, 7232],
+    },
+    {
+      name: 'DATA frames grow to the client SETTINGS_MAX_FRAME_SIZE',
+      settings: [
+        [Setting.INITIAL_WINDOW_SIZE, 1 << 20],
+        [Setting.MAX_FRAME_SIZE, 20_000],
+      ],
+      size: 50_000,
+      pieces: [20_000, 20_000, 10_000],
+    },
+  ];
+
+  it.each(frameSizeCases)('$name', async ({ settings, size, pieces }) => {
+    const h = await start();
+    const c = await h.connect();
+    await c.handshake(settings);
+    c.send(
+      headers(
+        1,
+        encodeHeaderBlock(requestFields([['x-size', String(size)]])),
+        Flag.END_HEADERS | Flag.END_STREAM,
+      ),
+    );
+    const frames = await c.untilStreamEnd(1);
+    expect(sizes(frames)).toEqual(['HEADERS', ...pieces, 'HEADERS end']);
+    expect(frames.map((f) => (f.frame === 'DATA' ? f.data : '')).join('')).toBe(
+      pattern(size).toString('latin1'),
+    );
+  });
+
+  it('stops at an exhausted connection window and goes on when it is replenished', async () => {
+    const h = await start();
+    const c = await h.connect();
+    await c.handshake([[Setting.INITIAL_WINDOW_SIZE, 1 << 20]]);
+    c.send(
+      headers(
+        1,
+        encodeHeaderBlock(requestFields([['x-size', '100000']])),
+        Flag.END_HEADERS | Flag.END_STREAM,
+      ),
+    );
+    const first = await c.barrier();
+    expect(sizes(first)).toEqual(['HEADERS', 16_384, 16_384, 16_384, 16_383]);
+    c.send(windowUpdateFrame(0, 20_000));
+    const second = await c.barrier();
+    expect(sizes(second)).toEqual([16_384, 3616]);
+    c.send(windowUpdateFrame(0, 1 << 20));
+    const third = await c.untilStreamEnd(1);
+    expect(sizes(third)).toEqual([14_465, 'HEADERS end']);
+    const all = [...first, ...second, ...third].map((f) => (f.frame === 'DATA' ? f.data : '')).join('');
+    expect(all).toBe(pattern(100_000).toString('latin1'));
+  });
+
+  it('finishes a flow-blocked response that was sent before the request ended', async () => {
+    const h = await start();
+    const c = await h.connect();
+    await c.handshake([[Setting.INITIAL_WINDOW_SIZE, 4]]);
+    // x-size answers at once when the request ends; this stream answers early through a
+    // handler that responds on its first DATA frame, before the client's END_STREAM.
+    c.send(headers(1, encodeHeaderBlock(requestFields([['x-early', '12']]))), data(1, 'go'));
+    expect(await c.barrier()).toEqual([
+      { frame: 'HEADERS', stream: 1, end: false, fields: [[':status', '200']] },
+      { frame: 'DATA', stream: 1, end: false, data: pattern(12).toString('latin1').slice(0, 4) },
+    ]);
+    c.send(data(1, '', Flag.END_STREAM));
+    expect(await c.barrier()).toEqual([]);
+    c.send(windowUpdateFrame(1, 100));
+    expect(await c.barrier()).toEqual([
+      { frame: 'DATA', stream: 1, end: false, data: pattern(12).toString('latin1').slice(4) },
+      { frame: 'HEADERS', stream: 1, end: true, fields: [['x-echo', 'done']] },
+    ]);
+  });
+});
