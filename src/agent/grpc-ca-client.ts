@@ -1,4 +1,6 @@
-import { Client, Metadata, credentials, status, type ServiceError } from '@grpc/grpc-js';
+import { createRequire } from 'node:module';
+import type * as grpcJs from '@grpc/grpc-js';
+import type { Client, ServiceError } from '@grpc/grpc-js';
 import { fromJSON, type MethodDefinition } from '@grpc/proto-loader';
 import { MeshcaError } from '../errors/index.js';
 import type { AgentCaClient, CertificateSigningCall } from './agent-ca-client.js';
@@ -33,9 +35,18 @@ const createCertificateMethod = (): CreateCertificateMethod => {
   // JSON itself is what protobuf.js's own toJSON() produces, so it is cast rather than padded.
   const descriptor = ISTIO_CA_DESCRIPTOR as unknown as Parameters<typeof fromJSON>[0];
   const definition = fromJSON(descriptor, { keepCase: true, longs: String, defaults: true, arrays: true });
-  const service = definition['istio.v1.auth.IstioCertificateService'] as Record<string, CreateCertificateMethod>;
+  const service = definition['istio.v1.auth.IstioCertificateService'] as Record<
+    string,
+    CreateCertificateMethod
+  >;
   return service.CreateCertificate as CreateCertificateMethod;
 };
+
+let grpcLib: typeof grpcJs | undefined;
+/** @grpc/grpc-js, loaded when an agent first calls (≈ 13 MiB that `meshca serve` does not need). */
+function grpc(): typeof grpcJs {
+  return (grpcLib ??= createRequire(import.meta.url)('@grpc/grpc-js') as typeof grpcJs);
+}
 
 /**
  * The agent's CA client over gRPC with TLS (grpc-js): verifies the CA's serving certificate
@@ -55,10 +66,13 @@ export class GrpcCaClient implements AgentCaClient {
   /** Sends one CSR; rejects with a MeshcaError naming the CA and gRPC's reason. */
   createCertificate(call: CertificateSigningCall, signal: AbortSignal): Promise<string[]> {
     const client = this.clientFor(call.trustedRootsPem);
-    const metadata = new Metadata();
+    const metadata = new (grpc().Metadata)();
     metadata.set('authorization', `Bearer ${call.token}`);
     metadata.set('clusterid', call.clusterId);
-    const request: WireRequest = { csr: call.csr, validity_duration: String(Math.floor(call.validityDurationSeconds)) };
+    const request: WireRequest = {
+      csr: call.csr,
+      validity_duration: String(Math.floor(call.validityDurationSeconds)),
+    };
     const deadline = new Date(Date.now() + (this.options.timeoutMs ?? 10_000));
     return new Promise<string[]>((resolve, reject) => {
       const pending = client.makeUnaryRequest(
@@ -76,7 +90,12 @@ export class GrpcCaClient implements AgentCaClient {
           }
           const chain = response?.cert_chain;
           if (!Array.isArray(chain) || !chain.every((c): c is string => typeof c === 'string')) {
-            reject(new MeshcaError('CHAIN_INVALID', `the CA at ${this.options.address} answered without a cert_chain list of strings`));
+            reject(
+              new MeshcaError(
+                'CHAIN_INVALID',
+                `the CA at ${this.options.address} answered without a cert_chain list of strings`,
+              ),
+            );
             return;
           }
           resolve(chain);
@@ -105,7 +124,12 @@ export class GrpcCaClient implements AgentCaClient {
       channelOptions['grpc.ssl_target_name_override'] = this.options.serverName;
       channelOptions['grpc.default_authority'] = this.options.serverName;
     }
-    this.client = new Client(this.options.address, credentials.createSsl(Buffer.from(rootsPem)), channelOptions);
+    const { Client, credentials } = grpc();
+    this.client = new Client(
+      this.options.address,
+      credentials.createSsl(Buffer.from(rootsPem)),
+      channelOptions,
+    );
     this.clientRoots = rootsPem;
     return this.client;
   }
@@ -114,35 +138,47 @@ export class GrpcCaClient implements AgentCaClient {
     const where = `the CA at ${this.options.address}`;
     const details = err.details || err.message;
     switch (err.code) {
-      case status.UNAVAILABLE:
-      case status.DEADLINE_EXCEEDED:
-      case status.CANCELLED:
+      case grpc().status.UNAVAILABLE:
+      case grpc().status.DEADLINE_EXCEEDED:
+      case grpc().status.CANCELLED:
         return new MeshcaError('UPSTREAM_UNAVAILABLE', `cannot reach ${where}: ${details}`, {
           cause: err,
           hint: 'check --ca-address, that the CA is running, and that --root-cert holds the root its serving certificate chains to (or set --ca-server-name)',
         });
-      case status.UNAUTHENTICATED:
+      case grpc().status.UNAUTHENTICATED:
         return new MeshcaError('UNAUTHENTICATED', `${where} did not accept our token: ${details}`, {
           cause: err,
           retryable: true,
           hint: 'check that --token-file holds a current service-account token with audience istio-ca',
         });
-      case status.PERMISSION_DENIED:
-        return new MeshcaError('PERMISSION_DENIED', `${where} refused to sign for this identity: ${details}`, {
-          cause: err,
-          retryable: true,
-          hint: 'check that --namespace and --service-account match the token, and --trust-domain matches the CA',
-        });
-      case status.RESOURCE_EXHAUSTED:
+      case grpc().status.PERMISSION_DENIED:
+        return new MeshcaError(
+          'PERMISSION_DENIED',
+          `${where} refused to sign for this identity: ${details}`,
+          {
+            cause: err,
+            retryable: true,
+            hint: 'check that --namespace and --service-account match the token, and --trust-domain matches the CA',
+          },
+        );
+      case grpc().status.RESOURCE_EXHAUSTED:
         return /larger than max|exceeds|too large/i.test(details)
-          ? new MeshcaError('INPUT_TOO_LARGE', `${where} sent an answer larger than ${MAX_ANSWER_CHARS} bytes: ${details}`, { cause: err })
+          ? new MeshcaError(
+              'INPUT_TOO_LARGE',
+              `${where} sent an answer larger than ${MAX_ANSWER_CHARS} bytes: ${details}`,
+              { cause: err },
+            )
           : new MeshcaError('RATE_LIMITED', `${where} is rate limiting us: ${details}`, { cause: err });
       default:
-        return new MeshcaError('UPSTREAM_REJECTED', `${where} rejected the request (gRPC ${status[err.code] ?? err.code}): ${details}`, {
-          cause: err,
-          retryable: true,
-          hint: 'see the CA server\'s logs for why',
-        });
+        return new MeshcaError(
+          'UPSTREAM_REJECTED',
+          `${where} rejected the request (gRPC ${grpc().status[err.code] ?? err.code}): ${details}`,
+          {
+            cause: err,
+            retryable: true,
+            hint: "see the CA server's logs for why",
+          },
+        );
     }
   }
 }

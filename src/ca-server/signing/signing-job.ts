@@ -1,6 +1,6 @@
 import { MeshcaError } from '../../errors/index.js';
 import type { ErrorCode } from '../../errors/index.js';
-import type { CaIssuer } from '../../issuers/index.js';
+import type { CaIssuer } from '../../issuers/ca/ca-issuer.js';
 import { parseCsr, verifyCsr, type KeyUsage } from '../../pki/index.js';
 import { checkWorkloadCsr, type KeyPolicy } from './workload-csr-policy.js';
 

@@ -1,7 +1,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { MessagePort } from 'node:worker_threads';
 import { toMeshcaError, type MeshcaError } from '../../errors/index.js';
-import { CaIssuer, type CaKeyPair } from '../../issuers/index.js';
+import { CaIssuer, type CaKeyPair } from '../../issuers/ca/ca-issuer.js';
 import {
   runSigningJob,
   serializeError,

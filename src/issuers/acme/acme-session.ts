@@ -1,5 +1,6 @@
 import { Agent } from 'node:https';
-import acme from 'acme-client';
+import { createRequire } from 'node:module';
+import type acme from 'acme-client';
 import { MeshcaError } from '../../errors/index.js';
 import {
   acmeAuthorizationSchema,
@@ -39,6 +40,15 @@ interface HttpClientLike {
   request(url: string, method: string, opts?: Record<string, unknown>): Promise<HttpAnswer>;
 }
 
+let acmeClient: typeof acme | undefined;
+/**
+ * acme-client (with axios) is loaded on first use: it adds ≈ 27 MiB to a process, and most
+ * meshca processes (the CA server's signing threads, CLI commands) never talk ACME.
+ */
+function loadAcmeClient(): typeof acme {
+  return (acmeClient ??= createRequire(import.meta.url)('acme-client') as typeof acme);
+}
+
 /** The most a server may send in one answer: certificates chains are a few kilobytes. */
 const MAX_ANSWER_BYTES = 1_048_576;
 
@@ -53,7 +63,7 @@ export class AcmeSession {
   private accountUrl: string | undefined;
 
   constructor(private readonly options: AcmeSessionOptions) {
-    this.client = new acme.Client({
+    this.client = new (loadAcmeClient().Client)({
       directoryUrl: options.directoryUrl,
       accountKey: options.accountKeyPem,
       ...(options.externalAccountBinding !== undefined && {

@@ -6,7 +6,8 @@ import {
   randomBytes as cryptoRandomBytes,
 } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
-import forge from 'node-forge';
+import { createRequire } from 'node:module';
+import type forgeType from 'node-forge';
 import { MeshcaError } from '../../errors/index.js';
 import {
   Tag,
@@ -113,6 +114,9 @@ interface Encrypted {
   ciphertext: Buffer;
 }
 
+/** node-forge, loaded only for the legacy RC2 profile (it adds ≈ 11 MiB to a process). */
+let forgeLib: typeof forgeType | undefined;
+
 /** Encrypts with the profile's cipher: PBES2 (PBKDF2-HMAC-SHA-256, AES-256-CBC) or a PKCS#12 PBE (RFC 7292 Appendix C). */
 function encrypt(
   cipher: 'aes' | '3des' | 'rc2',
@@ -152,6 +156,7 @@ function encrypt(
   // RC2-40 is in OpenSSL 3's legacy provider, which Node does not load: node-forge's RC2 does it.
   const key = pkcs12Kdf('sha1', pw, salt, 1, ITERATIONS, 5);
   const iv = pkcs12Kdf('sha1', pw, salt, 2, ITERATIONS, 8);
+  const forge = (forgeLib ??= createRequire(import.meta.url)('node-forge') as typeof forgeType);
   const c = forge.rc2.createEncryptionCipher(key.toString('binary'), 40);
   c.start(iv.toString('binary'));
   c.update(forge.util.createBuffer(plain.toString('binary')));
