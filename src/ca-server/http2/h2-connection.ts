@@ -321,8 +321,14 @@ export class H2Connection {
       case FrameType.GOAWAY:
         if (streamId !== 0)
           throw new ConnectionError(H2Error.PROTOCOL_ERROR, 'GOAWAY on a stream other than 0');
-        // The peer stops; streams it already sent finish, then the connection ends.
-        this.#goingAway = true;
+        if (payload.length < 8)
+          throw new ConnectionError(
+            H2Error.FRAME_SIZE_ERROR,
+            `a GOAWAY frame of ${payload.length} octets; it needs at least 8`,
+          );
+        // The peer stops; streams it already sent finish, then the connection ends. Our own
+        // GOAWAY says which streams those are (RFC 9113 §6.8: one before closing).
+        if (!this.#goingAway) this.#goaway(H2Error.NO_ERROR, 'the client sent GOAWAY', false);
         this.#endIfDrained();
         return;
       case FrameType.WINDOW_UPDATE:

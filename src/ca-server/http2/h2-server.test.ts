@@ -1,6 +1,6 @@
 import tls from 'node:tls';
 import fc from 'fast-check';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { makeTestTls, type TestTls } from '../testing/test-tls.js';
 import type { H2Limits, H2Stream, HeaderField } from './h2-connection.js';
 import {
@@ -241,7 +241,7 @@ function requestFields(extra: HeaderField[] = []): HeaderField[] {
   ];
 }
 
-function headers(stream: number, block: Buffer, flags = Flag.END_HEADERS): Buffer {
+function headers(stream: number, block: Buffer, flags: number = Flag.END_HEADERS): Buffer {
   return frame(FrameType.HEADERS, flags, stream, block);
 }
 
@@ -318,8 +318,6 @@ afterEach(async () => {
   for (const c of clients.splice(0)) c.socket.destroy();
   await Promise.all(servers.splice(0).map((s) => s.close(100)));
 });
-
-afterAll(() => undefined);
 
 /** An H2Server whose handler echoes the request, holds it (x-mode: hold), or sends x-size octets. */
 async function start(overrides: Partial<H2Limits> = {}): Promise<Harness> {
@@ -406,7 +404,7 @@ async function start(overrides: Partial<H2Limits> = {}): Promise<Harness> {
   return Object.assign(h, { server, port: address.port });
 }
 
-/** Joins consecutive DATA frames' payloads per stream, for bodies that arrive in many pieces. */
+/** Frames as DATA lengths and frame names, for bodies that arrive in many pieces. */
 function sizes(frames: Seen[]): (string | number)[] {
   return frames.map((f) =>
     f.frame === 'DATA' ? f.data.length : `${f.frame}${'end' in f && f.end ? ' end' : ''}`,
@@ -507,7 +505,7 @@ describe('H2Server: well-formed exchanges', () => {
   });
 });
 
-describe('H2Server: connection errors end the connection with GOAWAY', () => {
+describe('H2Server: connection errors (and a client GOAWAY) end the connection with GOAWAY', () => {
   const open = headers(1, encodeHeaderBlock(requestFields()));
   const cases: { name: string; frames: Buffer[]; lastStreamId?: number; code: number; debug: RegExp }[] = [
     {
@@ -569,6 +567,18 @@ describe('H2Server: connection errors end the connection with GOAWAY', () => {
       frames: [headers(2, encodeHeaderBlock(requestFields()), Flag.END_HEADERS | Flag.END_STREAM)],
       code: H2Error.PROTOCOL_ERROR,
       debug: /stream 2 is even/,
+    },
+    {
+      name: 'a GOAWAY of 7 octets is a FRAME_SIZE_ERROR',
+      frames: [frame(FrameType.GOAWAY, 0, 0, Buffer.alloc(7))],
+      code: H2Error.FRAME_SIZE_ERROR,
+      debug: /GOAWAY frame of 7 octets/,
+    },
+    {
+      name: 'a GOAWAY from the client on a connection with nothing in flight is answered with GOAWAY NO_ERROR',
+      frames: [goawayFrame(0, H2Error.NO_ERROR, 'bye')],
+      code: H2Error.NO_ERROR,
+      debug: /^the client sent GOAWAY$/,
     },
     {
       name: 'PUSH_PROMISE from a client is a PROTOCOL_ERROR',
@@ -959,5 +969,282 @@ describe('H2Server: flow control of what the server sends', () => {
       { frame: 'DATA', stream: 1, end: false, data: pattern(12).toString('latin1').slice(4) },
       { frame: 'HEADERS', stream: 1, end: true, fields: [['x-echo', 'done']] },
     ]);
+  });
+});
+
+describe('H2Server: floods end the connection with ENHANCE_YOUR_CALM', () => {
+  const open = (): Buffer => headers(1, encodeHeaderBlock(requestFields()));
+  const cases: { name: string; frames: () => Buffer[]; expected: Seen[] }[] = [
+    {
+      name: 'maxEmptyFrames empty DATA frames are tolerated',
+      frames: () => [open(), ...Array.from({ length: LIMITS.maxEmptyFrames }, () => data(1, ''))],
+      expected: [],
+    },
+    {
+      name: 'one empty DATA frame more than maxEmptyFrames ends the connection',
+      frames: () => [open(), ...Array.from({ length: LIMITS.maxEmptyFrames + 1 }, () => data(1, ''))],
+      expected: [
+        {
+          frame: 'GOAWAY',
+          lastStreamId: 1,
+          code: H2Error.ENHANCE_YOUR_CALM,
+          debug: `more than ${LIMITS.maxEmptyFrames} empty DATA frames on one connection`,
+        },
+      ],
+    },
+    {
+      name: 'empty CONTINUATION frames count as empty frames',
+      frames: () => [
+        frame(FrameType.HEADERS, 0, 1, encodeHeaderBlock(requestFields())),
+        ...Array.from({ length: LIMITS.maxEmptyFrames + 1 }, () => frame(FrameType.CONTINUATION, 0, 1)),
+      ],
+      expected: [
+        {
+          frame: 'GOAWAY',
+          lastStreamId: 0,
+          code: H2Error.ENHANCE_YOUR_CALM,
+          debug: `more than ${LIMITS.maxEmptyFrames} empty CONTINUATION frames on one connection`,
+        },
+      ],
+    },
+    {
+      name: 'empty SETTINGS frames count as empty frames',
+      frames: () => Array.from({ length: LIMITS.maxEmptyFrames + 1 }, () => settingsFrame([])),
+      expected: [
+        ...Array.from({ length: LIMITS.maxEmptyFrames }, () => ({
+          frame: 'SETTINGS' as const,
+          ack: true,
+          settings: [],
+        })),
+        {
+          frame: 'GOAWAY',
+          lastStreamId: 0,
+          code: H2Error.ENHANCE_YOUR_CALM,
+          debug: `more than ${LIMITS.maxEmptyFrames} empty SETTINGS frames on one connection`,
+        },
+      ],
+    },
+    {
+      name: 'a header block growing past its cap through CONTINUATION frames ends the connection',
+      frames: () => [
+        frame(FrameType.HEADERS, 0, 1, Buffer.alloc(1000, 0x82)),
+        ...Array.from({ length: 20 }, () => frame(FrameType.CONTINUATION, 0, 1, Buffer.alloc(1000, 0x82))),
+      ],
+      expected: [
+        {
+          frame: 'GOAWAY',
+          lastStreamId: 0,
+          code: H2Error.ENHANCE_YOUR_CALM,
+          debug: `a header block larger than ${2 * LIMITS.maxHeaderListBytes + 1024} octets`,
+        },
+      ],
+    },
+  ];
+
+  it.each(cases)('$name', async ({ frames, expected }) => {
+    const h = await start();
+    const c = await h.connect();
+    await c.handshake();
+    c.send(...frames());
+    if (expected.some((f) => f.frame === 'GOAWAY')) expect(await c.untilClose()).toEqual(expected);
+    else expect(await c.barrier()).toEqual(expected);
+  });
+
+  it('keeps the handlers of streams reset at once ("rapid reset") to maxConcurrentStreams, refusing the rest', async () => {
+    const h = await start({ maxConcurrentStreams: 4 });
+    const c = await h.connect();
+    await c.handshake([], h.limits);
+    const held = encodeHeaderBlock(requestFields([['x-mode', 'hold']]));
+    const burst = (first: number, count: number): Buffer[] =>
+      Array.from({ length: count }, (_, i) => [
+        headers(first + 2 * i, held, Flag.END_HEADERS | Flag.END_STREAM),
+        rstStreamFrame(first + 2 * i, H2Error.CANCEL),
+      ]).flat();
+    c.send(...burst(1, 20));
+    // Streams 1-7 took the four slots; their handlers keep them after the reset, so 9-39 are refused.
+    expect(await c.barrier()).toEqual(
+      Array.from({ length: 16 }, (_, i) => ({
+        frame: 'RST_STREAM',
+        stream: 9 + 2 * i,
+        code: H2Error.REFUSED_STREAM,
+      })),
+    );
+    expect([...h.held.keys()]).toEqual([1, 3, 5, 7]);
+    expect(h.aborts).toEqual([1, 3, 5, 7].map((id) => ({ id, reason: 'stream reset' })));
+    // A second burst while the handlers still run starts nothing either.
+    c.send(...burst(41, 10));
+    expect(await c.barrier()).toEqual(
+      Array.from({ length: 10 }, (_, i) => ({
+        frame: 'RST_STREAM',
+        stream: 41 + 2 * i,
+        code: H2Error.REFUSED_STREAM,
+      })),
+    );
+    expect(h.maxRunning).toBe(4);
+    // When the handlers finish, their slots come back; the reset streams send nothing.
+    for (const id of [1, 3, 5, 7]) h.release(id);
+    c.send(...request(61));
+    expect(await c.untilStreamEnd(61)).toEqual(echoed(61));
+  });
+
+  it('disconnects a client that sends PINGs and never reads, once maxOutputBufferBytes is waiting', async () => {
+    const h = await start({ maxOutputBufferBytes: 16 * 1024 });
+    const c = await h.connect();
+    await c.handshake([], h.limits);
+    c.socket.pause();
+    const pings = Buffer.concat(
+      Array.from({ length: 2000 }, () => frame(FrameType.PING, 0, 0, Buffer.alloc(8))),
+    );
+    // Each batch waits until the server has taken it, so this client only stops by being cut off
+    // (a write to a destroyed socket fails at once, so the loop cannot spin on it).
+    while (!c.socket.destroyed) await new Promise<void>((resolve) => c.socket.write(pings, () => resolve()));
+    await c.closed;
+    expect(h.errors).toContainEqual({
+      message: expect.stringMatching(/^the peer does not read: \d+ octets waiting$/) as string,
+      context: 'http2 connection',
+    });
+  });
+});
+
+describe('H2Server: limits and shutdown', () => {
+  it('refuses streams beyond SETTINGS_MAX_CONCURRENT_STREAMS with REFUSED_STREAM, and takes new ones as slots free', async () => {
+    const h = await start({ maxConcurrentStreams: 2 });
+    const c = await h.connect();
+    await c.handshake([], h.limits);
+    const hold = (id: number): Buffer =>
+      headers(id, encodeHeaderBlock(requestFields([['x-mode', 'hold']])), Flag.END_HEADERS | Flag.END_STREAM);
+    c.send(hold(1), hold(3), hold(5));
+    expect(await c.barrier()).toEqual([{ frame: 'RST_STREAM', stream: 5, code: H2Error.REFUSED_STREAM }]);
+    h.release(3);
+    expect(await c.untilStreamEnd(3)).toEqual(echoed(3, ''));
+    c.send(...request(7), hold(9));
+    expect(await c.untilStreamEnd(7)).toEqual(echoed(7));
+    expect(await c.barrier()).toEqual([]);
+    c.send(hold(11));
+    expect(await c.barrier()).toEqual([{ frame: 'RST_STREAM', stream: 11, code: H2Error.REFUSED_STREAM }]);
+  });
+
+  it('lets streams in flight finish after the client sends GOAWAY, refuses new ones, then closes', async () => {
+    const h = await start();
+    const c = await h.connect();
+    await c.handshake();
+    c.send(
+      headers(1, encodeHeaderBlock(requestFields([['x-mode', 'hold']]))),
+      data(1, 'in flight', Flag.END_STREAM),
+    );
+    await h.nextHold();
+    c.send(goawayFrame(0, H2Error.NO_ERROR, 'client done'), ...request(3));
+    expect(await c.barrier()).toEqual([
+      { frame: 'GOAWAY', lastStreamId: 1, code: H2Error.NO_ERROR, debug: 'the client sent GOAWAY' },
+      { frame: 'RST_STREAM', stream: 3, code: H2Error.REFUSED_STREAM },
+    ]);
+    h.release(1);
+    expect(await c.untilClose()).toEqual(echoed(1, 'in flight'));
+  });
+
+  it('close() sends GOAWAY NO_ERROR, waits for streams in flight, then resolves', async () => {
+    const h = await start();
+    const c = await h.connect();
+    await c.handshake();
+    c.send(
+      headers(1, encodeHeaderBlock(requestFields([['x-mode', 'hold']]))),
+      data(1, 'in flight', Flag.END_STREAM),
+    );
+    await h.nextHold();
+    let resolved = false;
+    const closing = h.server.close().then(() => (resolved = true));
+    expect(await c.take(1)).toEqual([
+      { frame: 'GOAWAY', lastStreamId: 1, code: H2Error.NO_ERROR, debug: 'server shutting down' },
+    ]);
+    c.send(...request(3));
+    expect(await c.barrier()).toEqual([{ frame: 'RST_STREAM', stream: 3, code: H2Error.REFUSED_STREAM }]);
+    expect(resolved).toBe(false);
+    h.release(1);
+    expect(await c.untilClose()).toEqual(echoed(1, 'in flight'));
+    await closing;
+    expect(resolved).toBe(true);
+  });
+
+  it('closes an idle connection with GOAWAY NO_ERROR after idleTimeoutMs', async () => {
+    const h = await start({ idleTimeoutMs: 50 });
+    const c = await h.connect();
+    await c.handshake([], h.limits);
+    expect(await c.untilClose()).toEqual([
+      { frame: 'GOAWAY', lastStreamId: 0, code: H2Error.NO_ERROR, debug: 'idle connection closed' },
+    ]);
+  });
+
+  const alpnCases: { name: string; options: tls.ConnectionOptions; error: RegExp }[] = [
+    { name: 'a client that offers no ALPN is dropped', options: { ALPNProtocols: [] }, error: /ALPN/ },
+    {
+      name: 'a client that offers only http/1.1 is dropped',
+      options: { ALPNProtocols: ['http/1.1'] },
+      error: /ALPN|protocol/i,
+    },
+  ];
+
+  it.each(alpnCases)('$name', async ({ options, error }) => {
+    const h = await start();
+    const socket = tls.connect({ host: '127.0.0.1', port: h.port, ca: material.caCert, ...options });
+    const c = new RawClient(socket);
+    clients.push(c);
+    socket.on('secureConnect', () => c.send(CLIENT_PREFACE, settingsFrame([])));
+    expect(await c.untilClose()).toEqual([]);
+    expect(h.errors).toContainEqual({
+      message: expect.stringMatching(error) as string,
+      context: 'tls handshake',
+    });
+  });
+});
+
+describe('H2Server: random frames', () => {
+  const TOKEN = Buffer.from('fuzz-end');
+  const validBlock = encodeHeaderBlock(requestFields());
+  const anyFrame = fc.record({
+    type: fc.integer({ min: 0, max: 11 }),
+    flags: fc.oneof(
+      fc.constantFrom(0, Flag.END_STREAM, Flag.END_HEADERS, Flag.END_STREAM | Flag.END_HEADERS, Flag.PADDED),
+      fc.integer({ min: 0, max: 255 }),
+    ),
+    streamId: fc.constantFrom(0, 1, 1, 3, 3, 5, 2, 0x7fff_ffff),
+    payload: fc.oneof(
+      fc.uint8Array({ maxLength: 48 }).map((b) => Buffer.from(b)),
+      fc.constant(validBlock),
+      fc.constantFrom(Buffer.alloc(4), Buffer.alloc(5), Buffer.alloc(6), Buffer.alloc(8)),
+    ),
+  });
+
+  it('never crash the server: each connection ends with GOAWAY or still answers, and new connections work', async () => {
+    const h = await start();
+    await fc.assert(
+      fc.asyncProperty(fc.array(anyFrame, { minLength: 1, maxLength: 12 }), async (frames) => {
+        const c = await h.connect();
+        await c.handshake();
+        c.send(...frames.map((f) => frame(f.type, f.flags, f.streamId, f.payload)));
+        c.send(frame(FrameType.PING, 0, 0, TOKEN));
+        const seen: Seen[] = [];
+        for (;;) {
+          const f = await c.next();
+          if (f === undefined) {
+            // The server ended the connection: it must have said why.
+            const goaway = seen.findLast((s) => s.frame === 'GOAWAY');
+            expect(goaway).toBeDefined();
+            expect(goaway).not.toMatchObject({ code: H2Error.INTERNAL_ERROR });
+            break;
+          }
+          if (f.type === FrameType.PING && (f.flags & Flag.ACK) !== 0 && f.payload.equals(TOKEN)) break;
+          // Responses are not decoded here: a random frame may have left HPACK state we do not track.
+          seen.push(f.type === FrameType.GOAWAY ? c.describe(f) : { frame: 'OTHER', type: f.type });
+        }
+        c.socket.destroy();
+        await c.closed;
+      }),
+      { numRuns: 150 },
+    );
+    expect(h.errors.filter((e) => e.context !== 'http2 request')).toEqual([]);
+    const c = await h.connect();
+    await c.handshake();
+    c.send(...request(1));
+    expect(await c.untilStreamEnd(1)).toEqual(echoed(1));
   });
 });
