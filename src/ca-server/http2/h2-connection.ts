@@ -41,7 +41,7 @@ export interface H2Limits {
   readonly maxHeaderListBytes: number;
   /** Request body octets a stream may send (its flow-control window; never replenished). */
   readonly maxRequestBodyBytes: number;
-  /** A connection with no frame for this long is closed with GOAWAY. */
+  /** A connection with no frame for this long and no handler at work is closed with GOAWAY. */
   readonly idleTimeoutMs: number;
   /** Octets waiting to be written before a peer that does not read is disconnected. */
   readonly maxOutputBufferBytes: number;
@@ -196,7 +196,11 @@ export class H2Connection {
     this.#write(windowUpdateFrame(0, CONNECTION_WINDOW - DEFAULT_WINDOW));
     this.#recvWindow = CONNECTION_WINDOW;
     socket.setTimeout(limits.idleTimeoutMs, () => {
-      if (this.#slots === 0) this.#goaway(H2Error.NO_ERROR, 'idle connection closed', true);
+      // Idle unless a handler of ours is at work: streams that only wait on the peer (for the
+      // rest of a request, or for window to send a response) must not keep a silent
+      // connection, and the responses it holds, alive forever.
+      if (this.#slots === this.#waitingOnPeer())
+        this.#goaway(H2Error.NO_ERROR, 'idle connection closed', true);
     });
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     // The peer closed its side: nothing more can be read, and what we write would fail.
@@ -216,6 +220,18 @@ export class H2Connection {
   /** Streams (and handlers) holding a concurrency slot. */
   get activeStreams(): number {
     return this.#slots;
+  }
+
+  /** Streams holding a slot that wait on the peer: for more of the request, or for window. */
+  #waitingOnPeer(): number {
+    let n = 0;
+    for (const s of this.#streams.values()) {
+      const waiting = s.responded
+        ? s.pendingBody !== undefined || s.pendingTrailers !== undefined
+        : !s.remoteEnded && !s.held;
+      if (waiting && !s.released) n++;
+    }
+    return n;
   }
 
   /** Stops taking new streams (GOAWAY NO_ERROR); the connection ends when its streams are done. */

@@ -1174,6 +1174,60 @@ describe('H2Server: limits and shutdown', () => {
     ]);
   });
 
+  const stalledCases: {
+    name: string;
+    settings: [number, number][];
+    frames: () => Buffer[];
+    expected: Seen[];
+  }[] = [
+    {
+      name: 'a client that never gives window for a response is idle: the connection is closed',
+      settings: [[Setting.INITIAL_WINDOW_SIZE, 0]],
+      frames: () => [
+        headers(1, encodeHeaderBlock(requestFields([['x-size', '10']])), Flag.END_HEADERS | Flag.END_STREAM),
+      ],
+      expected: [{ frame: 'HEADERS', stream: 1, end: false, fields: [[':status', '200']] }],
+    },
+    {
+      name: 'a client that never finishes its request is idle: the connection is closed',
+      settings: [],
+      frames: () => [headers(1, encodeHeaderBlock(requestFields())), data(1, 'part')],
+      expected: [],
+    },
+  ];
+
+  it.each(stalledCases)('$name', async ({ settings, frames, expected }) => {
+    const h = await start({ idleTimeoutMs: 50 });
+    const c = await h.connect();
+    await c.handshake(settings, h.limits);
+    c.send(...frames());
+    expect(await c.untilClose()).toEqual([
+      ...expected,
+      { frame: 'GOAWAY', lastStreamId: 1, code: H2Error.NO_ERROR, debug: 'idle connection closed' },
+    ]);
+  });
+
+  it('keeps a connection whose handler is still at work open past idleTimeoutMs', async () => {
+    const h = await start({ idleTimeoutMs: 50 });
+    const busy = await h.connect();
+    await busy.handshake([], h.limits);
+    busy.send(
+      headers(1, encodeHeaderBlock(requestFields([['x-mode', 'hold']]))),
+      data(1, 'slow', Flag.END_STREAM),
+    );
+    await h.nextHold();
+    // A second connection, idle from later on, is closed by its (later) idle timer: by then the
+    // busy connection's timer has fired too.
+    const idle = await h.connect();
+    await idle.handshake([], h.limits);
+    expect(await idle.untilClose()).toEqual([
+      { frame: 'GOAWAY', lastStreamId: 0, code: H2Error.NO_ERROR, debug: 'idle connection closed' },
+    ]);
+    expect(await busy.barrier()).toEqual([]);
+    h.release(1);
+    expect(await busy.untilStreamEnd(1)).toEqual(echoed(1, 'slow'));
+  });
+
   const alpnCases: { name: string; options: tls.ConnectionOptions; error: RegExp }[] = [
     { name: 'a client that offers no ALPN is dropped', options: { ALPNProtocols: [] }, error: /ALPN/ },
     {
