@@ -5,7 +5,11 @@ import { startCaServer } from '../ca-server/ca-server.js';
 import { mintServiceAccountToken } from '../ca-server/index.js';
 import type { ServeOptions } from '../cli/commands/serve-options.js';
 import { createAcmeControllers, startHttp01Solver, type Http01Solver } from '../controller/acme/index.js';
-import { createCertificateControllers, createIssuerControllers } from '../controller/index.js';
+import {
+  createCertificateControllers,
+  createEventTtlController,
+  createIssuerControllers,
+} from '../controller/index.js';
 import {
   startControllerRuntime,
   withCrashPoint,
@@ -269,6 +273,7 @@ function startControllers(
         issuerDependencies,
       }),
       ...createAcmeControllers({ clusterResourceNamespace: options.clusterResourceNamespace }),
+      createEventTtlController(),
     ],
     leaseNamespace: options.certificateNamespace,
     // client-go's proportions (15 s / 10 s / 5 s / 2 s), scaled to the lease duration.

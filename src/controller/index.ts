@@ -20,3 +20,4 @@ export { buildCertificateSecret, type CertificateSecretInput } from './certifica
 export { issuedStatus } from './certificates/issuing-controller.js';
 export { mapUsages } from './certificates/usages.js';
 export { EventRecorder, pruneEvents, MAX_EVENTS_PER_OBJECT, type EventInput } from './events.js';
+export { createEventTtlController, DEFAULT_EVENT_TTL_MS } from './event-ttl-controller.js';
