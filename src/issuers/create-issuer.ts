@@ -3,6 +3,7 @@ import { MeshcaError } from '../errors/index.js';
 import { CaIssuer } from './ca/ca-issuer.js';
 import type { Issuer } from './issuer.js';
 import type { UpstreamTokenCache } from './upstream-token-cache.js';
+import type { PkiParser } from '../pki/index.js';
 import { SelfSignedIssuer } from './self-signed/self-signed-issuer.js';
 import { createAcmeIssuer } from './acme/create-acme-issuer.js';
 import { createVaultIssuer } from './vault/create-vault-issuer.js';
@@ -21,6 +22,8 @@ export interface IssuerDependencies {
   readonly upstreamTokens?: UpstreamTokenCache;
   /** Timeout of one upstream HTTP request, ms (default 10 s). */
   readonly upstreamTimeoutMs?: number;
+  /** Reads a CA issuer's PEMs; a ParseCache keeps the parsed key and chain between signings. */
+  readonly parser?: PkiParser;
 }
 
 /** Asks for a service-account token: `aud` = audiences, valid for ttlMs. */
@@ -62,7 +65,10 @@ export async function createIssuer(resource: Resource, options: CreateIssuerOpti
     if (typeof ca.secretName !== 'string' || ca.secretName === '') {
       throw new MeshcaError('ISSUER_INVALID', `${name}: spec.ca.secretName is required`);
     }
-    const namespace = resource.kind === 'ClusterIssuer' ? options.clusterResourceNamespace : (resource.metadata.namespace ?? '');
+    const namespace =
+      resource.kind === 'ClusterIssuer'
+        ? options.clusterResourceNamespace
+        : (resource.metadata.namespace ?? '');
     const secret = await options.getSecret(namespace, ca.secretName);
     const source = `secret ${namespace}/${ca.secretName} of ${name}`;
     if (secret === undefined) {
@@ -73,12 +79,21 @@ export async function createIssuer(resource: Resource, options: CreateIssuerOpti
     const certChainPem = secretText(secret, 'tls.crt');
     const keyPem = secretText(secret, 'tls.key');
     if (certChainPem === undefined || keyPem === undefined) {
-      throw new MeshcaError('ISSUER_NOT_READY', `${source} lacks ${certChainPem === undefined ? 'tls.crt' : 'tls.key'}`);
+      throw new MeshcaError(
+        'ISSUER_NOT_READY',
+        `${source} lacks ${certChainPem === undefined ? 'tls.crt' : 'tls.key'}`,
+      );
     }
     const caPem = secretText(secret, 'ca.crt');
-    return CaIssuer.fromKeyPair({ certChainPem, keyPem, ...(caPem !== undefined && { caPem }) }, { source, ...backdate });
+    return CaIssuer.fromKeyPair(
+      { certChainPem, keyPem, ...(caPem !== undefined && { caPem }) },
+      { source, ...backdate, ...(options.parser !== undefined && { parser: options.parser }) },
+    );
   }
   if (spec['vault'] !== undefined) return createVaultIssuer(resource, options);
   if (spec['acme'] !== undefined) return createAcmeIssuer(resource, options);
-  throw new MeshcaError('ISSUER_INVALID', `${name}: spec names no issuer type (selfSigned, ca, vault or acme)`);
+  throw new MeshcaError(
+    'ISSUER_INVALID',
+    `${name}: spec names no issuer type (selfSigned, ca, vault or acme)`,
+  );
 }

@@ -100,6 +100,7 @@ export function createRequestSignerController(settings: LifecycleSettings): Cont
       getSecret: (namespace, name) => ctx.store.tryGet<Resource>(keyOf(SECRET, namespace, name)),
       clusterResourceNamespace: settings.clusterResourceNamespace,
       ...(settings.backdateMs !== undefined && { backdateMs: settings.backdateMs }),
+      parser: settings.parser,
     });
     const csr = parseCsr(Buffer.from(request.spec.request, 'base64').toString('latin1'));
     verifyCsr(csr);

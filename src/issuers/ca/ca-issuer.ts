@@ -6,6 +6,7 @@ import {
   parsePrivateKey,
   publicKeysEqual,
   type Certificate,
+  type PkiParser,
 } from '../../pki/index.js';
 import type { Issuer, SignRequest, SignResult } from '../issuer.js';
 import { templateFromSignRequest } from '../sign-request-template.js';
@@ -25,7 +26,14 @@ export interface CaIssuerOptions {
   readonly source?: string;
   /** How far notBefore is set before `now`, for clock skew between peers. */
   readonly backdateMs?: number;
+  /** Reads the PEMs; a ParseCache here spares re-reading the same Secret for every request. */
+  readonly parser?: PkiParser;
 }
+
+const PLAIN_PARSER: Pick<PkiParser, 'parseCertificates' | 'parsePrivateKey'> = {
+  parseCertificates,
+  parsePrivateKey,
+};
 
 /**
  * cert-manager's `ca` issuer: signs with a CA key pair held in a Secret. Works for a root or an
@@ -42,7 +50,13 @@ export class CaIssuer implements Issuer {
   readonly #key: KeyObject;
   readonly #backdateMs: number;
 
-  private constructor(certificate: Certificate, key: KeyObject, chain: Certificate[], ca: Certificate[], backdateMs: number) {
+  private constructor(
+    certificate: Certificate,
+    key: KeyObject,
+    chain: Certificate[],
+    ca: Certificate[],
+    backdateMs: number,
+  ) {
     this.certificate = certificate;
     this.#key = key;
     this.chain = chain;
@@ -56,6 +70,7 @@ export class CaIssuer implements Issuer {
    */
   static fromKeyPair(pair: CaKeyPair, options: CaIssuerOptions = {}): CaIssuer {
     const source = options.source ?? 'the CA key pair';
+    const parser = options.parser ?? PLAIN_PARSER;
     const notReady = (message: string, cause?: unknown): MeshcaError =>
       new MeshcaError('ISSUER_NOT_READY', `${source}: ${message}`, {
         cause,
@@ -63,28 +78,32 @@ export class CaIssuer implements Issuer {
       });
     let certs: Certificate[];
     try {
-      certs = parseCertificates(pair.certChainPem);
+      certs = [...parser.parseCertificates(pair.certChainPem)];
     } catch (err) {
       throw notReady(`tls.crt does not hold a certificate (${(err as Error).message})`, err);
     }
     const first = certs[0];
     if (first === undefined) throw notReady('tls.crt holds no certificate');
-    if (!first.isCA) throw notReady(`certificate "${first.subjectString}" is not a CA (basicConstraints CA is not set)`);
+    if (!first.isCA)
+      throw notReady(`certificate "${first.subjectString}" is not a CA (basicConstraints CA is not set)`);
     if (first.keyUsages !== undefined && !first.keyUsages.includes('keyCertSign')) {
-      throw notReady(`certificate "${first.subjectString}" may not sign certificates (keyUsage lacks keyCertSign)`);
+      throw notReady(
+        `certificate "${first.subjectString}" may not sign certificates (keyUsage lacks keyCertSign)`,
+      );
     }
     let key: KeyObject;
     try {
-      key = parsePrivateKey(pair.keyPem);
+      key = parser.parsePrivateKey(pair.keyPem);
     } catch (err) {
       throw notReady(`tls.key does not hold a private key (${(err as Error).message})`, err);
     }
-    if (!publicKeysEqual(key, first.publicKey)) throw notReady('tls.key is not the key of the certificate in tls.crt');
+    if (!publicKeysEqual(key, first.publicKey))
+      throw notReady('tls.key is not the key of the certificate in tls.crt');
 
     let ca: Certificate[];
     if (pair.caPem !== undefined && pair.caPem.trim() !== '') {
       try {
-        ca = parseCertificates(pair.caPem);
+        ca = [...parser.parseCertificates(pair.caPem)];
       } catch (err) {
         throw notReady(`ca.crt does not hold certificates (${(err as Error).message})`, err);
       }
