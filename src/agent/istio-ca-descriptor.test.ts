@@ -9,16 +9,16 @@ type Method = MethodDefinition<Record<string, unknown>, Record<string, unknown>>
 const method = (def: ReturnType<typeof loadSync>): Method =>
   (def['istio.v1.auth.IstioCertificateService'] as Record<string, Method>).CreateCertificate as Method;
 
-const fromProto = method(loadSync(fileURLToPath(new URL('./proto/ca.proto', import.meta.url)), options));
+const fromProto = method(loadSync(fileURLToPath(new URL('../api/proto/ca.proto', import.meta.url)), options));
 const embedded = method(fromJSON(ISTIO_CA_DESCRIPTOR as unknown as Parameters<typeof fromJSON>[0], options));
 
 describe('the embedded Istio CA descriptor', () => {
-  it('names the same method as proto/ca.proto', () => {
+  it('names the same method as src/api/proto/ca.proto', () => {
     expect(embedded.path).toBe(CREATE_CERTIFICATE_PATH);
     expect(fromProto.path).toBe(CREATE_CERTIFICATE_PATH);
   });
 
-  it('encodes every request, metadata included, to the same bytes as proto/ca.proto', () => {
+  it('encodes every request, metadata included, to the same bytes as src/api/proto/ca.proto', () => {
     fc.assert(
       fc.property(
         fc.string({ maxLength: 200 }),
@@ -33,7 +33,7 @@ describe('the embedded Istio CA descriptor', () => {
     );
   });
 
-  it('decodes a response with the same cert_chain as proto/ca.proto', () => {
+  it('decodes a response with the same cert_chain as src/api/proto/ca.proto', () => {
     const bytes = fromProto.responseSerialize({ cert_chain: ['leaf', 'intermediate', 'root'] });
     expect(embedded.responseDeserialize(bytes)).toEqual({ cert_chain: ['leaf', 'intermediate', 'root'] });
   });

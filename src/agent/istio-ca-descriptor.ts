@@ -1,5 +1,5 @@
 /**
- * proto/ca.proto as a protobuf.js JSON descriptor, with the google.protobuf.Struct types it
+ * src/api/proto/ca.proto as a protobuf.js JSON descriptor, with the google.protobuf.Struct types it
  * imports (named as protobuf.js's bundled well-known types name them, so both load alike). Embedded in code because the build (tsc) copies no .proto files into dist/; a test
  * checks it encodes exactly as the .proto does.
  */

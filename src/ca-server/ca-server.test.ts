@@ -16,7 +16,7 @@ import { ensureTokenSigningKey, MESHCA_TOKEN_ISSUER } from './auth/token-signing
 import { startCaServer, type CaServerConfig, type RunningCaServer } from './ca-server.js';
 
 // The independent client: @grpc/grpc-js with the .proto loaded by @grpc/proto-loader.
-const definition = protoLoader.loadSync(fileURLToPath(new URL('./proto/ca.proto', import.meta.url)), {
+const definition = protoLoader.loadSync(fileURLToPath(new URL('../api/proto/ca.proto', import.meta.url)), {
   longs: Number,
   defaults: true,
 });

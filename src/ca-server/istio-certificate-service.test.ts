@@ -30,7 +30,7 @@ const START = Date.parse('2031-05-01T12:00:00Z');
 const CLUSTER = 'cluster-a';
 
 // The independent client: @grpc/grpc-js with the .proto loaded by @grpc/proto-loader.
-const definition = protoLoader.loadSync(fileURLToPath(new URL('./proto/ca.proto', import.meta.url)), {
+const definition = protoLoader.loadSync(fileURLToPath(new URL('../api/proto/ca.proto', import.meta.url)), {
   longs: Number,
   defaults: true,
 });

@@ -11,7 +11,7 @@ import {
 import type { JsonObject, JsonValue } from './struct-codec.js';
 
 // The independent encoder: protobufjs reading the same .proto the server documents.
-const root = protobuf.loadSync(fileURLToPath(new URL('./ca.proto', import.meta.url)));
+const root = protobuf.loadSync(fileURLToPath(new URL('../../api/proto/ca.proto', import.meta.url)));
 const RequestType = root.lookupType('istio.v1.auth.IstioCertificateRequest');
 const ResponseType = root.lookupType('istio.v1.auth.IstioCertificateResponse');
 

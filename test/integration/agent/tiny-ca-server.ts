@@ -34,7 +34,7 @@ export interface ServingNames {
 type Request = { csr: string; validity_duration: string };
 type Response = { cert_chain: string[] };
 
-const definition = loadSync(fileURLToPath(new URL('../../../src/agent/proto/ca.proto', import.meta.url)), {
+const definition = loadSync(fileURLToPath(new URL('../../../src/api/proto/ca.proto', import.meta.url)), {
   keepCase: true,
   longs: String,
   defaults: true,
