@@ -10,7 +10,12 @@ import { parseCsr } from '../csr/certification-request.js';
 import { verifyCsr } from '../csr/verify-csr.js';
 import { generatePrivateKey } from '../keys/generate-private-key.js';
 import { pemDecodeAll, pemEncode } from '../pem/pem.js';
-import { signWith, signatureAlgorithmFor, SIGNATURE_ALGORITHMS } from '../signature/signature-algorithm.js';
+import {
+  signWith,
+  signatureAlgorithmFor,
+  signsNatively,
+  SIGNATURE_ALGORITHMS,
+} from '../signature/signature-algorithm.js';
 import {
   nativeEcdsa,
   nativeEcdsaStatus,
@@ -242,6 +247,26 @@ describe('native ECDSA path', () => {
     expect(SIGNATURE_ALGORITHMS.filter((a) => a.keyAlgorithm === 'ECDSA').map((a) => a.digest)).toEqual(
       HASHES,
     );
+  });
+
+  it('loads a key natively on its second signature: a key that signs once (a CSR) stays on node:crypto', () => {
+    const data = Buffer.from('tbs');
+    for (const spec of [
+      { algorithm: 'ECDSA' as const, size: 256 },
+      { algorithm: 'ECDSA' as const, size: 384 },
+    ]) {
+      const key = generatePrivateKey(spec);
+      const algorithm = signatureAlgorithmFor(key);
+      signWith(algorithm, key, data);
+      expect(signsNatively(key)).toBe(false);
+      const second = signWith(algorithm, key, data);
+      expect(signsNatively(key)).toBe(true);
+      expect(verify(algorithm.digest, data, key, second)).toBe(true);
+    }
+    const rsa = generatePrivateKey({ algorithm: 'RSA' });
+    const rsaAlgorithm = signatureAlgorithmFor(rsa);
+    for (let i = 0; i < 3; i++) signWith(rsaAlgorithm, rsa, data);
+    expect(signsNatively(rsa)).toBe(false);
   });
 
   it('works in worker threads beside the main thread, each with its own state', async () => {

@@ -93,12 +93,21 @@ export function signatureAlgorithmFor(key: KeyObject, name?: string): SignatureA
   return BY_NAME.get(usual) as SignatureAlgorithm;
 }
 
-/** The native signer of each ECDSA private key (null: this key cannot take the native path). */
-const nativeSigners = new WeakMap<KeyObject, NativeSigner | null>();
+/**
+ * The native signer of each ECDSA private key: 'once' after its first signature, then the signer
+ * (null: this key cannot take the native path). Loading a key natively costs about what one
+ * node:crypto signature does, so a key that signs once (a Certificate's own key signing its CSR)
+ * stays on node:crypto; a CA key that signs again is loaded natively on its second signature.
+ */
+const nativeSigners = new WeakMap<KeyObject, NativeSigner | null | 'once'>();
 
 function nativeSignerFor(native: NativeEcdsa, key: KeyObject): NativeSigner | null {
   let signer = nativeSigners.get(key);
-  if (signer !== undefined) return signer;
+  if (signer === undefined) {
+    nativeSigners.set(key, 'once');
+    return null;
+  }
+  if (signer !== 'once') return signer;
   signer = null;
   const curve = key.asymmetricKeyDetails?.namedCurve;
   if (
@@ -123,6 +132,12 @@ function nativeSignerFor(native: NativeEcdsa, key: KeyObject): NativeSigner | nu
   }
   nativeSigners.set(key, signer);
   return signer;
+}
+
+/** Whether `key` now signs through the native path (for tests and diagnostics). */
+export function signsNatively(key: KeyObject): boolean {
+  const signer = nativeSigners.get(key);
+  return signer !== undefined && signer !== null && signer !== 'once';
 }
 
 /** Signs `data` (DER-encoded ECDSA signatures, as X.509 carries them). */
