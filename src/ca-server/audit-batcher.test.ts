@@ -62,6 +62,52 @@ describe('the audit batcher', () => {
     expect((await store.listAudit()).map((r) => r.serialNumber).sort()).toEqual(['1001', '1002']);
   });
 
+  it('writes a backlog larger than one store write may take, after an outage, in batches, dropping nothing', async () => {
+    let dropped = 0;
+    const b = new AuditBatcher({
+      store,
+      now: () => now,
+      batchSize: 256,
+      flushIntervalMs: 60_000,
+      onDropped: (n) => (dropped += n),
+    });
+    failWith = new MeshcaError('STORE_UNAVAILABLE', 'database is locked');
+    for (let i = 0; i < 10_050; i++) b.add(record(i)); // MAX_AUDIT_BATCH is 10,000
+    await b.flush();
+    expect(b.pending).toBe(10_050);
+    failWith = undefined;
+    writes = 0;
+    await b.flush();
+    expect(b.pending).toBe(0);
+    expect(dropped).toBe(0);
+    expect(writes).toBe(Math.ceil(10_050 / 256));
+    expect(await store.listAudit({ limit: 10_000 })).toHaveLength(10_000);
+    expect(await store.listAudit({ since: new Date(0), limit: 1 })).toHaveLength(1);
+    await b.close();
+  });
+
+  it('does not write a batch twice when pruning after it fails', async () => {
+    const errors: unknown[] = [];
+    const pruning = Object.assign(Object.create(store) as Store, {
+      pruneAudit: () => Promise.reject(new MeshcaError('STORE_UNAVAILABLE', 'database is locked')),
+    });
+    const b = new AuditBatcher({
+      store: pruning,
+      now: () => now,
+      batchSize: 2,
+      flushIntervalMs: 60_000,
+      onError: (e) => errors.push(e),
+    });
+    b.add(record(1));
+    b.add(record(2));
+    await b.flush();
+    await b.flush();
+    expect(errors).toHaveLength(1);
+    expect(b.pending).toBe(0);
+    expect(await store.listAudit()).toHaveLength(2);
+    await b.close();
+  });
+
   it('drops and counts a batch the store refuses as invalid, so it does not block later records', async () => {
     const dropped: number[] = [];
     const b = new AuditBatcher({

@@ -1,5 +1,6 @@
 import type { AuditRecord } from '../api/audit-record.js';
 import { isMeshcaError } from '../errors/index.js';
+import { MAX_AUDIT_BATCH } from '../store/audit-rules.js';
 import type { Store } from '../store/store.js';
 
 /** Options of the audit batcher. */
@@ -59,21 +60,32 @@ export class AuditBatcher {
     return this.#pending.length;
   }
 
-  /** Writes everything waiting now. */
+  /**
+   * Writes everything waiting now, in transactions of at most batchSize records: after an outage
+   * the backlog can be far larger than one store write may take (MAX_AUDIT_BATCH).
+   */
   async flush(): Promise<void> {
     if (this.#flushing !== undefined) await this.#flushing;
     if (this.#pending.length === 0) return;
-    const batch = this.#pending;
-    this.#pending = [];
+    const size = Math.min(this.#o.batchSize ?? 256, MAX_AUDIT_BATCH);
     this.#flushing = (async () => {
+      while (this.#pending.length > 0) {
+        const batch = this.#pending.slice(0, size);
+        this.#pending = this.#pending.slice(size);
+        try {
+          await this.#o.store.appendAudit(batch);
+        } catch (err) {
+          // A store that is down may come back: keep the batch ahead of newer records and try
+          // again. A batch the store refuses as invalid never will, so it must not block the rest.
+          if (isMeshcaError(err) && !err.retryable) this.#o.onDropped?.(batch.length);
+          else this.#pending = batch.concat(this.#pending);
+          this.#o.onError?.(err);
+          return;
+        }
+      }
       try {
-        await this.#o.store.appendAudit(batch);
         await this.#prune();
       } catch (err) {
-        // A store that is down may come back: keep the batch ahead of newer records and try
-        // again. A batch the store refuses as invalid never will, so it must not block the rest.
-        if (isMeshcaError(err) && !err.retryable) this.#o.onDropped?.(batch.length);
-        else this.#pending = batch.concat(this.#pending);
         this.#o.onError?.(err);
       }
     })().finally(() => {
