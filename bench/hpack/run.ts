@@ -5,33 +5,9 @@
  * all dynamic-table references), Huffman decode MB/s, and response encodes/s, each with the ratio.
  *   node --import tsx bench/hpack/run.ts [seconds per case=1]
  */
-import { createRequire } from 'node:module';
 import { HpackDecoder, encodeHeaderBlock } from '../../src/ca-server/http2/hpack.js';
 import { huffmanDecode, huffmanEncode } from '../../src/ca-server/http2/hpack-huffman.js';
-
-interface HpackJsHeader {
-  name: string;
-  value: string;
-  huffman?: boolean;
-}
-/** The parts of hpack.js (untyped CommonJS) this benchmark drives. */
-interface HpackJs {
-  compressor: {
-    create(options: { table: { maxSize: number } }): {
-      write(h: HpackJsHeader[]): void;
-      read(): Buffer | null;
-    };
-  };
-  decompressor: {
-    create(options: { table: { maxSize: number } }): {
-      write(block: Buffer): void;
-      execute(): void;
-      read(): HpackJsHeader | null;
-    };
-  };
-  decoder: { create(): { push(chunk: Buffer): void; decodeStr(): number[] } };
-}
-const hpackJs = createRequire(import.meta.url)('hpack.js') as HpackJs;
+import { hpackJs, type HpackJs } from '../../src/ca-server/http2/testing/hpack-js.js';
 
 const seconds = Number(process.argv[2] ?? 1);
 const LIMIT = 65536;

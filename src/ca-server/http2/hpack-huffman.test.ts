@@ -1,4 +1,3 @@
-import { createRequire } from 'node:module';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
@@ -12,13 +11,7 @@ import {
   huffmanEncodedLength,
 } from './hpack-huffman.js';
 import { HpackDecoder, HpackError } from './hpack.js';
-
-/** The parts of hpack.js (untyped CommonJS) these tests use as an independent peer. */
-interface HpackJsHuffman {
-  huffman: { encode: [length: number, code: number][] };
-  encoder: { create(): { encodeStr(octets: number[], huffman: boolean): void; render(): Buffer[] } };
-}
-const hpackJs = createRequire(import.meta.url)('hpack.js') as HpackJsHuffman;
+import { hpackJs } from './testing/hpack-js.js';
 
 /** hpack.js's Huffman coding of octets, without the string literal's length prefix. */
 function hpackJsHuffmanEncode(octets: Uint8Array): Buffer {

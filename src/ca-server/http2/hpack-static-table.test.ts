@@ -1,4 +1,3 @@
-import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import {
   STATIC_FIELD_INDEX,
@@ -6,10 +5,7 @@ import {
   STATIC_TABLE,
   STATIC_TABLE_LENGTH,
 } from './hpack-static-table.js';
-
-const hpackJs = createRequire(import.meta.url)('hpack.js') as {
-  'static-table': { table: { name: string; value: string }[] };
-};
+import { hpackJs } from './testing/hpack-js.js';
 
 describe('the HPACK static table', () => {
   it('has the 61 entries of RFC 7541 Appendix A, equal to the independent hpack.js copy', () => {

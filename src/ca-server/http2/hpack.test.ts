@@ -1,36 +1,8 @@
-import { createRequire } from 'node:module';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { HpackDecoder, HpackError, encodeHeaderBlock } from './hpack.js';
 import { STATIC_TABLE } from './hpack-static-table.js';
-
-/** A header as hpack.js's compressor takes it and its decompressor gives it back. */
-interface HpackJsHeader {
-  name: string;
-  value: string;
-  huffman?: boolean;
-  neverIndex?: boolean;
-  incremental?: boolean;
-}
-/** The parts of hpack.js (untyped CommonJS) these tests use as an independent peer. */
-interface HpackJs {
-  compressor: {
-    create(options: { table: { maxSize: number } }): {
-      write(headers: HpackJsHeader[]): void;
-      read(): Buffer | null;
-      updateTableSize(size: number): void;
-      reset(): void;
-    };
-  };
-  decompressor: {
-    create(options: { table: { maxSize: number } }): {
-      write(block: Buffer): void;
-      execute(): void;
-      read(): HpackJsHeader | null;
-    };
-  };
-}
-const hpackJs = createRequire(import.meta.url)('hpack.js') as HpackJs;
+import { hpackJs } from './testing/hpack-js.js';
 
 const hex = (dump: string): Buffer => Buffer.from(dump.replace(/\s+/g, ''), 'hex');
 const NO_LIMIT = 1 << 30;
