@@ -176,7 +176,7 @@ function handleStream(
   const fail = (status: GrpcStatusCode, message: string): void => {
     if (timer !== undefined) clearTimeout(timer);
     if (finished) {
-      stream.respond([]); // frees the stream's slot if a handler held it
+      stream.done(); // frees the stream's slot if a handler held it
       return;
     }
     finished = true;
@@ -351,7 +351,7 @@ function handleStream(
   const respond = (response: Uint8Array): void => {
     if (timer !== undefined) clearTimeout(timer);
     if (finished) {
-      stream.respond([]); // frees the slot the handler held
+      stream.done(); // frees the slot the handler held
       return;
     }
     finished = true;

@@ -107,13 +107,21 @@ export class H2Stream {
   }
 
   /**
+   * Says the work held for this stream (hold()) is over when it already has its answer or was
+   * aborted: frees its concurrency slot. Idempotent.
+   */
+  done(): void {
+    if (this.responded || this.aborted) this.connection.release(this);
+  }
+
+  /**
    * Sends the response and ends the stream: headers, then the body (if any) as flow control
    * allows, then trailers (if any). If the peer is still sending, RST_STREAM(NO_ERROR) follows
    * (RFC 9113 §8.1). Calling it again, or after an abort, only frees the stream's slot.
    */
   respond(headers: readonly HeaderField[], body?: Buffer, trailers?: readonly HeaderField[]): void {
     if (this.responded || this.aborted) {
-      this.connection.release(this);
+      this.done();
       return;
     }
     this.responded = true;
@@ -215,11 +223,6 @@ export class H2Connection {
       this.#hooks.onError(err, 'http2 connection');
     });
     socket.on('close', () => this.#onClose());
-  }
-
-  /** Streams (and handlers) holding a concurrency slot. */
-  get activeStreams(): number {
-    return this.#slots;
   }
 
   /** Streams holding a slot that wait on the peer: for more of the request, or for window. */

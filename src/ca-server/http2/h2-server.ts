@@ -59,11 +59,6 @@ export class H2Server {
     this.#server.on('tlsClientError', (err) => options.onError(err, 'tls handshake'));
   }
 
-  /** Open connections. */
-  get connections(): number {
-    return this.#connections.size;
-  }
-
   /** Starts listening; resolves with the bound address (port 0 picks a free one). */
   listen(port: number, host = '127.0.0.1'): Promise<AddressInfo> {
     return new Promise((resolve, reject) => {
