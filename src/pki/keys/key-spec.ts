@@ -95,17 +95,27 @@ const EC_CURVES: Record<string, { crv: NativeCurve; coordinate: number; spec: Ke
  * about 85 µs (it still checks the point is on the curve).
  */
 export function importSubjectPublicKeyInfo(der: Buffer, what: string): KeyObject {
+  let ec: EcPoint | undefined;
+  try {
+    ec = readEcPoint(der);
+  } catch (err) {
+    throw keyUnreadable(what, (err as Error).message, err);
+  }
+  return importKey(der, what, ec);
+}
+
+/** importSubjectPublicKeyInfo for a SubjectPublicKeyInfo whose EC point has been read already. */
+function importKey(der: Buffer, what: string, ec: EcPoint | undefined): KeyObject {
   let key: KeyObject;
   try {
-    const ec = readEcPoint(der);
     key =
       ec !== undefined
         ? createPublicKey({
             key: {
               kty: 'EC',
               crv: ec.curve,
-              x: ec.point.toString('base64url', 1, 1 + EC_CURVES[ec.oid]!.coordinate),
-              y: ec.point.toString('base64url', 1 + EC_CURVES[ec.oid]!.coordinate),
+              x: ec.point.toString('base64url', 1, 1 + ec.coordinate),
+              y: ec.point.toString('base64url', 1 + ec.coordinate),
             },
             format: 'jwk',
           })
@@ -158,7 +168,7 @@ export class PublicKeyInfo {
  * any other key is imported, which checks it. Throws KEY_INVALID or KEY_UNSUPPORTED.
  */
 export function readSubjectPublicKeyInfo(der: Buffer, what: string): PublicKeyInfo {
-  let ec: ReturnType<typeof readEcPoint>;
+  let ec: EcPoint | undefined;
   try {
     ec = readEcPoint(der);
   } catch (err) {
@@ -170,7 +180,7 @@ export function readSubjectPublicKeyInfo(der: Buffer, what: string): PublicKeyIn
       throw keyUnreadable(what, `the point is not on the curve ${ec.curve}`);
     return new PublicKeyInfo(der, ec.spec, { curve: ec.curve, point: ec.point }, what);
   }
-  const key = importSubjectPublicKeyInfo(der, what);
+  const key = importKey(der, what, ec);
   const spec = describeKey(key);
   return new PublicKeyInfo(
     der,
@@ -181,13 +191,19 @@ export function readSubjectPublicKeyInfo(der: Buffer, what: string): PublicKeyIn
   );
 }
 
+/** A P-256 or P-384 public key's curve, coordinate length, uncompressed point and spec. */
+interface EcPoint {
+  readonly curve: NativeCurve;
+  readonly coordinate: number;
+  readonly point: Buffer;
+  readonly spec: KeySpec;
+}
+
 /**
  * The curve and uncompressed point (SEC 1 §2.3.3: 0x04 ‖ X ‖ Y) of a P-256 or P-384
  * SubjectPublicKeyInfo; undefined for any other key or form, which takes OpenSSL's DER path.
  */
-function readEcPoint(
-  der: Buffer,
-): { oid: string; curve: NativeCurve; point: Buffer; spec: KeySpec } | undefined {
+function readEcPoint(der: Buffer): EcPoint | undefined {
   const r = new DerReader(der, 'subjectPublicKeyInfo');
   const outer = r.expect(Tag.SEQUENCE, '');
   r.finish();
@@ -197,13 +213,12 @@ function readEcPoint(
   inner.finish();
   const alg = DerReader.within(der, algNode, 'subjectPublicKeyInfo.algorithm');
   if (alg.readOid('algorithm') !== OID.ecPublicKey || alg.peekTag() !== Tag.OID) return undefined;
-  const curveOid = alg.readOid('namedCurve');
-  const curve = EC_CURVES[curveOid];
+  const curve = EC_CURVES[alg.readOid('namedCurve')];
   alg.finish();
   const p = point.bytes;
   if (curve === undefined || point.unusedBits !== 0 || p.length !== 1 + 2 * curve.coordinate || p[0] !== 4)
     return undefined;
-  return { oid: curveOid, curve: curve.crv, point: p, spec: curve.spec };
+  return { curve: curve.crv, coordinate: curve.coordinate, point: p, spec: curve.spec };
 }
 
 /** True when both keys (private or public) have the same public half. */
