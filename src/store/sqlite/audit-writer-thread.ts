@@ -1,21 +1,11 @@
 import { createRequire } from 'node:module';
+import type { AuditRecord } from '../../api/audit-record.js';
 import { Worker } from 'node:worker_threads';
 import { MeshcaError } from '../../errors/index.js';
 import { mapSqliteError } from './sqlite-errors.js';
 
-/** One audit row as the audit table stores it. */
-export interface AuditRow {
-  readonly serialNumber: string;
-  readonly identity: string;
-  readonly caller: string;
-  readonly clusterId: string;
-  readonly notBefore: string;
-  readonly notAfter: string;
-  readonly fingerprintSha256: string;
-  readonly issuer: string;
-  readonly issuedAt: string;
-  readonly issuedAtMs: number;
-}
+/** One audit row as the audit table stores it: the record and its issuedAt in ms, for range queries. */
+export type AuditRow = AuditRecord & { readonly issuedAtMs: number };
 
 /** The statements both the store's own connection and the writer thread run. */
 export const AUDIT_INSERT_SQL = `INSERT INTO audit (serial_number, identity, caller, cluster_id, not_before, not_after,

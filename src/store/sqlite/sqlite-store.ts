@@ -1103,16 +1103,5 @@ function migrate(db: Database.Database, file: string, clock: () => number): void
 
 /** The audit table's row for a record. */
 function auditRow(r: AuditRecord): AuditInsertRow {
-  return {
-    serialNumber: r.serialNumber,
-    identity: r.identity,
-    caller: r.caller,
-    clusterId: r.clusterId,
-    notBefore: r.notBefore,
-    notAfter: r.notAfter,
-    fingerprintSha256: r.fingerprintSha256,
-    issuer: r.issuer,
-    issuedAt: r.issuedAt,
-    issuedAtMs: Date.parse(r.issuedAt),
-  };
+  return { ...r, issuedAtMs: Date.parse(r.issuedAt) };
 }
