@@ -1251,6 +1251,48 @@ describe('H2Server: limits and shutdown', () => {
   });
 });
 
+describe('H2Server: TLS 1.2 cipher suites (RFC 9113 §9.2.2)', () => {
+  // The test server's certificate is ECDSA P-256, so each refused suite here could otherwise be
+  // negotiated: the handshake fails on the cipher list, not on the key type.
+  it.each(['ECDHE-ECDSA-AES128-SHA256', 'ECDHE-ECDSA-AES256-SHA', 'ECDHE-ECDSA-AES128-SHA'])(
+    'refuses a TLS 1.2 client that offers only the blocklisted %s',
+    async (cipher) => {
+      const h = await start();
+      await expect(h.connect({ maxVersion: 'TLSv1.2', ciphers: cipher })).rejects.toThrow(
+        /alert handshake failure/,
+      );
+    },
+  );
+
+  it('still refuses a blocklisted suite after setSecureContext() (a serving certificate rotation)', async () => {
+    const h = await start();
+    h.server.setSecureContext({ key: material.serverKey, cert: material.serverCert });
+    await expect(h.connect({ maxVersion: 'TLSv1.2', ciphers: 'ECDHE-ECDSA-AES128-SHA256' })).rejects.toThrow(
+      /alert handshake failure/,
+    );
+    const c = await h.connect({ maxVersion: 'TLSv1.2', ciphers: 'ECDHE-ECDSA-AES128-GCM-SHA256' });
+    await c.handshake();
+    c.send(...request(1));
+    expect(await c.untilStreamEnd(1)).toEqual(echoed(1));
+  });
+
+  it.each([
+    'ECDHE-ECDSA-AES128-GCM-SHA256',
+    'ECDHE-ECDSA-AES256-GCM-SHA384',
+    'ECDHE-ECDSA-CHACHA20-POLY1305',
+  ])('serves a TLS 1.2 client that offers only %s', async (cipher) => {
+    const h = await start();
+    const c = await h.connect({ maxVersion: 'TLSv1.2', ciphers: cipher });
+    expect({ protocol: c.socket.getProtocol(), cipher: c.socket.getCipher().name }).toEqual({
+      protocol: 'TLSv1.2',
+      cipher,
+    });
+    await c.handshake();
+    c.send(...request(1));
+    expect(await c.untilStreamEnd(1)).toEqual(echoed(1));
+  });
+});
+
 describe('H2Server: random frames', () => {
   const TOKEN = Buffer.from('fuzz-end');
   const validBlock = encodeHeaderBlock(requestFields());

@@ -2,6 +2,21 @@ import type { AddressInfo } from 'node:net';
 import tls from 'node:tls';
 import { H2Connection, type H2Limits, type H2Stream } from './h2-connection.js';
 
+/**
+ * TLS 1.2 cipher suites: ephemeral ECDHE with an AEAD cipher only, none of RFC 9113 Appendix A's
+ * blocklist (§9.2.2). Node's default list also has CBC suites (ECDHE-*-AES*-SHA*, and through
+ * HIGH the static-RSA ones), which an HTTP/2 server must not negotiate. TLS 1.3 suites are all
+ * AEAD and keep OpenSSL's defaults (none are named here).
+ */
+const TLS12_CIPHERS = [
+  'ECDHE-ECDSA-AES128-GCM-SHA256',
+  'ECDHE-RSA-AES128-GCM-SHA256',
+  'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305',
+  'ECDHE-RSA-CHACHA20-POLY1305',
+].join(':');
+
 /** Options of an H2Server. */
 export interface H2ServerOptions {
   /** TLS material; requestCert asks for a client certificate (verified against `ca`, never required). */
@@ -22,7 +37,7 @@ export interface H2ServerOptions {
   readonly onError: (err: unknown, context: string) => void;
 }
 
-/** An HTTP/2 server over TLS 1.2+ with ALPN h2 only, built on H2Connection. */
+/** An HTTP/2 server over TLS 1.2+ (ECDHE + AEAD suites only) with ALPN h2 only, built on H2Connection. */
 export class H2Server {
   readonly #server: tls.Server;
   readonly #connections = new Set<H2Connection>();
@@ -37,6 +52,7 @@ export class H2Server {
       requestCert: options.tls.requestCert ?? false,
       rejectUnauthorized: false,
       minVersion: 'TLSv1.2',
+      ciphers: TLS12_CIPHERS,
       ALPNProtocols: ['h2'],
       handshakeTimeout: options.handshakeTimeoutMs,
     });
@@ -72,7 +88,9 @@ export class H2Server {
 
   /** New handshakes use this key and certificate; open connections keep theirs. */
   setSecureContext(context: { key: string | Buffer; cert: string | Buffer; ca?: string | Buffer }): void {
-    this.#server.setSecureContext(context);
+    // tls.Server.setSecureContext builds the new context from these options alone: the cipher
+    // list and minimum version would otherwise fall back to Node's defaults.
+    this.#server.setSecureContext({ ...context, minVersion: 'TLSv1.2', ciphers: TLS12_CIPHERS });
   }
 
   /**
