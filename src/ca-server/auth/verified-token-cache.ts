@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /**
  * A bounded LRU of tokens already verified, keyed by the SHA-256 of the token (the token itself
@@ -12,7 +12,8 @@ export class VerifiedTokenCache<T> {
 
   /** The hash a token is cached under. */
   static keyOf(token: string): string {
-    return createHash('sha256').update(token).digest('base64url');
+    // The one-shot hash (Node ≥ 20.12) makes no Hash object: about 1 µs less per request.
+    return hash('sha256', token, 'base64url');
   }
 
   /** The cached value for a token key, if present and not expired at `nowMs`. */
