@@ -1,4 +1,4 @@
-import { createHash, type KeyObject } from 'node:crypto';
+import { hash, type KeyObject } from 'node:crypto';
 import { MeshcaError, isMeshcaError } from '../../errors/index.js';
 import { DerReader } from '../der/der-reader.js';
 import { Tag } from '../der/der-writer.js';
@@ -300,7 +300,7 @@ class ParsedCertificate implements Certificate {
   }
 
   get fingerprintSha256(): string {
-    return (this.lazyFingerprint ??= createHash('sha256').update(this.der).digest('hex'));
+    return (this.lazyFingerprint ??= hash('sha256', this.der, 'hex'));
   }
 
   get selfSigned(): boolean {

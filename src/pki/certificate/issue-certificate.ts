@@ -1,4 +1,4 @@
-import { createHash, randomBytes as cryptoRandomBytes, type KeyObject } from 'node:crypto';
+import { hash, randomBytes as cryptoRandomBytes, type KeyObject } from 'node:crypto';
 import { MeshcaError } from '../../errors/index.js';
 import { DerReader } from '../der/der-reader.js';
 import {
@@ -89,7 +89,7 @@ export function keyIdentifier(spki: Buffer): Buffer {
   const inner = DerReader.within(spki, seq, 'subjectPublicKeyInfo');
   inner.expect(Tag.SEQUENCE, 'algorithm');
   const { bytes } = inner.readBitString('subjectPublicKey');
-  return createHash('sha1').update(bytes).digest();
+  return hash('sha1', bytes, 'buffer');
 }
 
 /** A random positive serial number of SERIAL_OCTETS octets whose top octet keeps the DER INTEGER minimal and positive. */
