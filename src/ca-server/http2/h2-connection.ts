@@ -160,6 +160,8 @@ const FIELD_NAME = /^:?[!#$%&'*+\-.^_`|~0-9a-z]+$/;
 const BAD_VALUE = /[\0\r\n]|^[ \t]|[ \t]$/;
 /** Our connection-level receive window: raised once, then topped up as data is read. */
 const CONNECTION_WINDOW = 1 << 20;
+/** Runs of client stream ids skipped over (never opened) that a connection remembers. */
+const MAX_SKIPPED_RANGES = 64;
 
 /** The server side of one HTTP/2 connection over an established TLS socket with ALPN h2. */
 export class H2Connection {
@@ -171,6 +173,20 @@ export class H2Connection {
   #prefaceSeen = false;
   #settingsSeen = false;
   #lastStreamId = 0;
+  /**
+   * Odd stream ids below #lastStreamId that the client skipped over, as [first, last] runs, oldest
+   * first: never opened, so closed by the first use of a higher id (RFC 9113 §5.1.1). A client
+   * opens its streams in order, so this is normally empty; one that leaves more than
+   * MAX_SKIPPED_RANGES gaps has its oldest forgotten, and frames on those ids are then dropped like
+   * frames on streams closed by RST_STREAM (as nghttp2 does for every lower id).
+   */
+  readonly #skipped: [number, number][] = [];
+  /**
+   * The most recent streams closed by END_STREAM both ways, without a RST_STREAM (at most
+   * maxConcurrentStreams, the closed streams nghttp2 1.61 retains on a server): the client ended
+   * them itself, so a DATA or HEADERS frame on one is its error, not a frame in flight.
+   */
+  readonly #endedBothWays = new Set<number>();
   #slots = 0;
   #emptyFrames = 0;
   #continuation: { streamId: number; flags: number; chunks: Buffer[]; size: number } | undefined;
@@ -399,12 +415,13 @@ export class H2Connection {
     if (payload.length === 0 && !endStream) this.#countEmpty('DATA');
     const stream = this.#streams.get(streamId);
     if (stream === undefined) {
-      if (streamId > this.#lastStreamId)
+      if (this.#neverOpened(streamId))
         throw new ConnectionError(
           H2Error.PROTOCOL_ERROR,
           `DATA on stream ${streamId}, which was never opened`,
         );
-      return; // a stream already closed or reset by us: frames in flight are dropped
+      this.#onClosedStream(streamId);
+      return;
     }
     if (stream.remoteEnded) {
       this.#resetStream(stream, H2Error.STREAM_CLOSED);
@@ -492,7 +509,21 @@ export class H2Connection {
     }
     if (streamId % 2 === 0)
       throw new ConnectionError(H2Error.PROTOCOL_ERROR, `stream ${streamId} is even; client streams are odd`);
-    if (streamId <= this.#lastStreamId) return; // trailers of a stream we already closed or reset
+    if (streamId <= this.#lastStreamId) {
+      if (this.#neverOpened(streamId))
+        throw new ConnectionError(
+          H2Error.PROTOCOL_ERROR,
+          `HEADERS on stream ${streamId}, which was never opened and is lower than stream ${this.#lastStreamId} already opened; new stream ids must increase (RFC 9113 §5.1.1)`,
+        );
+      // Trailers of a closed stream; the block was decoded above, so HPACK stays in step.
+      this.#onClosedStream(streamId);
+      return;
+    }
+    const next = this.#lastStreamId === 0 ? 1 : this.#lastStreamId + 2;
+    if (streamId > next) {
+      this.#skipped.push([next, streamId - 2]);
+      if (this.#skipped.length > MAX_SKIPPED_RANGES) this.#skipped.shift();
+    }
     this.#lastStreamId = streamId;
     if (this.#goingAway) {
       this.#write(rstStreamFrame(streamId, H2Error.REFUSED_STREAM));
@@ -527,6 +558,32 @@ export class H2Connection {
     if (endStream && !stream.responded && !stream.aborted) stream.onend?.();
   }
 
+  /**
+   * True for a client stream id never opened: above every id used (idle), or one the client
+   * skipped (closed by §5.1.1, but the client knows it never sent there): any frame on either but
+   * PRIORITY is a connection error PROTOCOL_ERROR (§5.1).
+   */
+  #neverOpened(streamId: number): boolean {
+    if (streamId > this.#lastStreamId) return true;
+    for (const [first, last] of this.#skipped) if (streamId >= first && streamId <= last) return true;
+    return false;
+  }
+
+  /**
+   * DATA or HEADERS on a closed client stream (RFC 9113 §5.1 "closed", §6.1), after the minimal
+   * processing §5.1 asks for (the connection window is counted, a header block decoded).
+   * Ended both ways: the client ended it itself, so nothing can be in flight; §6.1's stream error
+   * STREAM_CLOSED, once (the stream is then closed by our reset). nghttp2 1.61 (Node 20's) makes
+   * this a connection error STREAM_CLOSED, which §5.1 allows; the stream error spares the other
+   * streams, as DATA after END_STREAM on a stream still open does.
+   * Closed by a RST_STREAM (ours, or the client's): the client may have sent frames before it saw
+   * ours, so they are dropped. As in nghttp2, without a timer (§5.1: SHOULD NOT use timers): for
+   * the whole connection, and likewise for a stream that has left #endedBothWays.
+   */
+  #onClosedStream(streamId: number): void {
+    if (this.#endedBothWays.delete(streamId)) this.#write(rstStreamFrame(streamId, H2Error.STREAM_CLOSED));
+  }
+
   #onRstStream(streamId: number, payload: Buffer): void {
     if (streamId === 0) throw new ConnectionError(H2Error.PROTOCOL_ERROR, 'RST_STREAM on stream 0');
     if (payload.length !== 4)
@@ -534,7 +591,7 @@ export class H2Connection {
         H2Error.FRAME_SIZE_ERROR,
         `a RST_STREAM frame of ${payload.length} octets; it must be 4`,
       );
-    if (streamId > this.#lastStreamId)
+    if (this.#neverOpened(streamId))
       throw new ConnectionError(
         H2Error.PROTOCOL_ERROR,
         `RST_STREAM on stream ${streamId}, which was never opened`,
@@ -615,7 +672,7 @@ export class H2Connection {
       this.#sendBlocked();
       return;
     }
-    if (streamId > this.#lastStreamId)
+    if (this.#neverOpened(streamId))
       throw new ConnectionError(
         H2Error.PROTOCOL_ERROR,
         `WINDOW_UPDATE on stream ${streamId}, which was never opened`,
@@ -709,6 +766,12 @@ export class H2Connection {
   /** Our side of the stream is done: free its slot, and reset it if the peer is still sending. */
   #finishLocal(stream: H2Stream): void {
     if (!stream.remoteEnded) this.#write(rstStreamFrame(stream.id, H2Error.NO_ERROR));
+    else {
+      // Closed by END_STREAM both ways (see #onClosedStream).
+      this.#endedBothWays.add(stream.id);
+      if (this.#endedBothWays.size > this.#limits.maxConcurrentStreams)
+        this.#endedBothWays.delete(this.#endedBothWays.values().next().value as number);
+    }
     this.#forget(stream);
   }
 

@@ -550,6 +550,41 @@ describe('H2Server: connection errors (and a client GOAWAY) end the connection w
       code: H2Error.PROTOCOL_ERROR,
       debug: /DATA on stream 5, which was never opened/,
     },
+    ...(
+      [
+        ['DATA', data(3, 'x')],
+        ['RST_STREAM', rstStreamFrame(3, H2Error.CANCEL)],
+        ['WINDOW_UPDATE', windowUpdateFrame(3, 100)],
+      ] as const
+    ).map(([what, late]) => ({
+      name: `${what} on a stream the client skipped (opened 5, never 3) is a PROTOCOL_ERROR`,
+      frames: [headers(5, encodeHeaderBlock(requestFields())), late],
+      lastStreamId: 5,
+      code: H2Error.PROTOCOL_ERROR,
+      debug: new RegExp(`^${what} on stream 3, which was never opened$`),
+    })),
+    {
+      name: 'HEADERS opening a stream lower than one already opened (5, then 3) is a PROTOCOL_ERROR',
+      frames: [
+        headers(5, encodeHeaderBlock(requestFields())),
+        headers(3, encodeHeaderBlock(requestFields()), Flag.END_HEADERS | Flag.END_STREAM),
+      ],
+      lastStreamId: 5,
+      code: H2Error.PROTOCOL_ERROR,
+      debug:
+        /^HEADERS on stream 3, which was never opened and is lower than stream 5 already opened; new stream ids must increase \(RFC 9113 §5\.1\.1\)$/,
+    },
+    {
+      name: 'HEADERS on stream 1 after the client opened 3 first is a PROTOCOL_ERROR',
+      frames: [
+        headers(3, encodeHeaderBlock(requestFields())),
+        frame(FrameType.HEADERS, 0, 1, encodeHeaderBlock(requestFields())),
+        frame(FrameType.CONTINUATION, Flag.END_HEADERS, 1),
+      ],
+      lastStreamId: 3,
+      code: H2Error.PROTOCOL_ERROR,
+      debug: /^HEADERS on stream 1, which was never opened and is lower than stream 3 already opened/,
+    },
     {
       name: 'RST_STREAM on a stream that was never opened is a PROTOCOL_ERROR',
       frames: [rstStreamFrame(5, H2Error.CANCEL)],
@@ -848,6 +883,120 @@ describe('H2Server: stream errors leave the connection usable', () => {
     c.send(data(1, 'late', Flag.END_STREAM), windowUpdateFrame(1, 10), ...request(3));
     expect(await c.untilStreamEnd(3)).toEqual(echoed(3));
   });
+});
+
+describe('H2Server: frames on closed streams (RFC 9113 §5.1, §6.1)', () => {
+  const trailers = (stream: number): Buffer =>
+    headers(stream, encodeHeaderBlock([['x-trailer', '1']]), Flag.END_HEADERS | Flag.END_STREAM);
+  const lateCases: { name: string; late: () => Buffer }[] = [
+    { name: 'DATA', late: () => data(1, 'late') },
+    { name: 'DATA with END_STREAM', late: () => data(1, 'late', Flag.END_STREAM) },
+    { name: 'an empty DATA with END_STREAM', late: () => data(1, '', Flag.END_STREAM) },
+    { name: 'HEADERS (trailers)', late: () => trailers(1) },
+  ];
+
+  it.each(lateCases)(
+    '$name on a stream both sides ended gets RST_STREAM STREAM_CLOSED once, and the connection goes on',
+    async ({ late }) => {
+      const h = await start();
+      const c = await h.connect();
+      await c.handshake();
+      c.send(...request(1));
+      expect(await c.untilStreamEnd(1)).toEqual(echoed(1));
+      c.send(late());
+      expect(await c.barrier()).toEqual([{ frame: 'RST_STREAM', stream: 1, code: H2Error.STREAM_CLOSED }]);
+      // The RST_STREAM closed it as reset: a second late frame is dropped, not answered again.
+      c.send(late());
+      expect(await c.barrier()).toEqual([]);
+      c.send(...request(3, 'still here'));
+      expect(await c.untilStreamEnd(3)).toEqual(echoed(3, 'still here'));
+      expect(h.seen.map((s) => s.id)).toEqual([1, 3]);
+    },
+  );
+
+  it('counts DATA on a closed stream against the connection window (RFC 9113 §6.9)', async () => {
+    const h = await start();
+    const c = await h.connect();
+    await c.handshake();
+    c.send(...request(1, ''));
+    expect(await c.untilStreamEnd(1)).toEqual(echoed(1, ''));
+    // Half the 1 MiB connection window, all of it on the closed stream: the server tops the
+    // window up exactly as if a live stream had read it.
+    c.send(...Array.from({ length: 32 }, () => data(1, Buffer.alloc(16_384))));
+    expect(await c.barrier()).toEqual([
+      { frame: 'RST_STREAM', stream: 1, code: H2Error.STREAM_CLOSED },
+      { frame: 'WINDOW_UPDATE', stream: 0, increment: 32 * 16_384 },
+    ]);
+  });
+
+  it('remembers only the last maxConcurrentStreams streams ended both ways (as nghttp2 retains them)', async () => {
+    const h = await start({ maxConcurrentStreams: 2 });
+    const c = await h.connect();
+    await c.handshake([], h.limits);
+    for (const id of [1, 3, 5]) {
+      c.send(...request(id));
+      expect(await c.untilStreamEnd(id)).toEqual(echoed(id));
+    }
+    c.send(data(1, 'late'), data(3, 'late'), data(5, 'late'));
+    expect(await c.barrier()).toEqual([
+      { frame: 'RST_STREAM', stream: 3, code: H2Error.STREAM_CLOSED },
+      { frame: 'RST_STREAM', stream: 5, code: H2Error.STREAM_CLOSED },
+    ]);
+  });
+
+  const graceCases: {
+    name: string;
+    limits?: Partial<H2Limits>;
+    frames: () => Buffer[];
+    answer: Seen[];
+    late: () => Buffer[];
+  }[] = [
+    {
+      name: 'a stream the server answered early and reset with NO_ERROR',
+      frames: () => [headers(1, encodeHeaderBlock(requestFields([['x-early', '3']]))), data(1, 'go')],
+      answer: [
+        { frame: 'HEADERS', stream: 1, end: false, fields: [[':status', '200']] },
+        { frame: 'DATA', stream: 1, end: false, data: 'abc' },
+        { frame: 'HEADERS', stream: 1, end: true, fields: [['x-echo', 'done']] },
+        { frame: 'RST_STREAM', stream: 1, code: H2Error.NO_ERROR },
+      ],
+      late: () => [data(1, 'more'), data(1, 'end', Flag.END_STREAM), trailers(1)],
+    },
+    {
+      name: 'a stream refused with REFUSED_STREAM',
+      limits: { maxConcurrentStreams: 1 },
+      frames: () => [
+        headers(
+          1,
+          encodeHeaderBlock(requestFields([['x-mode', 'hold']])),
+          Flag.END_HEADERS | Flag.END_STREAM,
+        ),
+        headers(3, encodeHeaderBlock(requestFields())),
+      ],
+      answer: [{ frame: 'RST_STREAM', stream: 3, code: H2Error.REFUSED_STREAM }],
+      late: () => [data(3, 'body'), data(3, 'end', Flag.END_STREAM), trailers(3)],
+    },
+    {
+      name: 'a stream the server reset for a stream error',
+      frames: () => [headers(1, encodeHeaderBlock(requestFields())), windowUpdateFrame(1, 0)],
+      answer: [{ frame: 'RST_STREAM', stream: 1, code: H2Error.PROTOCOL_ERROR }],
+      late: () => [data(1, 'body'), data(1, 'end', Flag.END_STREAM), trailers(1)],
+    },
+  ];
+
+  it.each(graceCases)(
+    'drops DATA and HEADERS the client had in flight on $name',
+    async ({ limits, frames, answer, late }) => {
+      const h = await start(limits);
+      const c = await h.connect();
+      await c.handshake([], h.limits);
+      c.send(...frames());
+      expect(await c.barrier()).toEqual(answer);
+      c.send(...late());
+      expect(await c.barrier()).toEqual([]);
+      expect(h.errors).toEqual([]);
+    },
+  );
 });
 
 describe('H2Server: flow control of what the server sends', () => {
