@@ -167,6 +167,9 @@ const MAX_SKIPPED_RANGES = 64;
 export class H2Connection {
   readonly #limits: H2Limits;
   readonly #hooks: H2ConnectionHooks;
+  // Our SETTINGS never carry HEADER_TABLE_SIZE, so the decoder's limit is 4096 for the whole
+  // connection and RFC 7541 §4.2's "size update first after the setting is lowered" never arises;
+  // a size update above 4096 or after a field is a COMPRESSION_ERROR (HpackDecoder.decode).
   readonly #decoder = new HpackDecoder();
   readonly #streams = new Map<number, H2Stream>();
   #buffer: Buffer | undefined;

@@ -464,6 +464,14 @@ describe('H2Server: well-formed exchanges', () => {
       ],
       body: Array.from({ length: 40 }, (_, i) => `${i},`).join(''),
     },
+    {
+      name: 'HPACK dynamic table size updates (to 0, then back to 4096) at the start of the header block are accepted',
+      frames: () => [
+        headers(1, Buffer.concat([Buffer.from([0x20, 0x3f, 0xe1, 0x1f]), block])),
+        data(1, 'resized', Flag.END_STREAM),
+      ],
+      body: 'resized',
+    },
   ];
 
   it.each(cases)('$name', async ({ frames, body }) => {
@@ -712,6 +720,30 @@ describe('H2Server: connection errors (and a client GOAWAY) end the connection w
       ],
       code: H2Error.PROTOCOL_ERROR,
       debug: /stream 1 depends on itself/,
+    },
+    {
+      // 0x3f 0xe2 0x1f: a size update to 4097; we never send SETTINGS_HEADER_TABLE_SIZE, so 4096 holds.
+      name: 'an HPACK dynamic table size update above 4096 is a COMPRESSION_ERROR (RFC 7541 §6.3)',
+      frames: [
+        headers(1, Buffer.concat([Buffer.from([0x3f, 0xe2, 0x1f]), encodeHeaderBlock(requestFields())])),
+      ],
+      code: H2Error.COMPRESSION_ERROR,
+      debug: /^dynamic table size update to 4097 at octet 0 exceeds our SETTINGS_HEADER_TABLE_SIZE 4096$/,
+    },
+    {
+      name: 'an HPACK dynamic table size update after a header field is a COMPRESSION_ERROR (RFC 7541 §4.2)',
+      frames: [headers(1, Buffer.concat([encodeHeaderBlock(requestFields()), Buffer.from([0x20])]))],
+      code: H2Error.COMPRESSION_ERROR,
+      debug: /^dynamic table size update at octet \d+ after a header field \(RFC 7541 §4\.2\)$/,
+    },
+    {
+      name: 'an HPACK size update opening a CONTINUATION frame is still inside the header block: a COMPRESSION_ERROR',
+      frames: [
+        frame(FrameType.HEADERS, 0, 1, encodeHeaderBlock(requestFields())),
+        frame(FrameType.CONTINUATION, Flag.END_HEADERS, 1, Buffer.from([0x20])),
+      ],
+      code: H2Error.COMPRESSION_ERROR,
+      debug: /^dynamic table size update at octet \d+ after a header field/,
     },
     {
       name: 'a header block that is not valid HPACK is a COMPRESSION_ERROR',
