@@ -74,6 +74,31 @@ describe('the signing worker pool', () => {
     expect(root!.selfSigned).toBe(true);
   });
 
+  it('sends the CSRs of one event-loop turn to a worker in one message', async () => {
+    const { keyPair } = ca('A');
+    const started: Worker[] = [];
+    const p = pool({ started });
+    const worker = started[0]!;
+    const posted: unknown[] = [];
+    const post = worker.postMessage.bind(worker);
+    worker.postMessage = (message: unknown) => {
+      posted.push(message);
+      post(message);
+    };
+    const jobs = [job(), job(), job({ csrPem: 'hello' }), job(), job()];
+    const results = await Promise.allSettled(jobs.map((j) => p.sign(j, { keyPair })));
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+    const serials = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value!.serialNumber] : []));
+    expect(new Set(serials).size).toBe(4);
+    // One message: the CA first, then the five jobs in order.
+    expect(posted).toHaveLength(1);
+    const batch = posted[0] as { type: string }[];
+    expect(batch.map((m) => m.type)).toEqual(['authority', 'sign', 'sign', 'sign', 'sign', 'sign']);
+    // A later turn is a message of its own.
+    await p.sign(job(), { keyPair });
+    expect(posted).toHaveLength(2);
+  });
+
   it('checks the CSR and answers undefined when no CA is given', async () => {
     await expect(pool().sign(job(), undefined)).resolves.toBeUndefined();
   });

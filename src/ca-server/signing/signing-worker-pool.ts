@@ -35,6 +35,8 @@ interface Slot {
   /** Ids of the CAs this worker holds, oldest first (the worker mirrors this list). */
   loaded: number[];
   inFlight: Map<number, { resolve: (leaf: SignedLeaf | undefined) => void; reject: (err: Error) => void }>;
+  /** Messages of this turn of the event loop, posted together at its end (see #post). */
+  outbox: ToSigningWorker[];
 }
 
 /** CAs a worker keeps: the current one and a few before it, for requests still in flight. */
@@ -164,8 +166,22 @@ export class SigningWorkerPool {
     return id;
   }
 
+  /**
+   * Queues a message; the messages of one turn of the event loop go to the worker as one array,
+   * posted from setImmediate, after every socket read of that turn (a microtask would run after
+   * each read's callback and batch nothing when each connection carries one call). Each
+   * postMessage costs a structured clone and a wake-up of the other thread (an eventfd write, an
+   * inter-processor interrupt on a VM). Order is kept, so a CA still arrives before its jobs.
+   */
   #post(slot: Slot, message: ToSigningWorker): void {
-    slot.worker.postMessage(message);
+    slot.outbox.push(message);
+    if (slot.outbox.length === 1) {
+      setImmediate(() => {
+        const batch = slot.outbox;
+        slot.outbox = [];
+        if (batch.length > 0) slot.worker.postMessage(batch);
+      });
+    }
   }
 
   #start(): Slot {
@@ -181,7 +197,7 @@ export class SigningWorkerPool {
           resourceLimits: WORKER_LIMITS,
         })
       : new Worker(new URL('./signing-worker.js', here), { workerData: data, resourceLimits: WORKER_LIMITS });
-    const slot: Slot = { worker, loaded: [], inFlight: new Map() };
+    const slot: Slot = { worker, loaded: [], inFlight: new Map(), outbox: [] };
     worker.on('message', (answer: FromSigningWorker) => {
       const pending = slot.inFlight.get(answer.jobId);
       if (pending === undefined) return;

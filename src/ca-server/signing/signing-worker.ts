@@ -11,7 +11,7 @@ import {
 } from './signing-job.js';
 import type { KeyPolicy } from './workload-csr-policy.js';
 
-/** Messages from the pool to a signing worker. */
+/** Messages from the pool to a signing worker (they travel as arrays, a turn of the event loop each). */
 export type ToSigningWorker =
   | {
       readonly type: 'authority';
@@ -27,7 +27,7 @@ export type ToSigningWorker =
       readonly job: SigningJob;
     };
 
-/** Messages from a signing worker to the pool. */
+/** Messages from a signing worker to the pool: one per job, as soon as it is answered. */
 export type FromSigningWorker =
   | { readonly jobId: number; readonly ok: true; readonly leaf: SignedLeaf | null }
   | { readonly jobId: number; readonly ok: false; readonly error: SerializedError };
@@ -43,7 +43,7 @@ export interface SigningWorkerData {
  */
 export function serveSigningWorker(port: MessagePort, data: SigningWorkerData): void {
   const authorities = new Map<number, CaIssuer | MeshcaError>();
-  port.on('message', (message: ToSigningWorker) => {
+  const handle = (message: ToSigningWorker): FromSigningWorker | undefined => {
     if (message.type === 'authority') {
       try {
         authorities.set(
@@ -54,11 +54,11 @@ export function serveSigningWorker(port: MessagePort, data: SigningWorkerData): 
         // Kept so each job for this CA fails with the reason instead of a generic one.
         authorities.set(message.id, toMeshcaError(err));
       }
-      return;
+      return undefined;
     }
     if (message.type === 'forget') {
       authorities.delete(message.id);
-      return;
+      return undefined;
     }
     try {
       let issuer: CaIssuer | undefined;
@@ -70,15 +70,17 @@ export function serveSigningWorker(port: MessagePort, data: SigningWorkerData): 
         issuer = loaded;
       }
       const leaf = runSigningJob(message.job, data.policy, issuer);
-      const answer: FromSigningWorker = { jobId: message.jobId, ok: true, leaf: leaf ?? null };
-      port.postMessage(answer);
+      return { jobId: message.jobId, ok: true, leaf: leaf ?? null };
     } catch (err) {
-      const answer: FromSigningWorker = {
-        jobId: message.jobId,
-        ok: false,
-        error: serializeError(toMeshcaError(err)),
-      };
-      port.postMessage(answer);
+      return { jobId: message.jobId, ok: false, error: serializeError(toMeshcaError(err)) };
+    }
+  };
+  // The pool posts the messages of one event-loop turn as an array. Each answer goes back as
+  // soon as it is ready, so the main thread writes it while the next CSR is signed here.
+  port.on('message', (batch: ToSigningWorker[]) => {
+    for (const message of batch) {
+      const answer = handle(message);
+      if (answer !== undefined) port.postMessage(answer);
     }
   });
 }
