@@ -16,8 +16,12 @@ export interface SigningJob {
 
 /** A signed leaf as plain data, so it crosses a thread boundary. */
 export interface SignedLeaf {
-  /** [leaf, intermediates…, roots…] as PEM. */
-  readonly chain: string[];
+  /**
+   * The leaf as PEM. The rest of the chain (intermediates, roots) is the signing CA's own and is
+   * added by the caller from its copy of that CA, so it does not cross the thread boundary (and
+   * is not copied) per certificate.
+   */
+  readonly leafPem: string;
   readonly serialNumber: string;
   readonly notBefore: string;
   readonly notAfter: string;
@@ -59,7 +63,7 @@ export function runSigningJob(
   });
   const leaf = result.certificate;
   return {
-    chain: [leaf.pem, ...result.chain.map((c) => c.pem), ...result.ca.map((c) => c.pem)],
+    leafPem: leaf.pem,
     serialNumber: leaf.serialNumber,
     notBefore: leaf.notBefore.toISOString(),
     notAfter: leaf.notAfter.toISOString(),

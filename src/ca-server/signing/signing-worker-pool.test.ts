@@ -65,13 +65,14 @@ describe('the signing worker pool', () => {
     const { keyPair, issuer } = ca('A');
     const leaf = await pool().sign(job(), { keyPair });
     expect(leaf).toBeDefined();
-    const [cert, int, root] = leaf!.chain.map((p) => parseCertificates(p)[0]!);
-    expect(cert!.issuerString).toBe(issuer.certificate.subjectString);
-    expect(cert!.sans.uris).toEqual([ID]);
-    expect(cert!.serialNumber).toBe(leaf!.serialNumber);
-    expect(cert!.fingerprintSha256).toBe(leaf!.fingerprintSha256);
-    expect(int!.fingerprintSha256).toBe(issuer.certificate.fingerprintSha256);
-    expect(root!.selfSigned).toBe(true);
+    // The leaf alone: the CA's own certificates are added by the caller.
+    const certs = parseCertificates(leaf!.leafPem);
+    expect(certs).toHaveLength(1);
+    const cert = certs[0]!;
+    expect(cert.issuerString).toBe(issuer.certificate.subjectString);
+    expect(cert.sans.uris).toEqual([ID]);
+    expect(cert.serialNumber).toBe(leaf!.serialNumber);
+    expect(cert.fingerprintSha256).toBe(leaf!.fingerprintSha256);
   });
 
   it('sends the CSRs of one event-loop turn to a worker in one message', async () => {
@@ -161,8 +162,15 @@ describe('the signing worker pool', () => {
     authority = { ready: true, issuer: b.issuer, keyPair: b.keyPair, name: 'Issuer/b' };
     const second = sign(request());
     const issuerOf = (chain: string[]): string => parseCertificates(chain[0]!)[0]!.issuerString;
-    expect(issuerOf(await first)).toBe(a.issuer.certificate.subjectString);
-    expect(issuerOf(await second)).toBe(b.issuer.certificate.subjectString);
+    const chainA = await first;
+    const chainB = await second;
+    expect(issuerOf(chainA)).toBe(a.issuer.certificate.subjectString);
+    expect(issuerOf(chainB)).toBe(b.issuer.certificate.subjectString);
+    // Each answer ends with the intermediate and root of the CA that signed its leaf.
+    const fingerprints = (chain: string[]): string[] =>
+      chain.map((p) => parseCertificates(p)[0]!.fingerprintSha256);
+    expect(fingerprints(chainA).slice(1)).toEqual([...a.issuer.chain, ...a.issuer.ca].map((c) => c.fingerprintSha256));
+    expect(fingerprints(chainB).slice(1)).toEqual([...b.issuer.chain, ...b.issuer.ca].map((c) => c.fingerprintSha256));
     expect(audit.sort()).toEqual(['Issuer/a', 'Issuer/b']);
   });
 
@@ -171,13 +179,13 @@ describe('the signing worker pool', () => {
     const cas = Array.from({ length: 6 }, (_, i) => ca(`CA${i}`));
     const answers = await Promise.all(cas.map((c) => p.sign(job(), { keyPair: c.keyPair })));
     answers.forEach((leaf, i) => {
-      expect(parseCertificates(leaf!.chain[0]!)[0]!.issuerString).toBe(
+      expect(parseCertificates(leaf!.leafPem)[0]!.issuerString).toBe(
         cas[i]!.issuer.certificate.subjectString,
       );
     });
     // The first CA was forgotten by the worker; asking again sends it once more.
     const again = await p.sign(job(), { keyPair: cas[0]!.keyPair });
-    expect(parseCertificates(again!.chain[0]!)[0]!.issuerString).toBe(
+    expect(parseCertificates(again!.leafPem)[0]!.issuerString).toBe(
       cas[0]!.issuer.certificate.subjectString,
     );
   });

@@ -94,6 +94,8 @@ export function createWorkloadSigner(options: WorkloadSignerOptions): Signer {
       issuer: authority.name,
       issuedAt: new Date(request.now).toISOString(),
     });
-    return leaf.chain;
+    // The CA the request started with: the worker signed with the same key pair.
+    const issuer = authority.issuer;
+    return [leaf.leafPem, ...issuer.chain.map((c) => c.pem), ...issuer.ca.map((c) => c.pem)];
   };
 }
