@@ -1474,6 +1474,65 @@ describe('H2Server: TLS 1.2 cipher suites (RFC 9113 §9.2.2)', () => {
   });
 });
 
+describe('H2Server: TLS 1.2 renegotiation (RFC 9113 §9.2.1)', () => {
+  /**
+   * Asks for a TLS 1.2 renegotiation on `c` and resolves with how it ended: 'renegotiated' when the
+   * new handshake completed, else the client's error ('closed' if the connection just ended).
+   */
+  function renegotiate(c: RawClient): Promise<string> {
+    return new Promise((resolve) => {
+      c.socket.once('error', (err: Error) => resolve(`error: ${err.message}`));
+      void c.closed.then(() => resolve('closed'));
+      c.socket.renegotiate({}, (err) => resolve(err ? `error: ${err.message}` : 'renegotiated'));
+    });
+  }
+
+  /** A TLS 1.2 connection that has exchanged a request, then asks to renegotiate. */
+  async function renegotiateOnce(h: Harness): Promise<{ c: RawClient; outcome: string }> {
+    const c = await h.connect({ maxVersion: 'TLSv1.2' });
+    expect(c.socket.getProtocol()).toBe('TLSv1.2');
+    await c.handshake();
+    c.send(...request(1));
+    expect(await c.untilStreamEnd(1)).toEqual(echoed(1));
+    return { c, outcome: await renegotiate(c) };
+  }
+
+  /** A fresh connection is served. */
+  async function servesAnother(h: Harness): Promise<void> {
+    const c = await h.connect({ maxVersion: 'TLSv1.2' });
+    await c.handshake();
+    c.send(...request(1));
+    expect(await c.untilStreamEnd(1)).toEqual(echoed(1));
+  }
+
+  // Node's own limit (tls.CLIENT_RENEG_LIMIT, 3 per 10 minutes) would let this first one through:
+  // the refusal has to come from OpenSSL (SSL_OP_NO_RENEGOTIATION).
+  it('refuses the first renegotiation a TLS 1.2 client asks for, and keeps serving new connections', async () => {
+    const h = await start();
+    const { c, outcome } = await renegotiateOnce(h);
+    expect(outcome).toMatch(/^error: .*no renegotiation/i);
+    // The client answers the server's no_renegotiation alert with a fatal one; the server closes.
+    await c.closed;
+    expect(h.errors).toEqual([
+      { message: expect.stringMatching(/alert handshake failure/) as string, context: 'http2 connection' },
+    ]);
+    await servesAnother(h);
+  });
+
+  it('still refuses renegotiation after setSecureContext() (a serving certificate rotation)', async () => {
+    const h = await start();
+    h.server.setSecureContext({ key: material.serverKey, cert: material.serverCert });
+    const { c, outcome } = await renegotiateOnce(h);
+    expect(outcome).toMatch(/^error: .*no renegotiation/i);
+    // The client answers the server's no_renegotiation alert with a fatal one; the server closes.
+    await c.closed;
+    expect(h.errors).toEqual([
+      { message: expect.stringMatching(/alert handshake failure/) as string, context: 'http2 connection' },
+    ]);
+    await servesAnother(h);
+  });
+});
+
 describe('H2Server: random frames', () => {
   const TOKEN = Buffer.from('fuzz-end');
   const validBlock = encodeHeaderBlock(requestFields());

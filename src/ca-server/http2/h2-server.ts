@@ -1,3 +1,4 @@
+import { constants as cryptoConstants } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import tls from 'node:tls';
 import { H2Connection, type H2Limits, type H2Stream } from './h2-connection.js';
@@ -16,6 +17,14 @@ const TLS12_CIPHERS = [
   'ECDHE-ECDSA-CHACHA20-POLY1305',
   'ECDHE-RSA-CHACHA20-POLY1305',
 ].join(':');
+
+/**
+ * OpenSSL options: no TLS 1.2 renegotiation (RFC 9113 §9.2.1: an HTTP/2 deployment of TLS 1.2
+ * MUST disable it). A client's renegotiation ClientHello gets a no_renegotiation alert, which ends
+ * the connection. Node alone only rate-limits it (tls.CLIENT_RENEG_LIMIT, 3 per 10 minutes per
+ * connection), so the first renegotiations would otherwise go through. TLS 1.3 has none.
+ */
+const SECURE_OPTIONS = cryptoConstants.SSL_OP_NO_RENEGOTIATION;
 
 /** Options of an H2Server. */
 export interface H2ServerOptions {
@@ -37,7 +46,10 @@ export interface H2ServerOptions {
   readonly onError: (err: unknown, context: string) => void;
 }
 
-/** An HTTP/2 server over TLS 1.2+ (ECDHE + AEAD suites only) with ALPN h2 only, built on H2Connection. */
+/**
+ * An HTTP/2 server over TLS 1.2+ (ECDHE + AEAD suites only, no renegotiation) with ALPN h2 only,
+ * built on H2Connection.
+ */
 export class H2Server {
   readonly #server: tls.Server;
   readonly #connections = new Set<H2Connection>();
@@ -53,6 +65,7 @@ export class H2Server {
       rejectUnauthorized: false,
       minVersion: 'TLSv1.2',
       ciphers: TLS12_CIPHERS,
+      secureOptions: SECURE_OPTIONS,
       ALPNProtocols: ['h2'],
       handshakeTimeout: options.handshakeTimeoutMs,
     });
@@ -65,6 +78,12 @@ export class H2Server {
         return;
       }
       socket.setNoDelay(true);
+      // Node reports an OpenSSL error on an established connection (such as the fatal alert a
+      // client sends once its renegotiation is refused) without closing the socket, whose TLS
+      // state is then dead: close it rather than hold it until the idle timeout.
+      socket.on('error', (err: NodeJS.ErrnoException) => {
+        if (err.code?.startsWith('ERR_SSL_') === true) socket.destroy();
+      });
       const connection = new H2Connection(socket, options.limits, {
         onStream: options.onStream,
         onError: options.onError,
@@ -89,8 +108,14 @@ export class H2Server {
   /** New handshakes use this key and certificate; open connections keep theirs. */
   setSecureContext(context: { key: string | Buffer; cert: string | Buffer; ca?: string | Buffer }): void {
     // tls.Server.setSecureContext builds the new context from these options alone: the cipher
-    // list and minimum version would otherwise fall back to Node's defaults.
-    this.#server.setSecureContext({ ...context, minVersion: 'TLSv1.2', ciphers: TLS12_CIPHERS });
+    // list, minimum version and secure options (renegotiation allowed again) would otherwise
+    // fall back to Node's defaults.
+    this.#server.setSecureContext({
+      ...context,
+      minVersion: 'TLSv1.2',
+      ciphers: TLS12_CIPHERS,
+      secureOptions: SECURE_OPTIONS,
+    });
   }
 
   /**
