@@ -42,6 +42,8 @@ export interface MeshcaTarget {
   /** Signs one more CSR with node:http2 over verified TLS and checks the chain with openssl. */
   check(label: string): Promise<void>;
   counters(): Promise<CsrCounters>;
+  /** The server's /metrics text. */
+  metrics(): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -64,6 +66,17 @@ export function sumMetric(text: string, name: string): number {
     if (Number.isFinite(value)) sum += value;
   }
   return sum;
+}
+
+/** The Node flags of a `#!/usr/bin/env -S node <flags>` line, so the bench runs meshca with them. */
+export function launcherNodeFlags(bin: string): string[] {
+  const first = readFileSync(bin, 'utf8').split('\n', 1)[0] ?? '';
+  const m = /^#!\S*env -S node((?: \S+)*)\s*$/.exec(first);
+  if (m === null) {
+    if (/^#!\S*env node\s*$/.test(first)) return [];
+    throw new Error(`cannot read the node flags of ${bin}'s first line: ${first}`);
+  }
+  return m[1]!.split(' ').filter((f) => f !== '');
 }
 
 /** Prepares a home and workloads, starts `meshca serve` and waits until it is ready. */
@@ -130,6 +143,8 @@ export async function startMeshca(o: {
   const child: ChildProcess = spawn(
     process.execPath,
     [
+      // Node flags as users get them, from bin/meshca.js's own `#!` line, then the bench's own.
+      ...launcherNodeFlags(bin),
       ...o.nodeArgs,
       bin,
       '--home',
@@ -208,6 +223,7 @@ export async function startMeshca(o: {
         session.close();
       }
     },
+    metrics: async () => (await fetch(`${httpBase}/metrics`)).text(),
     counters: async () => {
       const text = await (await fetch(`${httpBase}/metrics`)).text();
       return {
