@@ -163,6 +163,10 @@ async function main(): Promise<void> {
   }
 }
 
+/** Server CPU per certificate at saturation, µs: cores busy ÷ certificates per second. */
+const cpuMicros = (s: ServerResult): number | undefined =>
+  s.saturated === undefined ? undefined : (s.saturated.serverCores / s.saturated.perSecond) * 1e6;
+
 function report(m: ServerResult, c: ServerResult, loadBefore: number[], loadAfter: number[]): void {
   const ratio = m.saturated!.perSecond / c.saturated!.perSecond;
   const cpu = os.cpus();
@@ -183,6 +187,7 @@ function report(m: ServerResult, c: ServerResult, loadBefore: number[], loadAfte
     row(c),
     '',
     `meshca/cfssl certificates/s at saturation: ${ratio.toFixed(2)}`,
+    `server CPU per certificate at saturation: meshca ${fmt(cpuMicros(m))} µs, cfssl ${fmt(cpuMicros(c))} µs (user + system, all threads)`,
     `target ratio ≥ 1.5 (authentication and validation on): ${check(ratio >= 1.5)}`,
     `target meshca p99 ≤ 10 ms at half rate: ${check((m.half?.p99Ms ?? Infinity) <= 10)} (${fmt(m.half?.p99Ms, 2)} ms)`,
     `target meshca peak RSS ≤ 200 MiB: ${check((m.rssMiB ?? Infinity) <= 200)} (${fmt(m.rssMiB, 1)} MiB)`,
