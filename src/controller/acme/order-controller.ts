@@ -227,8 +227,8 @@ export function createOrderController(settings: AcmeControllerSettings): Control
           attempts.delete(keyText(key));
           return { requeueAt: new Date(now.getTime() + settings.pollMs) };
         }
+        const csrPem = Buffer.from(order.spec.request, 'base64').toString('utf8');
         if (remote.status === 'ready') {
-          const csrPem = Buffer.from(order.spec.request, 'base64').toString('utf8');
           remote = await session.finalize(remote, csrPem);
         }
         if (remote.status === 'processing' || remote.status === 'ready') {
@@ -236,7 +236,7 @@ export function createOrderController(settings: AcmeControllerSettings): Control
           return { requeueAt: new Date(now.getTime() + settings.pollMs) };
         }
         if (remote.status === 'valid') {
-          const pem = await session.certificate(remote, issuer.options.preferredChain);
+          const pem = await session.certificate(remote, csrPem, issuer.options.preferredChain);
           await update(ctx, order, {
             ...status,
             state: 'valid',

@@ -2,6 +2,7 @@ import { Agent } from 'node:https';
 import { createRequire } from 'node:module';
 import type acme from 'acme-client';
 import { MeshcaError } from '../../errors/index.js';
+import { parseCertificates, parseCsr, publicKeysEqual, type Certificate } from '../../pki/index.js';
 import {
   acmeAuthorizationSchema,
   acmeOrderSchema,
@@ -9,7 +10,13 @@ import {
   type AcmeAuthorization,
   type AcmeOrder,
 } from './acme-answers.js';
-import { AcmeProblemError, problemError } from './acme-problem.js';
+import {
+  acmeHttpRequest,
+  AcmeUnreachableError,
+  AcmeUnreadableAnswerError,
+  type AcmeHttpAnswer,
+} from './acme-http.js';
+import { AcmeProblemError, malformedAnswer, problemError } from './acme-problem.js';
 
 /** How to reach one ACME account on one server. */
 export interface AcmeSessionOptions {
@@ -30,14 +37,8 @@ export interface AcmeSessionOptions {
   readonly timeoutMs?: number;
 }
 
-interface HttpAnswer {
-  readonly status: number;
-  readonly data: unknown;
-  readonly headers: Record<string, unknown>;
-}
-
 interface HttpClientLike {
-  request(url: string, method: string, opts?: Record<string, unknown>): Promise<HttpAnswer>;
+  request(url: string, method: string, opts?: Record<string, unknown>): Promise<AcmeHttpAnswer>;
 }
 
 let acmeClient: typeof acme | undefined;
@@ -50,7 +51,7 @@ function loadAcmeClient(): typeof acme {
 }
 
 /** The most a server may send in one answer: certificates chains are a few kilobytes. */
-const MAX_ANSWER_BYTES = 1_048_576;
+export const MAX_ANSWER_BYTES = 1_048_576;
 
 /**
  * One ACME account on one server, over acme-client: every call is a single request (no sleeping
@@ -59,7 +60,7 @@ const MAX_ANSWER_BYTES = 1_048_576;
  */
 export class AcmeSession {
   private readonly client: acme.Client;
-  private last: HttpAnswer | undefined;
+  private last: AcmeHttpAnswer | undefined;
   private accountUrl: string | undefined;
 
   constructor(private readonly options: AcmeSessionOptions) {
@@ -78,20 +79,14 @@ export class AcmeSession {
       // Only when the issuer asks for it in writing (spec.acme.skipTLSVerify: true).
       rejectUnauthorized: options.skipTLSVerify !== true,
     });
-    // acme-client keeps its HttpClient on `http`; wrapping its one request method gives this
-    // session its own TLS trust, a timeout, size limits and the last answer for error mapping.
+    // acme-client keeps its HttpClient on `http`; replacing its one request method gives this
+    // session its own transport: TLS trust, one deadline, a size cap, no redirects, no retries
+    // sleeping in place (the controllers retry), and the last answer for error mapping.
     const http = (this.client as unknown as { http: HttpClientLike }).http;
-    const request = http.request.bind(http);
+    const transport = { agent, timeoutMs: options.timeoutMs ?? 30_000, maxBytes: MAX_ANSWER_BYTES };
     http.request = async (url, method, opts = {}) => {
-      const answer = await request(url, method, {
-        ...opts,
-        httpsAgent: agent,
-        timeout: options.timeoutMs ?? 30_000,
-        maxContentLength: MAX_ANSWER_BYTES,
-        maxRedirects: 0,
-        // acme-client's own retry sleeps in place; the controllers retry instead.
-        retryAttempt: Number.MAX_SAFE_INTEGER,
-      });
+      this.last = undefined;
+      const answer = await acmeHttpRequest(url, method, opts, transport);
       this.last = answer;
       return answer;
     };
@@ -160,8 +155,13 @@ export class AcmeSession {
     return this.order('the order finalization', { ...(next as object), url: order.url });
   }
 
-  /** Downloads a valid order's certificate chain, PEM (RFC 8555 §7.4.2). */
-  async certificate(order: AcmeOrder, preferredChain?: string): Promise<string> {
+  /**
+   * Downloads a valid order's certificate chain, PEM (RFC 8555 §7.4.2), and checks it is the
+   * certificate asked for: it parses, and its leaf certifies the CSR's public key and every DNS
+   * name of the CSR. A server (or anything between) must not hand a workload someone else's
+   * certificate.
+   */
+  async certificate(order: AcmeOrder, csrPem: string, preferredChain?: string): Promise<string> {
     if (order.status !== 'valid') {
       throw new MeshcaError(
         'INTERNAL',
@@ -169,16 +169,36 @@ export class AcmeSession {
       );
     }
     await this.register();
-    const pem = await this.call('the certificate download', () =>
+    const what = 'the certificate download';
+    const pem = await this.call(what, () =>
       this.client.getCertificate(order as unknown as acme.Order, preferredChain),
     );
     if (typeof pem !== 'string' || !pem.includes('-----BEGIN CERTIFICATE-----')) {
-      throw problemError(
-        'the certificate download',
-        200,
-        { detail: 'the answer holds no PEM certificate' },
-        undefined,
-        this.options.now?.(),
+      throw malformedAnswer(what, 'the answer holds no PEM certificate');
+    }
+    let chain: Certificate[];
+    try {
+      chain = parseCertificates(pem);
+    } catch (err) {
+      throw malformedAnswer(
+        what,
+        `the certificate chain does not parse: ${err instanceof Error ? err.message : String(err)}`,
+      );
+    }
+    const leaf = chain[0];
+    if (leaf === undefined) throw malformedAnswer(what, 'the answer holds no PEM certificate');
+    const csr = parseCsr(csrPem);
+    if (!publicKeysEqual(leaf.publicKey, csr.publicKey)) {
+      throw malformedAnswer(
+        what,
+        `the certificate of order ${order.url} (serial ${leaf.serialNumber}, ${leaf.subjectString || 'no subject'}) is for another public key than the CSR's: refusing it`,
+      );
+    }
+    const missing = csr.sans.dnsNames.filter((name) => !leaf.sans.dnsNames.includes(name));
+    if (missing.length > 0) {
+      throw malformedAnswer(
+        what,
+        `the certificate of order ${order.url} (serial ${leaf.serialNumber}) does not name ${missing.join(', ')}, which the CSR asks for: refusing it`,
       );
     }
     return pem;
@@ -205,7 +225,22 @@ export class AcmeSession {
       return await fn();
     } catch (err) {
       if (err instanceof AcmeProblemError) throw err;
-      const answer = this.last as HttpAnswer | undefined;
+      if (err instanceof AcmeUnreadableAnswerError) throw malformedAnswer(what, err.message);
+      if (err instanceof AcmeUnreachableError) {
+        throw new AcmeProblemError(
+          new MeshcaError(
+            'UPSTREAM_UNAVAILABLE',
+            `cannot reach the acme server ${this.options.directoryUrl} for ${what}: no HTTP answer (connection refused, reset, TLS failure or timeout): ${err.message}`,
+            {
+              hint: 'check spec.acme.server, caBundle and that the server is up; meshca retries with backoff',
+              cause: err,
+            },
+          ),
+          { type: 'meshca:unreachable', detail: err.message },
+          undefined,
+        );
+      }
+      const answer = this.last as AcmeHttpAnswer | undefined;
       if (answer !== undefined && answer.status >= 400) {
         throw problemError(
           what,
@@ -215,26 +250,11 @@ export class AcmeSession {
           this.options.now?.(),
         );
       }
-      if (answer === undefined) {
-        throw new AcmeProblemError(
-          new MeshcaError(
-            'UPSTREAM_UNAVAILABLE',
-            `cannot reach the acme server ${this.options.directoryUrl} for ${what}: no HTTP answer (connection refused, reset, TLS failure or timeout)`,
-            {
-              hint: 'check spec.acme.server, caBundle and that the server is up; meshca retries with backoff',
-              cause: err,
-            },
-          ),
-          { type: 'meshca:unreachable', detail: err instanceof Error ? err.message : String(err) },
-          undefined,
-        );
-      }
-      throw problemError(
+      // A successful answer acme-client could not use (no Location, a directory without the
+      // resource, a 3xx): the server broke RFC 8555, retrying will not help.
+      throw malformedAnswer(
         what,
-        answer.status,
-        { detail: err instanceof Error ? err.message : String(err) },
-        undefined,
-        this.options.now?.(),
+        `${answer === undefined ? 'no answer' : `HTTP ${answer.status}`}: ${err instanceof Error ? err.message : String(err)}`,
       );
     }
   }
