@@ -111,6 +111,7 @@ export class FakeAcmeServer {
   private readonly accounts = new Map<string, string>();
   private server: Server | undefined;
   private base = '';
+  private port = 0;
   private next = 1;
 
   constructor() {
@@ -140,15 +141,19 @@ export class FakeAcmeServer {
     return `${this.base}/${endpoint}${id === undefined ? '' : `/${id}`}`;
   }
 
-  /** Listens on 127.0.0.1, a free port. */
+  /** Listens on 127.0.0.1: a free port the first time, the same port when started again. */
   async start(): Promise<this> {
     const server = createServer(
       { key: this.tls.key.export({ type: 'pkcs8', format: 'pem' }), cert: this.tls.certificate.pem },
       (req, res) => void this.handle(req, res),
     );
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.port, '127.0.0.1', resolve);
+    });
+    this.port = (server.address() as AddressInfo).port;
     this.server = server;
-    this.base = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    this.base = `https://127.0.0.1:${this.port}`;
     return this;
   }
 
@@ -198,12 +203,18 @@ export class FakeAcmeServer {
     if (order !== undefined) order.status = status;
   }
 
-  /** Marks an authorization and its challenges invalid, as a failed validation does. */
+  /**
+   * Marks an authorization and its challenges invalid, as a failed validation does, and every
+   * order that needs it invalid too (RFC 8555 §7.1.6).
+   */
   failAuthorization(id: string): void {
     const authz = this.authorizations.get(id);
     if (authz === undefined) return;
     authz.status = 'invalid';
     for (const c of authz.challenges) c.status = 'invalid';
+    for (const order of this.orders.values()) {
+      if (order.authorizations.includes(id)) order.status = 'invalid';
+    }
   }
 
   private json(status: number, body: object, headers: Record<string, string> = {}): FakeAcmeReply {

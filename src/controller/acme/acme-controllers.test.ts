@@ -1,0 +1,236 @@
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { getCondition } from '../../api/conditions.js';
+import type { Resource } from '../../api/resource.js';
+import { buildCsr, generatePrivateKey } from '../../pki/index.js';
+import { openSqliteStore, type SqliteStore } from '../../store/sqlite/sqlite-store.js';
+import {
+  FakeAcmeServer,
+  problemReply,
+  type FakeAcmeReply,
+} from '../../issuers/acme/testing/fake-acme-server.js';
+import type { RequestObject } from '../certificates/certificate-resources.js';
+import { CERTIFICATE_REQUEST } from '../certificates/resource-types.js';
+import { converge, type ConvergeResult } from '../testing/converge.js';
+import { orderNameOf } from './acme-request-controller.js';
+import { CHALLENGE, ORDER } from './acme-types.js';
+import { createAcmeControllers } from './create-acme-controllers.js';
+import type { OrderObject } from './order-controller.js';
+
+const NS = 'gateways';
+const NAME = 'web.example.test';
+const T0 = new Date('2030-01-01T00:00:00Z');
+const POLL_MS = 1000;
+const RETRY_MS = 10_000;
+const accountKeyPem = generatePrivateKey().export({ type: 'pkcs8', format: 'pem' }).toString();
+const certKey = generatePrivateKey();
+const csrB64 = Buffer.from(buildCsr({ key: certKey, sans: { dnsNames: [NAME] } })).toString('base64');
+
+let fake: FakeAcmeServer;
+let store: SqliteStore;
+let now: Date;
+let logs: string[];
+let controllers: ReturnType<typeof createAcmeControllers>;
+
+beforeAll(() => {
+  fake = new FakeAcmeServer();
+});
+
+afterAll(async () => {
+  await fake.close();
+});
+
+beforeEach(async () => {
+  fake.clear();
+  await fake.start();
+  now = T0;
+  logs = [];
+  store = openSqliteStore({ path: ':memory:', clock: () => now.getTime() });
+  controllers = createAcmeControllers({
+    clusterResourceNamespace: 'cert-manager',
+    pollMs: POLL_MS,
+    retryBaseMs: RETRY_MS,
+    generateAccountKey: () => accountKeyPem,
+    timeoutMs: 5000,
+  });
+  await store.create({
+    apiVersion: 'cert-manager.io/v1',
+    kind: 'Issuer',
+    metadata: { name: 'acme', namespace: NS },
+    spec: {
+      acme: {
+        server: fake.directoryUrl,
+        privateKeySecretRef: { name: 'acme-account' },
+        caBundle: Buffer.from(fake.caPem).toString('base64'),
+        solvers: [{ http01: { ingress: {} } }],
+      },
+    },
+  });
+  const created = await store.create<Resource>({
+    apiVersion: 'cert-manager.io/v1',
+    kind: 'CertificateRequest',
+    metadata: { name: 'web-1', namespace: NS },
+    spec: { request: csrB64, issuerRef: { name: 'acme', kind: 'Issuer', group: 'cert-manager.io' } },
+  });
+  await store.updateStatus({
+    ...created,
+    status: {
+      conditions: [
+        {
+          type: 'Approved',
+          status: 'True',
+          reason: 'meshca',
+          message: 'approved by test',
+          lastTransitionTime: '2030-01-01T00:00:00Z',
+        },
+      ],
+    },
+  });
+});
+
+afterEach(async () => {
+  await store.close();
+  await fake.close();
+});
+
+const settle = (): Promise<ConvergeResult> =>
+  converge({ store, controllers, now: () => now, log: (l) => logs.push(l) });
+
+const request = async (): Promise<RequestObject> => {
+  const r = await store.tryGet<RequestObject>({ ...CERTIFICATE_REQUEST, namespace: NS, name: 'web-1' });
+  if (r === undefined) throw new Error('the request is gone');
+  return r;
+};
+
+const order = async (): Promise<OrderObject> => {
+  const o = await store.tryGet<OrderObject>({ ...ORDER, namespace: NS, name: orderNameOf(await request()) });
+  if (o === undefined) throw new Error('no order');
+  return o;
+};
+
+const challenges = async (): Promise<Resource[]> =>
+  (await store.list<Resource>(CHALLENGE, { namespace: NS })).items;
+
+const ready = async (): Promise<{ status?: string; reason?: string; message?: string } | undefined> =>
+  getCondition((await request()).status?.conditions, 'Ready');
+
+const pem = (body: string): FakeAcmeReply => ({
+  status: 200,
+  headers: { 'content-type': 'application/pem-certificate-chain' },
+  body,
+});
+
+describe('the ACME controllers against the fake server', () => {
+  it('issue the request through order, challenge, finalize and download, then clean up', async () => {
+    await settle();
+    expect(await ready()).toMatchObject({ status: 'True', reason: 'Issued' });
+    const certificate = Buffer.from((await request()).status?.certificate ?? '', 'base64').toString();
+    expect(certificate).toContain('-----BEGIN CERTIFICATE-----');
+    expect((await order()).status?.state).toBe('valid');
+    expect(await challenges()).toEqual([]);
+  });
+
+  it.each<[string, () => FakeAcmeReply, string]>([
+    [
+      'a certificate for another key than the CSR’s',
+      () => pem(fake.issuePem(generatePrivateKey(), [NAME])),
+      "is for another public key than the CSR's: refusing it",
+    ],
+    ['a garbage certificate', () => pem('garbage'), 'the answer holds no PEM certificate'],
+    ['an empty certificate', () => pem(''), 'the answer holds no PEM certificate'],
+  ])('refuse %s: the order errors, the request fails, nothing of it is stored', async (_n, reply, reason) => {
+    fake.override('certificate', reply);
+    await settle();
+    const o = await order();
+    expect(o.status?.state).toBe('errored');
+    expect(o.status?.reason).toContain("the acme server's answer to the certificate download is malformed: ");
+    expect(o.status?.reason).toContain(reason);
+    expect(o.status?.certificate).toBeUndefined();
+    const r = await request();
+    expect(r.status?.certificate).toBeUndefined();
+    expect(await ready()).toMatchObject({ status: 'False', reason: 'Failed' });
+    expect((await ready())?.message).toContain(reason);
+    expect(await challenges()).toEqual([]);
+  });
+
+  it('fail the request with the server’s error when the order goes invalid after a failed authorization', async () => {
+    fake.override('challenge', (req) => {
+      if (req.payload !== undefined) fake.failAuthorization(req.path.split('/')[2]?.split('-')[0] ?? '');
+      return undefined;
+    });
+    await settle();
+    const o = await order();
+    expect(o.status?.state).toBe('invalid');
+    expect(o.status?.reason).toBe(
+      'an authorization of this order failed (urn:ietf:params:acme:error:unauthorized)',
+    );
+    expect((await ready())?.message).toBe(
+      `Failed to wait for order resource "${o.metadata.name}" to become ready: order is in "invalid" state: an authorization of this order failed (urn:ietf:params:acme:error:unauthorized)`,
+    );
+    expect(await challenges()).toEqual([]);
+  });
+
+  it('error the order, naming the field, when the server answers an order without finalize', async () => {
+    fake.override('newOrder', (_req, standard) => {
+      const { finalize: _f, ...body } = standard().body as Record<string, unknown>;
+      return { ...standard(), body };
+    });
+    await settle();
+    const o = await order();
+    expect(o.status?.state).toBe('errored');
+    expect(o.status?.reason).toMatch(/the acme server's answer to the new order is malformed: finalize: /);
+    expect(await ready()).toMatchObject({ status: 'False', reason: 'Failed' });
+  });
+
+  it('wait until Retry-After when rate-limited, keep the request pending, then issue', async () => {
+    fake.override('newOrder', () =>
+      problemReply(429, 'rateLimited', 'too many new orders', { 'retry-after': '120' }),
+    );
+    const first = await settle();
+    const o = await order();
+    expect(o.status?.state).toBeUndefined();
+    expect(o.status?.reason).toContain('too many new orders (urn:ietf:params:acme:error:rateLimited)');
+    expect(first.wakeUps.get(`orders Order ${NS}/${o.metadata.name}`)?.toISOString()).toBe(
+      '2030-01-01T00:02:00.000Z',
+    );
+    expect(await ready()).toMatchObject({ status: 'False', reason: 'Pending' });
+    fake.clear();
+    now = new Date('2030-01-01T00:02:00Z');
+    await settle();
+    expect(await ready()).toMatchObject({ status: 'True', reason: 'Issued' });
+  });
+
+  it('retry with backoff when the server goes away mid-order, losing nothing, then issue when it is back', async () => {
+    fake.override('finalize', () => 'reset');
+    const first = await settle();
+    const o = await order();
+    const url = o.status?.url;
+    expect(url).toBeDefined();
+    expect(o.status?.state).not.toBe('errored');
+    expect(o.status?.reason).toContain(
+      'for the order finalization: no HTTP answer (connection refused, reset, TLS failure or timeout)',
+    );
+    // A retry with backoff (converge reconciles every round, so the attempt count may be above 1).
+    expect(first.wakeUps.get(`orders Order ${NS}/${o.metadata.name}`)?.getTime()).toBeGreaterThanOrEqual(
+      T0.getTime() + RETRY_MS,
+    );
+    expect(await ready()).toMatchObject({ status: 'False', reason: 'Pending' });
+
+    // Gone altogether: connection refused, still retryable.
+    await fake.close();
+    now = new Date(T0.getTime() + RETRY_MS);
+    const second = await settle();
+    const o2 = await order();
+    expect(o2.status?.url).toBe(url);
+    expect(o2.status?.state).not.toBe('errored');
+    expect(o2.status?.reason).toContain('connect ECONNREFUSED');
+    const retryAt = second.wakeUps.get(`orders Order ${NS}/${o.metadata.name}`);
+    expect(retryAt?.getTime()).toBeGreaterThanOrEqual(now.getTime() + RETRY_MS);
+
+    fake.clear();
+    await fake.start();
+    now = retryAt ?? now;
+    await settle();
+    expect(await ready()).toMatchObject({ status: 'True', reason: 'Issued' });
+    expect((await order()).status?.url).toBe(url);
+  });
+});
