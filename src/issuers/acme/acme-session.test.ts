@@ -384,4 +384,21 @@ describe('the server going away', () => {
       );
     },
   );
+
+  it('a server that accepts the request and never answers gives a retryable timeout', async () => {
+    const order = await session.createOrder([NAME]);
+    const impatient = new AcmeSession({
+      directoryUrl: fake.directoryUrl,
+      accountKeyPem,
+      caPem: fake.caPem,
+      now: () => NOW,
+      timeoutMs: 150,
+    });
+    fake.override('order', () => 'hang');
+    const error = await failure(() => impatient.getOrder(order.url));
+    expect(error.code).toBe('UPSTREAM_UNAVAILABLE');
+    expect(error.retryable).toBe(true);
+    expect(error.message).toContain('for the order fetch: no HTTP answer');
+    expect(error.message).toContain('no complete answer within 150 ms');
+  });
 });

@@ -51,12 +51,12 @@ export interface FakeAcmeRequest {
 /**
  * Replaces an endpoint's reply. `standard()` computes what the fake would have answered (with its
  * effects on the fake's state). Return a reply, `'reset'` to destroy the connection without an
- * answer, or undefined to answer the standard reply.
+ * answer, `'hang'` to never answer (until `close()`), or undefined to answer the standard reply.
  */
 export type FakeAcmeOverride = (
   request: FakeAcmeRequest,
   standard: () => FakeAcmeReply,
-) => FakeAcmeReply | 'reset' | undefined;
+) => FakeAcmeReply | 'reset' | 'hang' | undefined;
 
 interface FakeChallenge {
   type: string;
@@ -397,7 +397,7 @@ export class FakeAcmeServer {
     }
     const request: FakeAcmeRequest = { endpoint, method: req.method ?? 'GET', path, payload };
     this.requests.push(request);
-    let reply: FakeAcmeReply | 'reset' | undefined;
+    let reply: FakeAcmeReply | 'reset' | 'hang' | undefined;
     const standard = (): FakeAcmeReply => this.standard(request, id, jwk);
     for (const fn of this.overrides.get(endpoint) ?? []) {
       reply = fn(request, standard);
@@ -408,6 +408,7 @@ export class FakeAcmeServer {
       req.socket.destroy();
       return;
     }
+    if (reply === 'hang') return;
     const body =
       reply.body === undefined
         ? Buffer.alloc(0)
