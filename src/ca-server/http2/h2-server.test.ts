@@ -259,6 +259,14 @@ function request(stream: number, body = 'hello', extra: HeaderField[] = []): Buf
   return [headers(stream, encodeHeaderBlock(requestFields(extra))), data(stream, body, Flag.END_STREAM)];
 }
 
+/** The field that makes the test handler hold the stream until the test releases it. */
+const HOLD: HeaderField[] = [['x-mode', 'hold']];
+
+/** A held request without a body: HEADERS with END_STREAM. */
+function heldHeaders(stream: number): Buffer {
+  return headers(stream, encodeHeaderBlock(requestFields(HOLD)), Flag.END_HEADERS | Flag.END_STREAM);
+}
+
 /** What the echo handler answers to a request with this body. */
 function echoed(stream: number, body = 'hello'): Seen[] {
   return [
@@ -846,14 +854,7 @@ describe('H2Server: stream errors leave the connection usable', () => {
     },
     {
       name: 'DATA after END_STREAM gets RST_STREAM STREAM_CLOSED',
-      frames: () => [
-        headers(
-          1,
-          encodeHeaderBlock(requestFields([['x-mode', 'hold']])),
-          Flag.END_HEADERS | Flag.END_STREAM,
-        ),
-        data(1, 'late'),
-      ],
+      frames: () => [heldHeaders(1), data(1, 'late')],
       expected: [{ frame: 'RST_STREAM', stream: 1, code: H2Error.STREAM_CLOSED }],
     },
     {
@@ -997,14 +998,7 @@ describe('H2Server: frames on closed streams (RFC 9113 §5.1, §6.1)', () => {
     {
       name: 'a stream refused with REFUSED_STREAM',
       limits: { maxConcurrentStreams: 1 },
-      frames: () => [
-        headers(
-          1,
-          encodeHeaderBlock(requestFields([['x-mode', 'hold']])),
-          Flag.END_HEADERS | Flag.END_STREAM,
-        ),
-        headers(3, encodeHeaderBlock(requestFields())),
-      ],
+      frames: () => [heldHeaders(1), headers(3, encodeHeaderBlock(requestFields()))],
       answer: [{ frame: 'RST_STREAM', stream: 3, code: H2Error.REFUSED_STREAM }],
       late: () => [data(3, 'body'), data(3, 'end', Flag.END_STREAM), trailers(3)],
     },
@@ -1235,10 +1229,9 @@ describe('H2Server: floods end the connection with ENHANCE_YOUR_CALM', () => {
     const h = await start({ maxConcurrentStreams: 4 });
     const c = await h.connect();
     await c.handshake([], h.limits);
-    const held = encodeHeaderBlock(requestFields([['x-mode', 'hold']]));
     const burst = (first: number, count: number): Buffer[] =>
       Array.from({ length: count }, (_, i) => [
-        headers(first + 2 * i, held, Flag.END_HEADERS | Flag.END_STREAM),
+        heldHeaders(first + 2 * i),
         rstStreamFrame(first + 2 * i, H2Error.CANCEL),
       ]).flat();
     c.send(...burst(1, 20));
@@ -1292,16 +1285,14 @@ describe('H2Server: limits and shutdown', () => {
     const h = await start({ maxConcurrentStreams: 2 });
     const c = await h.connect();
     await c.handshake([], h.limits);
-    const hold = (id: number): Buffer =>
-      headers(id, encodeHeaderBlock(requestFields([['x-mode', 'hold']])), Flag.END_HEADERS | Flag.END_STREAM);
-    c.send(hold(1), hold(3), hold(5));
+    c.send(heldHeaders(1), heldHeaders(3), heldHeaders(5));
     expect(await c.barrier()).toEqual([{ frame: 'RST_STREAM', stream: 5, code: H2Error.REFUSED_STREAM }]);
     h.release(3);
     expect(await c.untilStreamEnd(3)).toEqual(echoed(3, ''));
-    c.send(...request(7), hold(9));
+    c.send(...request(7), heldHeaders(9));
     expect(await c.untilStreamEnd(7)).toEqual(echoed(7));
     expect(await c.barrier()).toEqual([]);
-    c.send(hold(11));
+    c.send(heldHeaders(11));
     expect(await c.barrier()).toEqual([{ frame: 'RST_STREAM', stream: 11, code: H2Error.REFUSED_STREAM }]);
   });
 
@@ -1309,10 +1300,7 @@ describe('H2Server: limits and shutdown', () => {
     const h = await start();
     const c = await h.connect();
     await c.handshake();
-    c.send(
-      headers(1, encodeHeaderBlock(requestFields([['x-mode', 'hold']]))),
-      data(1, 'in flight', Flag.END_STREAM),
-    );
+    c.send(...request(1, 'in flight', HOLD));
     await h.nextHold();
     c.send(goawayFrame(0, H2Error.NO_ERROR, 'client done'), ...request(3));
     expect(await c.barrier()).toEqual([
@@ -1327,10 +1315,7 @@ describe('H2Server: limits and shutdown', () => {
     const h = await start();
     const c = await h.connect();
     await c.handshake();
-    c.send(
-      headers(1, encodeHeaderBlock(requestFields([['x-mode', 'hold']]))),
-      data(1, 'in flight', Flag.END_STREAM),
-    );
+    c.send(...request(1, 'in flight', HOLD));
     await h.nextHold();
     let resolved = false;
     const closing = h.server.close().then(() => (resolved = true));
@@ -1392,10 +1377,7 @@ describe('H2Server: limits and shutdown', () => {
     const h = await start({ idleTimeoutMs: 50 });
     const busy = await h.connect();
     await busy.handshake([], h.limits);
-    busy.send(
-      headers(1, encodeHeaderBlock(requestFields([['x-mode', 'hold']]))),
-      data(1, 'slow', Flag.END_STREAM),
-    );
+    busy.send(...request(1, 'slow', HOLD));
     await h.nextHold();
     // A second connection, idle from later on, is closed by its (later) idle timer: by then the
     // busy connection's timer has fired too.
