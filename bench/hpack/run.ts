@@ -8,6 +8,7 @@
 import { HpackDecoder, encodeHeaderBlock } from '../../src/ca-server/http2/hpack.js';
 import { huffmanDecode, huffmanEncode } from '../../src/ca-server/http2/hpack-huffman.js';
 import { hpackJs, type HpackJs } from '../../src/ca-server/http2/testing/hpack-js.js';
+import { istioAgentRequestFields } from '../../src/ca-server/http2/testing/istio-agent-request.js';
 
 const seconds = Number(process.argv[2] ?? 1);
 const LIMIT = 65536;
@@ -28,18 +29,7 @@ const JWT = `eyJhbGciOiJSUzI1NiIsImtpZCI6Ik1LZ2RaZkZ3In0.${Buffer.from(
     sub: 'system:serviceaccount:default:sleep',
   }),
 ).toString('base64url')}.${Buffer.alloc(256, 0x5a).toString('base64url')}`;
-const REQUEST: [string, string][] = [
-  [':method', 'POST'],
-  [':scheme', 'https'],
-  [':path', '/istio.v1.auth.IstioCertificateService/CreateCertificate'],
-  [':authority', 'istiod.istio-system.svc:15012'],
-  ['content-type', 'application/grpc'],
-  ['user-agent', 'grpc-go/1.60.1'],
-  ['te', 'trailers'],
-  ['grpc-timeout', '29999831u'],
-  ['authorization', `Bearer ${JWT}`],
-  ['clusterid', 'Kubernetes'],
-];
+const REQUEST = istioAgentRequestFields(JWT);
 const RESPONSE: [string, string][] = [
   [':status', '200'],
   ['content-type', 'application/grpc'],

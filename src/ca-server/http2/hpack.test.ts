@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { HpackDecoder, HpackError, encodeHeaderBlock } from './hpack.js';
 import { STATIC_TABLE } from './hpack-static-table.js';
 import { hpackJs } from './testing/hpack-js.js';
+import { istioAgentRequestFields } from './testing/istio-agent-request.js';
 
 const hex = (dump: string): Buffer => Buffer.from(dump.replace(/\s+/g, ''), 'hex');
 const NO_LIMIT = 1 << 30;
@@ -178,19 +179,9 @@ const APPENDIX_C = [
 
 /** A gRPC request as a client sends it first on a connection: Huffman literals with incremental indexing. */
 function grpcRequestFields(): [string, string][] {
-  const jwt = `eyJhbGciOiJSUzI1NiIsImtpZCI6InRlc3QifQ.${'eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6ZGVmYXVsdDpzbGVlcCJ9'.repeat(14)}.c2lnbmF0dXJl`;
-  return [
-    [':method', 'POST'],
-    [':scheme', 'https'],
-    [':path', '/istio.v1.auth.IstioCertificateService/CreateCertificate'],
-    [':authority', 'istiod.istio-system.svc:15012'],
-    ['content-type', 'application/grpc'],
-    ['user-agent', 'grpc-go/1.60.1'],
-    ['te', 'trailers'],
-    ['grpc-timeout', '29999831u'],
-    ['authorization', `Bearer ${jwt}`],
-    ['clusterid', 'Kubernetes'],
-  ];
+  return istioAgentRequestFields(
+    `eyJhbGciOiJSUzI1NiIsImtpZCI6InRlc3QifQ.${'eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6ZGVmYXVsdDpzbGVlcCJ9'.repeat(14)}.c2lnbmF0dXJl`,
+  );
 }
 
 function hpackJsEncode(fields: [string, string][], huffman = true): Buffer {
