@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=4
+#!/usr/bin/env -S node --max-semi-space-size=4 --heap-growing-percent=100
 // The meshca command: runs the compiled program (npm ci builds it through the prepare script).
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
