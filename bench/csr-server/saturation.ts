@@ -18,3 +18,18 @@ export function nextSaturationStep(perSecond: readonly number[]): 'continue' | '
   }
   return flat >= 2 ? 'stop' : 'continue';
 }
+
+/**
+ * The saturating step: the lowest concurrency whose throughput is within RISE_FRACTION of the best
+ * step's (the knee). Past the knee more connections only queue: the best step's lead over it is
+ * inside the same margin that ends the ramp, so which of several flat steps is "best" is noise, and
+ * latency measured there would depend on that draw (docs/benchmarks.md, "Saturation").
+ */
+export function saturatingStep<T extends { readonly concurrency: number; readonly perSecond: number }>(
+  steps: readonly T[],
+): T {
+  if (steps.length === 0) throw new Error('no load step was run');
+  const best = Math.max(...steps.map((s) => s.perSecond));
+  const flat = steps.filter((s) => s.perSecond * (1 + RISE_FRACTION) >= best);
+  return flat.reduce((a, b) => (b.concurrency < a.concurrency ? b : a));
+}

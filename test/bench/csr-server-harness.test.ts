@@ -7,7 +7,7 @@ import {
   percentile,
 } from '../../bench/csr-server/h2load-output.js';
 import { sumMetric } from '../../bench/csr-server/meshca-target.js';
-import { nextSaturationStep } from '../../bench/csr-server/saturation.js';
+import { nextSaturationStep, saturatingStep } from '../../bench/csr-server/saturation.js';
 
 // What h2load 1.52 prints after `-D 3 --warm-up-time 1` (abridged): "finished in" includes the
 // warm-up, the counts and req/s do not.
@@ -109,6 +109,21 @@ describe('finding saturation', () => {
     ['a flat step, then a real rise, then one flat step', [1000, 1010, 1500, 1490], 'continue'],
   ] as const)('with %s it says %s', (_name, rates, expected) => {
     expect(nextSaturationStep(rates)).toBe(expected);
+  });
+
+  const steps = (...rates: number[]) => rates.map((perSecond, i) => ({ concurrency: 2 ** (i + 1), perSecond }));
+  it.each([
+    ['the best step when nothing before it comes within 5 %', [1000, 2000, 3000, 2500], 8],
+    ['the lowest concurrency within 5 % of the best', [1000, 3950, 4000, 4100, 3800], 4],
+    ['exactly 5 % below the best', [1000, 4000, 4200, 3000], 4],
+    ['a step that beats the best by more than 5 % moves the knee', [3900, 4000, 4300, 4350], 8],
+    ['one step', [1234], 2],
+  ] as const)('the saturating step is %s', (_name, rates, concurrency) => {
+    expect(saturatingStep(steps(...rates)).concurrency).toBe(concurrency);
+  });
+
+  it('refuses to pick from no steps', () => {
+    expect(() => saturatingStep([])).toThrow('no load step was run');
   });
 });
 
