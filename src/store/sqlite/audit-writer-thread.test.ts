@@ -1,6 +1,9 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isMeshcaError } from '../../errors/index.js';
@@ -78,6 +81,32 @@ describe('audit batches on the writer thread', () => {
     await Promise.all(writes);
     const reopened = openSqliteStore({ path });
     expect(await reopened.listAudit()).toHaveLength(3);
+    await reopened.close();
+  });
+
+  it('keeps the process alive until the thread stopped: a program whose last act is close() exits 0 after it', async () => {
+    // In a vitest worker something else always holds the event loop; a program of its own does not.
+    const path = freshPath();
+    const program = join(dir, 'close-last.mts');
+    const storeModule = fileURLToPath(new URL('./sqlite-store.ts', import.meta.url));
+    const builders = fileURLToPath(new URL('../testing/resource-builder.ts', import.meta.url));
+    writeFileSync(
+      program,
+      [
+        `import { openSqliteStore } from ${JSON.stringify(storeModule)};`,
+        `import { auditRecord } from ${JSON.stringify(builders)};`,
+        `const store = openSqliteStore({ path: ${JSON.stringify(path)} });`,
+        `await store.appendAudit([auditRecord(1, ${JSON.stringify(alice)}, '2025-01-01T00:00:00Z')]);`,
+        // Idle now: the batch is written and nothing else is pending.
+        `await new Promise((resolve) => setImmediate(resolve));`,
+        `await store.close();`,
+        `process.stdout.write('closed');`,
+      ].join('\n'),
+    );
+    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', program], { timeout: 20_000 });
+    expect(stdout).toBe('closed');
+    const reopened = openSqliteStore({ path });
+    expect(await reopened.listAudit()).toHaveLength(1);
     await reopened.close();
   });
 

@@ -73,6 +73,9 @@ export class AuditWriterThread {
     const worker = this.#worker;
     if (worker === undefined) return;
     this.#worker = undefined;
+    // Referenced until it exits: an idle writer is unref'd, and a process with nothing else left
+    // to do would otherwise end with this promise unsettled (Node's exit code 13).
+    worker.ref();
     await new Promise<void>((resolve) => {
       worker.once('exit', () => resolve());
       worker.postMessage({ close: true }); // queued behind every batch already sent
