@@ -1,12 +1,11 @@
-import { mkdirSync, readFileSync } from 'node:fs';
-import path from 'node:path';
+import { readFileSync } from 'node:fs';
 import { runDemo } from './app/demo.js';
 import { runServer } from './app/run-server.js';
 import { MAX_MANIFEST_BYTES } from './api/manifest.js';
 import { readLimited } from './cli/read-limited.js';
 import { runCli } from './cli/run-cli.js';
 import type { CliContext } from './cli/context.js';
-import { openSqliteStore } from './store/sqlite/sqlite-store.js';
+import { openHomeStore } from './store/sqlite/home-store.js';
 
 /** The version from package.json. */
 function readVersion(): string {
@@ -28,20 +27,17 @@ export async function main(argv: readonly string[]): Promise<number> {
     cwd: process.cwd(),
     now: () => new Date(),
     version: readVersion(),
-    openStore: async (home) => {
-      mkdirSync(home, { recursive: true, mode: 0o700 });
-      return openSqliteStore({ path: path.join(home, 'store.db') });
-    },
+    openStore: (home, options) => Promise.resolve(openHomeStore(home, options)),
     stdin: () => readLimited(process.stdin, MAX_MANIFEST_BYTES),
     signal: shutdown.signal,
     runServer: (options, signal) =>
       runServer(options, signal, {
-        openStore: ctx.openStore,
+        openStore: (home) => ctx.openStore(home, { create: true }),
         now: ctx.now,
         logSink: process.stderr,
         ...(process.env.MESHCA_CRASH_AT !== undefined && { crashAt: process.env.MESHCA_CRASH_AT }),
       }),
-    runDemo: (options, signal) => runDemo(options, { out: process.stdout, openStore: ctx.openStore, signal }),
+    runDemo: (options, signal) => runDemo(options, { out: process.stdout, openStore: (home) => ctx.openStore(home, { create: true }), signal }),
   };
   try {
     return await runCli(argv, ctx);

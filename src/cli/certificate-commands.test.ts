@@ -141,6 +141,7 @@ describe('meshca delete', () => {
   });
 
   it('treats a missing object as deleted with --ignore-not-found', async () => {
+    await cli.createHome();
     const run = await cli.run('delete', 'issuer', 'ghost', '--ignore-not-found');
     expect(run.code).toBe(0);
     expect(run.stdout).toBe('nothing to delete\n');
@@ -220,6 +221,7 @@ describe('meshca renew', () => {
   });
 
   it('exits 1 naming a Certificate that does not exist', async () => {
+    await cli.createHome();
     const run = await cli.run('renew', 'ghost');
     expect(run.code).toBe(1);
     expect(run.stderr).toContain('error: Certificate istio-system/ghost not found');

@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CliHarness } from './testing/cli-harness.js';
@@ -8,6 +8,41 @@ beforeEach(() => {
   cli = new CliHarness();
 });
 afterEach(() => cli.cleanup());
+
+describe('a --home that holds no meshca store', () => {
+  it.each([
+    [['get', 'certificates']],
+    [['describe', 'certificate', 'web']],
+    [['status', 'certificate', 'web']],
+    [['inspect', 'secret/web-tls']],
+    [['audit']],
+    [['renew', 'web']],
+    [['approve', 'web-1']],
+    [['delete', 'issuer', 'ca', '--ignore-not-found']],
+    [['token', 'create', '--namespace', 'a', '--service-account', 'b']],
+  ])('%j exits 1 naming the folder, and leaves no folder behind', async (args) => {
+    const typo = path.join(cli.dir, 'hom');
+    const run = await cli.run('--home', typo, ...args);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain(`error: ${typo} is not a meshca home: it has no store.db`);
+    expect(run.stderr).toContain('hint: run `meshca init` to make one there, or point --home (or MESHCA_HOME) at the home you meant');
+    expect(run.stdout).toBe('');
+    expect(existsSync(typo)).toBe(false);
+  });
+
+  it('is made by init and by apply, which start homes', async () => {
+    const viaApply = path.join(cli.dir, 'via-apply');
+    writeFileSync(
+      path.join(cli.dir, 'i.yaml'),
+      'apiVersion: cert-manager.io/v1\nkind: Issuer\nmetadata:\n  name: a\nspec:\n  selfSigned: {}\n',
+    );
+    expect((await cli.run('--home', viaApply, 'apply', '-f', 'i.yaml')).code).toBe(0);
+    expect((await cli.run('--home', viaApply, 'get', 'issuer', 'a')).code).toBe(0);
+    const viaInit = path.join(cli.dir, 'via-init');
+    expect((await cli.run('--home', viaInit, 'init')).code).toBe(0);
+    expect((await cli.run('--home', viaInit, 'get', 'certificates', '-n', 'istio-system')).code).toBe(0);
+  });
+});
 
 describe('meshca init', () => {
   it('creates the root, the intermediate istio-ca and the issuers of DESIGN §1 in istio-system', async () => {
@@ -227,6 +262,7 @@ describe('meshca get and describe', () => {
   });
 
   it('exits 1 with the name when a resource does not exist', async () => {
+    await cli.createHome();
     const run = await cli.run('get', 'secret', 'nope');
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(/^error: .*nope/);

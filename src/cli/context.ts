@@ -14,8 +14,11 @@ export interface CliContext {
   readonly cwd: string;
   /** The current instant. */
   readonly now: () => Date;
-  /** Opens the store of a meshca home folder, creating the folder (0700) when absent. */
-  readonly openStore: (home: string) => Promise<Store>;
+  /**
+   * Opens the store of a meshca home folder. With `create` the folder (0700) and store are made
+   * when absent; without it a folder that holds no store is a NOT_FOUND error naming it.
+   */
+  readonly openStore: (home: string, options: { readonly create: boolean }) => Promise<Store>;
   /** The program's version. */
   readonly version: string;
   /** Reads all of standard input (for `-f -`), refusing more than a manifest file may hold; absent where there is none. */

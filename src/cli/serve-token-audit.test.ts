@@ -101,6 +101,7 @@ describe('meshca serve settings', () => {
 
 describe('meshca token create', () => {
   it('prints a JWT shaped like a projected service-account token, signed by a key meshca keeps', async () => {
+    await cli.createHome();
     const run = await cli.run('token', 'create', '--namespace', 'default', '--service-account', 'web', '--ttl', '2h');
     expect(run.code).toBe(0);
     const jwt = run.stdout.trim();
@@ -124,6 +125,7 @@ describe('meshca token create', () => {
     [['token', 'create', '--namespace', 'a', '--service-account', 'b', '--ttl', '10y'], 2, '--ttl: invalid duration'],
     [['token', 'create', '--namespace', 'a', '--service-account', 'b', '--ttl', '9000h'], 2, '--ttl is over a year'],
   ])('refuses %j', async (args, code, message) => {
+    await cli.createHome();
     const run = await cli.run(...args);
     expect(run.code).toBe(code);
     expect(run.stderr).toContain(message);

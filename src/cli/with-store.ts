@@ -9,10 +9,18 @@ export function homeOf(cmd: Command, ctx: CliContext): string {
   return resolveHome(cmd.optsWithGlobals<GlobalOptions>().home, ctx.env, ctx.cwd);
 }
 
-/** Opens the store of the home chosen by the global flags, runs `fn`, and always closes it. */
-export async function withStore<T>(cmd: Command, ctx: CliContext, fn: (store: Store, home: string) => Promise<T>): Promise<T> {
+/**
+ * Opens the store of the home chosen by the global flags, runs `fn`, and always closes it. The
+ * home must exist unless `create` (for the commands that start a home: init, apply).
+ */
+export async function withStore<T>(
+  cmd: Command,
+  ctx: CliContext,
+  fn: (store: Store, home: string) => Promise<T>,
+  options: { readonly create: boolean } = { create: false },
+): Promise<T> {
   const home = homeOf(cmd, ctx);
-  const store = await ctx.openStore(home);
+  const store = await ctx.openStore(home, options);
   try {
     return await fn(store, home);
   } finally {

@@ -132,6 +132,6 @@ export function registerApply(program: Command, ctx: CliContext): void {
         const report = await applyObjects(store, objects, flags.dryRun === true);
         const suffix = flags.dryRun === true ? ' (dry run)' : '';
         for (const line of report) ctx.stdout.write(`${line.name} ${line.outcome}${suffix}\n`);
-      });
+      }, { create: true });
     });
 }

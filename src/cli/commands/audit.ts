@@ -45,12 +45,14 @@ export function registerAudit(program: Command, ctx: CliContext): void {
       if (!/^\d+$/.test(flags.limit) || limit < 1 || limit > 10_000) throw usageError(`--limit: ${JSON.stringify(flags.limit)} is not a whole number from 1 to 10000`);
       const format = parseOutputFlag(flags.output);
       if (format === 'yaml') throw usageError('-o: audit prints table or json');
+      const since = flags.since === undefined ? undefined : instant('--since', flags.since, now);
+      const until = flags.until === undefined ? undefined : instant('--until', flags.until, now);
       await withStore(cmd, ctx, async (store) => {
         const records = await store.listAudit({
           limit,
           ...(flags.identity !== undefined && { identity: flags.identity }),
-          ...(flags.since !== undefined && { since: instant('--since', flags.since, now) }),
-          ...(flags.until !== undefined && { until: instant('--until', flags.until, now) }),
+          ...(since !== undefined && { since }),
+          ...(until !== undefined && { until }),
         });
         if (format === 'json') {
           ctx.stdout.write(JSON.stringify(records, null, 2) + '\n');

@@ -91,7 +91,7 @@ export function registerInit(program: Command, ctx: CliContext): void {
           `intermediate: ${formatDistinguishedName(result.intermediate.subject)}, valid until ${result.intermediate.notAfter.toISOString()}\n`,
         );
         out.write(`workloads are signed by Issuer ${options.namespace}/${options.caIssuerName}\n`);
-      });
+      }, { create: true });
     });
 }
 

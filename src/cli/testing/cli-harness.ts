@@ -1,7 +1,7 @@
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { openSqliteStore } from '../../store/sqlite/sqlite-store.js';
+import { openHomeStore } from '../../store/sqlite/home-store.js';
 import type { Store } from '../../store/store.js';
 import type { CliContext } from '../context.js';
 import { runCli } from '../run-cli.js';
@@ -41,17 +41,21 @@ export class CliHarness {
       cwd: this.dir,
       now: () => this.now,
       version: '0.0.0-test',
-      openStore: (home) => this.openStore(home),
+      openStore: (home, options) => this.openStore(home, options),
       ...over,
     };
     const code = await runCli(args, ctx);
     return { code, stdout, stderr };
   }
 
-  /** Opens the store of a home folder (the harness's own by default). */
-  openStore(home = this.home): Promise<Store> {
-    mkdirSync(home, { recursive: true, mode: 0o700 });
-    return Promise.resolve(openSqliteStore({ path: path.join(home, 'store.db') }));
+  /** Opens the store of a home folder (the harness's own by default), as `meshca` does. */
+  openStore(home = this.home, options: { readonly create: boolean } = { create: true }): Promise<Store> {
+    return Promise.resolve(openHomeStore(home, options));
+  }
+
+  /** Makes the harness's home with an empty store, as `meshca init` or `apply` would before writing. */
+  async createHome(): Promise<void> {
+    await (await this.openStore()).close();
   }
 
   /** Removes the temporary folder. */
