@@ -160,13 +160,51 @@ describe('the ACME controllers against the fake server', () => {
     await settle();
     const o = await order();
     expect(o.status?.state).toBe('invalid');
-    expect(o.status?.reason).toBe(
-      'an authorization of this order failed (urn:ietf:params:acme:error:unauthorized)',
-    );
+    // The order's own error is general; what failed is on the authorization's challenge.
+    const why =
+      'an authorization of this order failed (urn:ietf:params:acme:error:unauthorized); ' +
+      'authorization for web.example.test (http-01): the key authorization at web.example.test did not match (urn:ietf:params:acme:error:unauthorized)';
+    expect(o.status?.reason).toBe(why);
     expect((await ready())?.message).toBe(
-      `Failed to wait for order resource "${o.metadata.name}" to become ready: order is in "invalid" state: an authorization of this order failed (urn:ietf:params:acme:error:unauthorized)`,
+      `Failed to wait for order resource "${o.metadata.name}" to become ready: order is in "invalid" state: ${why}`,
     );
     expect(await challenges()).toEqual([]);
+  });
+
+  const failAuthorizationOnResponse = (): void =>
+    fake.override('challenge', (req) => {
+      if (req.payload !== undefined) fake.failAuthorization(req.path.split('/')[2]?.split('-')[0] ?? '');
+      return undefined;
+    });
+
+  it('name the failed authorization when the invalid order carries no error of its own', async () => {
+    failAuthorizationOnResponse();
+    fake.override('order', (_req, standard) => {
+      const { error: _e, ...body } = standard().body as Record<string, unknown>;
+      return { ...standard(), body };
+    });
+    await settle();
+    const o = await order();
+    expect(o.status?.state).toBe('invalid');
+    expect(o.status?.reason).toBe(
+      'the acme server marked the order invalid; authorization for web.example.test (http-01): ' +
+        'the key authorization at web.example.test did not match (urn:ietf:params:acme:error:unauthorized)',
+    );
+  });
+
+  it('still mark the order invalid, with its own error, when the failed authorization cannot be read', async () => {
+    failAuthorizationOnResponse();
+    fake.override('authorization', (_req, standard) => {
+      const reply = standard();
+      return (reply.body as { status?: string }).status === 'invalid'
+        ? problemReply(500, 'serverInternal', 'authorization store offline')
+        : reply;
+    });
+    await settle();
+    const o = await order();
+    expect(o.status?.state).toBe('invalid');
+    expect(o.status?.reason).toBe('an authorization of this order failed (urn:ietf:params:acme:error:unauthorized)');
+    expect(await ready()).toMatchObject({ status: 'False', reason: 'Failed' });
   });
 
   it('error the order, naming the field, when the server answers an order without finalize', async () => {

@@ -47,6 +47,32 @@ const problemText = (error: unknown): string | undefined => {
   return `${detail}${typeof e.type === 'string' ? ` (${e.type.slice(0, 128)})` : ''}`;
 };
 
+/** At most this many failed authorizations are looked up and named in an invalid order's reason. */
+const MAX_NAMED_AUTHORIZATIONS = 3;
+
+/**
+ * "authorization for NAME: PROBLEM" for each invalid authorization of an invalid order (the first
+ * few). Best effort: an authorization the server does not answer for is left out, and the order
+ * is still marked invalid with what is known.
+ */
+async function invalidAuthorizations(
+  session: { getAuthorization(url: string): Promise<AcmeAuthorization> },
+  urls: readonly string[],
+): Promise<string[]> {
+  const named: string[] = [];
+  for (const url of urls.slice(0, 16)) {
+    if (named.length === MAX_NAMED_AUTHORIZATIONS) break;
+    const authz = await session.getAuthorization(url).catch(() => undefined);
+    if (authz?.status !== 'invalid') continue;
+    const failed = authz.challenges.find((c) => c.status === 'invalid');
+    named.push(
+      `authorization for ${authz.identifier.value.slice(0, 256)}` +
+        `${failed === undefined ? '' : ` (${failed.type})`}: ${problemText(failed?.error) ?? 'no problem document'}`,
+    );
+  }
+  return named;
+}
+
 /**
  * The Order controller: creates the RFC 8555 order, a Challenge per pending authorization (the
  * solver chosen by selector), finalizes with the request's CSR when the order is ready, stores
@@ -245,11 +271,14 @@ export function createOrderController(settings: AcmeControllerSettings): Control
           attempts.delete(keyText(key));
           return { requeueAt: now };
         }
-        // invalid: the server gave up on the order (RFC 8555 §7.1.6).
+        // invalid: the server gave up on the order (RFC 8555 §7.1.6), most often because an
+        // authorization failed; what failed is on that authorization's challenge, so the reason
+        // says it too (the order's own error, where a server sets one, is general).
+        const failedAuthorizations = await invalidAuthorizations(session, remote.authorizations);
         await update(ctx, order, {
           ...status,
           state: 'invalid',
-          reason: problemText(remote.error) ?? 'the acme server marked the order invalid',
+          reason: [problemText(remote.error) ?? 'the acme server marked the order invalid', ...failedAuthorizations].join('; '),
           failureTime: formatTime(now),
         });
         return { requeueAt: now };
