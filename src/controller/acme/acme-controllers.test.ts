@@ -163,7 +163,7 @@ describe('the ACME controllers against the fake server', () => {
     // The order's own error is general; what failed is on the authorization's challenge.
     const why =
       'an authorization of this order failed (urn:ietf:params:acme:error:unauthorized); ' +
-      'authorization for web.example.test (http-01): the key authorization at web.example.test did not match (urn:ietf:params:acme:error:unauthorized)';
+      'authorization for web.example.test is invalid (http-01 challenge): the key authorization at web.example.test did not match (urn:ietf:params:acme:error:unauthorized)';
     expect(o.status?.reason).toBe(why);
     expect((await ready())?.message).toBe(
       `Failed to wait for order resource "${o.metadata.name}" to become ready: order is in "invalid" state: ${why}`,
@@ -187,7 +187,7 @@ describe('the ACME controllers against the fake server', () => {
     const o = await order();
     expect(o.status?.state).toBe('invalid');
     expect(o.status?.reason).toBe(
-      'the acme server marked the order invalid; authorization for web.example.test (http-01): ' +
+      'the acme server marked the order invalid; authorization for web.example.test is invalid (http-01 challenge): ' +
         'the key authorization at web.example.test did not match (urn:ietf:params:acme:error:unauthorized)',
     );
   });

@@ -63,14 +63,18 @@ async function invalidAuthorizations(
   for (const url of urls.slice(0, 16)) {
     if (named.length === MAX_NAMED_AUTHORIZATIONS) break;
     const authz = await session.getAuthorization(url).catch(() => undefined);
-    if (authz?.status !== 'invalid') continue;
-    const failed = authz.challenges.find((c) => c.status === 'invalid');
-    named.push(
-      `authorization for ${authz.identifier.value.slice(0, 256)}` +
-        `${failed === undefined ? '' : ` (${failed.type})`}: ${problemText(failed?.error) ?? 'no problem document'}`,
-    );
+    if (authz?.status === 'invalid') named.push(authorizationProblem(authz));
   }
   return named;
+}
+
+/** What failed in an invalid authorization: its name, the challenge tried, the server's problem document. */
+function authorizationProblem(authz: AcmeAuthorization): string {
+  const failed = authz.challenges.find((c) => c.status === 'invalid');
+  return (
+    `authorization for ${authz.identifier.value.slice(0, 256)} is invalid` +
+    `${failed === undefined ? '' : ` (${failed.type.slice(0, 32)} challenge)`}: ${problemText(failed?.error) ?? 'no problem document'}`
+  );
 }
 
 /**
@@ -230,13 +234,7 @@ export function createOrderController(settings: AcmeControllerSettings): Control
               wildcard: authz.wildcard === true,
               initialState: authz.status,
             });
-            if (authz.status === 'invalid') {
-              const failed = authz.challenges.find((c) => c.status === 'invalid');
-              throw new MeshcaError(
-                'UPSTREAM_REJECTED',
-                `authorization for ${authz.identifier.value} is invalid: ${problemText(failed?.error) ?? 'no problem document'}`,
-              );
-            }
+            if (authz.status === 'invalid') throw new MeshcaError('UPSTREAM_REJECTED', authorizationProblem(authz));
             if (authz.status === 'pending') {
               await ensureChallenge(
                 ctx,

@@ -10,7 +10,7 @@ import {
 import { createIssuer } from '../../../src/issuers/create-issuer.js';
 import { requirePeer } from '../peer.js';
 import { AcmeHarness, NS } from './acme-harness.js';
-import { freePort, startChallTestSrv, startPebble, type Pebble } from './pebble.js';
+import { freePort, startChallTestSrv, startPebble, type ChallTestSrv, type Pebble } from './pebble.js';
 
 const peers =
   requirePeer('pebble', 'pebble') &&
@@ -30,7 +30,7 @@ const condition = (
 
 describe.runIf(peers)('the ACME issuer against the real pebble, HTTP-01 answered by meshca', () => {
   let pebble: Pebble;
-  let dns: { dnsServer: string; stop(): Promise<void> };
+  let dns: ChallTestSrv;
   let solver: Http01Solver;
   let h: AcmeHarness;
 
@@ -176,5 +176,42 @@ describe.runIf(peers)('the ACME issuer against the real pebble, HTTP-01 answered
       return condition(cr, 'Ready')?.reason === 'Failed' ? cr : undefined;
     });
     expect(condition(failed, 'Ready')?.message).toContain('needs a DNS-01 solver');
+  }, 60_000);
+
+  it('fails the order when pebble cannot reach the solver, saying which name and what pebble found', async () => {
+    // The name resolves to a loopback address where nothing listens: pebble's HTTP-01 fetch is refused.
+    await dns.addA('unreachable.example.test', ['127.0.0.2']);
+    await h.store.create({
+      apiVersion: 'cert-manager.io/v1',
+      kind: 'Certificate',
+      metadata: { name: 'unreachable', namespace: NS },
+      spec: {
+        secretName: 'unreachable-tls',
+        dnsNames: ['unreachable.example.test'],
+        privateKey: { algorithm: 'ECDSA', size: 256 },
+        issuerRef: { name: 'pebble', kind: 'ClusterIssuer' },
+      },
+    });
+    // pebble marks the authorization invalid before the order: the order ends errored with its text.
+    const order = await h.until('the order to end', async () => {
+      const list = await h.store.list<Resource>(ORDER, { namespace: NS });
+      return list.items.find(
+        (o) =>
+          o.metadata.name.startsWith('unreachable-') &&
+          ['errored', 'invalid'].includes((o['status'] as { state?: string } | undefined)?.state ?? ''),
+      );
+    });
+    const reason = (order['status'] as { reason: string }).reason;
+    expect(reason).toContain('authorization for unreachable.example.test is invalid (http-01 challenge): ');
+    expect(reason).toMatch(/127\.0\.0\.2:\d+: connect: connection refused \(urn:ietf:params:acme:error:connection\)$/);
+    const failed = await h.until('the request to fail', async () => {
+      const list = await h.store.list<Resource>(
+        { apiVersion: 'cert-manager.io/v1', kind: 'CertificateRequest' },
+        { namespace: NS },
+      );
+      const cr = list.items.find((r) => r.metadata.name.startsWith('unreachable-'));
+      return condition(cr, 'Ready')?.reason === 'Failed' ? cr : undefined;
+    });
+    expect(condition(failed, 'Ready')?.message).toContain(reason);
   }, 60_000);
 });

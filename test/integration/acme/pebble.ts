@@ -122,9 +122,21 @@ export async function startPebble(options: {
   return { directoryUrl, tlsCaPem, dir, stop: () => stopChild(child) };
 }
 
-/** Starts pebble-challtestsrv as a DNS server answering every A query with 127.0.0.1 (nothing else). */
-export async function startChallTestSrv(): Promise<{ dnsServer: string; stop(): Promise<void> }> {
+/** A running pebble-challtestsrv: its DNS address for pebble, and its management API. */
+export interface ChallTestSrv {
+  readonly dnsServer: string;
+  /** Answers A queries for `host` with `addresses` instead of the default 127.0.0.1. */
+  addA(host: string, addresses: readonly string[]): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts pebble-challtestsrv as a DNS server answering every A query with 127.0.0.1 unless told
+ * otherwise through its management API; resolves once that API answers.
+ */
+export async function startChallTestSrv(): Promise<ChallTestSrv> {
   const dnsPort = await freePort();
+  const management = `http://127.0.0.1:${await freePort()}`;
   const child = spawn(
     'pebble-challtestsrv',
     [
@@ -137,7 +149,7 @@ export async function startChallTestSrv(): Promise<{ dnsServer: string; stop(): 
       '-tlsalpn01',
       '',
       '-management',
-      `127.0.0.1:${await freePort()}`,
+      management.slice('http://'.length),
       '-defaultIPv4',
       '127.0.0.1',
       '-defaultIPv6',
@@ -145,7 +157,24 @@ export async function startChallTestSrv(): Promise<{ dnsServer: string; stop(): 
     ],
     { stdio: 'ignore' },
   );
-  await new Promise((r) => setTimeout(r, 300));
-  if (child.exitCode !== null) throw new Error('pebble-challtestsrv exited at start');
-  return { dnsServer: `127.0.0.1:${dnsPort}`, stop: () => stopChild(child) };
+  const manage = async (path: string, body: object): Promise<void> => {
+    const res = await fetch(`${management}${path}`, { method: 'POST', body: JSON.stringify(body) });
+    if (!res.ok) throw new Error(`pebble-challtestsrv ${path} answered ${res.status}: ${await res.text()}`);
+  };
+  // Ready once the management API answers (it starts with the DNS server).
+  for (let attempt = 0; ; attempt++) {
+    if (child.exitCode !== null) throw new Error(`pebble-challtestsrv exited at start with ${child.exitCode}`);
+    const up = await manage('/clear-a', { host: 'probe.example.test' }).then(
+      () => true,
+      () => false,
+    );
+    if (up) break;
+    if (attempt === 100) throw new Error('pebble-challtestsrv did not answer on its management port');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    dnsServer: `127.0.0.1:${dnsPort}`,
+    addA: (host, addresses) => manage('/add-a', { host, addresses }),
+    stop: () => stopChild(child),
+  };
 }
