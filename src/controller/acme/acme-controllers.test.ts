@@ -92,8 +92,20 @@ afterEach(async () => {
   await fake.close();
 });
 
-const settle = (): Promise<ConvergeResult> =>
-  converge({ store, controllers, now: () => now, log: (l) => logs.push(l) });
+/**
+ * Converges, then follows the controllers' own polling: while the next wake-up is at most one poll
+ * interval away the clock moves there and converges again. It stops at a longer wait (a backoff,
+ * a Retry-After) or when nothing is scheduled, with the clock at the last step.
+ */
+const settle = async (): Promise<ConvergeResult> => {
+  for (let step = 0; step < 100; step++) {
+    const result = await converge({ store, controllers, now: () => now, log: (l) => logs.push(l) });
+    const next = result.nextWakeUp;
+    if (next === undefined || next.getTime() - now.getTime() > POLL_MS) return result;
+    now = next;
+  }
+  throw new Error('the ACME controllers kept polling for 100 steps');
+};
 
 const request = async (): Promise<RequestObject> => {
   const r = await store.tryGet<RequestObject>({ ...CERTIFICATE_REQUEST, namespace: NS, name: 'web-1' });
@@ -237,6 +249,36 @@ describe('the ACME controllers against the fake server', () => {
     expect(await ready()).toMatchObject({ status: 'True', reason: 'Issued' });
   });
 
+  it('retry a challenge the server did not answer after its backoff, not at once on its own status write', async () => {
+    fake.override('challenge', (req) => (req.payload !== undefined ? 'reset' : undefined));
+    const accepts = (): number =>
+      fake.requests.filter((r) => r.endpoint === 'challenge' && r.payload !== undefined).length;
+    const challengeReason = async (): Promise<string> =>
+      ((await challenges())[0]?.['status'] as { reason?: string } | undefined)?.reason ?? '';
+    // The order keeps polling meanwhile, so step through every wake-up rather than settle().
+    const converged = (): Promise<ConvergeResult> =>
+      converge({ store, controllers, now: () => now, log: (l) => logs.push(l) });
+    let result = await converged();
+    for (let i = 0; i < 20 && !(await challengeReason()).includes('no HTTP answer'); i++) {
+      now = result.nextWakeUp!;
+      result = await converged();
+    }
+    expect(await challengeReason()).toContain('no HTTP answer');
+    expect(accepts()).toBe(1);
+    const timer = `challenges Challenge ${NS}/${(await challenges())[0]!.metadata.name}`;
+    const retryAt = result.wakeUps.get(timer)!;
+    expect(retryAt).toEqual(new Date(now.getTime() + RETRY_MS));
+    fake.clear();
+    for (let i = 0; i < 40 && now < retryAt; i++) {
+      now = result.nextWakeUp!;
+      result = await converged();
+      if (now < retryAt) expect(accepts(), `accepted again at ${now.toISOString()}`).toBe(0);
+    }
+    await settle();
+    expect(accepts()).toBe(1);
+    expect(await ready()).toMatchObject({ status: 'True', reason: 'Issued' });
+  });
+
   it('retry with backoff when the server goes away mid-order, losing nothing, then issue when it is back', async () => {
     fake.override('finalize', () => 'reset');
     const first = await settle();
@@ -247,22 +289,23 @@ describe('the ACME controllers against the fake server', () => {
     expect(o.status?.reason).toContain(
       'for the order finalization: no HTTP answer (connection refused, reset, TLS failure or timeout)',
     );
-    // A retry with backoff (converge reconciles every round, so the attempt count may be above 1).
-    expect(first.wakeUps.get(`orders Order ${NS}/${o.metadata.name}`)?.getTime()).toBeGreaterThanOrEqual(
-      T0.getTime() + RETRY_MS,
-    );
+    // One attempt, then the first backoff step: the order's own status write does not retry early.
+    const orderTimer = `orders Order ${NS}/${o.metadata.name}`;
+    expect(first.wakeUps.get(orderTimer)).toEqual(new Date(now.getTime() + RETRY_MS));
+    expect(fake.requests.filter((r) => r.endpoint === 'finalize')).toHaveLength(1);
     expect(await ready()).toMatchObject({ status: 'False', reason: 'Pending' });
 
     // Gone altogether: connection refused, still retryable.
     await fake.close();
-    now = new Date(T0.getTime() + RETRY_MS);
+    now = first.wakeUps.get(orderTimer)!;
     const second = await settle();
     const o2 = await order();
     expect(o2.status?.url).toBe(url);
     expect(o2.status?.state).not.toBe('errored');
     expect(o2.status?.reason).toContain('connect ECONNREFUSED');
-    const retryAt = second.wakeUps.get(`orders Order ${NS}/${o.metadata.name}`);
-    expect(retryAt?.getTime()).toBeGreaterThanOrEqual(now.getTime() + RETRY_MS);
+    // The second attempt, and the second backoff step (twice the first).
+    const retryAt = second.wakeUps.get(orderTimer);
+    expect(retryAt).toEqual(new Date(now.getTime() + 2 * RETRY_MS));
 
     fake.clear();
     await fake.start();

@@ -31,6 +31,13 @@ export interface ChallengeControllerSettings {
 export function createChallengeController(settings: ChallengeControllerSettings): Controller {
   const attempts = new Map<string, number>();
   const keyText = (k: ResourceKey): string => `${k.namespace ?? ''}/${k.name}`;
+  // When each challenge may next talk to the server (its poll or backoff time): the controller's
+  // own status write wakes it again at once, and that must not poll or retry early.
+  const notBefore = new Map<string, Date>();
+  const waitUntil = (key: ResourceKey, at: Date): ReconcileResult => {
+    notBefore.set(keyText(key), at);
+    return { requeueAt: at };
+  };
   return {
     name: 'challenges',
     kind: CHALLENGE,
@@ -40,6 +47,7 @@ export function createChallengeController(settings: ChallengeControllerSettings)
       const challenge = await ctx.store.tryGet<ChallengeObject>(key);
       if (challenge === undefined) {
         attempts.delete(keyText(key));
+        notBefore.delete(keyText(key));
         return {};
       }
       const now = ctx.now();
@@ -57,8 +65,12 @@ export function createChallengeController(settings: ChallengeControllerSettings)
           await write({ ...status, presented: false, processing: false });
         }
         attempts.delete(keyText(key));
+        notBefore.delete(keyText(key));
         return {};
       }
+      const gate = notBefore.get(keyText(key));
+      if (gate !== undefined && gate.getTime() > now.getTime()) return { requeueAt: gate };
+      notBefore.delete(keyText(key));
       try {
         if (status.presented !== true) {
           await settings.present(challenge, ctx);
@@ -82,7 +94,7 @@ export function createChallengeController(settings: ChallengeControllerSettings)
         if (status.state === undefined) {
           await session.acceptChallenge(challenge.spec.url);
           await write({ ...status, state: 'pending', reason: 'accepted; the acme server validates' });
-          return { requeueAt: new Date(now.getTime() + settings.pollMs) };
+          return waitUntil(key, new Date(now.getTime() + settings.pollMs));
         }
         const authz = await session.getAuthorization(challenge.spec.authorizationURL);
         const remote = authz.challenges.find((c) => c.url === challenge.spec.url);
@@ -116,7 +128,7 @@ export function createChallengeController(settings: ChallengeControllerSettings)
         }
         if (status.state !== remote.status) await write({ ...status, state: remote.status });
         attempts.delete(keyText(key));
-        return { requeueAt: new Date(now.getTime() + settings.pollMs) };
+        return waitUntil(key, new Date(now.getTime() + settings.pollMs));
       } catch (err) {
         const n = (attempts.get(keyText(key)) ?? 0) + 1;
         attempts.set(keyText(key), n);
@@ -126,7 +138,7 @@ export function createChallengeController(settings: ChallengeControllerSettings)
           return { requeueAt: now };
         }
         if (status.reason !== retry.reason) await write({ ...status, reason: retry.reason });
-        return { requeueAt: retry.retryAt };
+        return waitUntil(key, retry.retryAt);
       }
     },
   };

@@ -85,6 +85,14 @@ function authorizationProblem(authz: AcmeAuthorization): string {
 export function createOrderController(settings: AcmeControllerSettings): Controller {
   const attempts = new Map<string, number>();
   const keyText = (k: ResourceKey): string => `${k.namespace ?? ''}/${k.name}`;
+  // When each order may next talk to the server: its poll or backoff time. The controller's own
+  // status write wakes the order again at once (a watch event); without this it would poll or
+  // retry the server right away instead of at the time it chose.
+  const notBefore = new Map<string, Date>();
+  const waitUntil = (key: ResourceKey, at: Date): ReconcileResult => {
+    notBefore.set(keyText(key), at);
+    return { requeueAt: at };
+  };
 
   const update = async (
     ctx: ReconcileContext,
@@ -170,6 +178,7 @@ export function createOrderController(settings: AcmeControllerSettings): Control
       const order = await ctx.store.tryGet<OrderObject>(key);
       if (order === undefined) {
         attempts.delete(keyText(key));
+        notBefore.delete(keyText(key));
         return {};
       }
       const now = ctx.now();
@@ -189,8 +198,12 @@ export function createOrderController(settings: AcmeControllerSettings): Control
             });
         }
         attempts.delete(keyText(key));
+        notBefore.delete(keyText(key));
         return {};
       }
+      const gate = notBefore.get(keyText(key));
+      if (gate !== undefined && gate.getTime() > now.getTime()) return { requeueAt: gate };
+      notBefore.delete(keyText(key));
       try {
         const issuerResource = await settings.issuers.resource(
           ctx.store,
@@ -249,7 +262,7 @@ export function createOrderController(settings: AcmeControllerSettings): Control
             await update(ctx, order, { ...status, state: 'pending', authorizations });
           }
           attempts.delete(keyText(key));
-          return { requeueAt: new Date(now.getTime() + settings.pollMs) };
+          return waitUntil(key, new Date(now.getTime() + settings.pollMs));
         }
         const csrPem = Buffer.from(order.spec.request, 'base64').toString('utf8');
         if (remote.status === 'ready') {
@@ -257,7 +270,7 @@ export function createOrderController(settings: AcmeControllerSettings): Control
         }
         if (remote.status === 'processing' || remote.status === 'ready') {
           if (status.state !== remote.status) await update(ctx, order, { ...status, state: remote.status });
-          return { requeueAt: new Date(now.getTime() + settings.pollMs) };
+          return waitUntil(key, new Date(now.getTime() + settings.pollMs));
         }
         if (remote.status === 'valid') {
           const pem = await session.certificate(remote, csrPem, issuer.options.preferredChain);
@@ -303,7 +316,7 @@ export function createOrderController(settings: AcmeControllerSettings): Control
           return { requeueAt: now };
         }
         if (status.reason !== retry.reason) await update(ctx, order, { ...status, reason: retry.reason });
-        return { requeueAt: retry.retryAt };
+        return waitUntil(key, retry.retryAt);
       }
     },
   };
