@@ -1,5 +1,7 @@
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { buildCsr, generatePrivateKey } from '../../pki/index.js';
+import { buildCsr, generatePrivateKey, issueCertificate, parseCertificates } from '../../pki/index.js';
+import { DAY, makeIssued, makeRoot } from '../../pki/testing/pki-fixtures.js';
+import { MAX_ALTERNATE_CHAINS } from './acme-alternates.js';
 import { AcmeProblemError } from './acme-problem.js';
 import { AcmeSession, MAX_ANSWER_BYTES } from './acme-session.js';
 import type { AcmeOrder } from './acme-answers.js';
@@ -355,6 +357,114 @@ describe('the certificate download', () => {
     expect(error.message).toMatch(
       new RegExp(`does not name ${NAME.replace(/\./g, '\\.')}, which the CSR asks for`),
     );
+  });
+});
+
+describe('preferredChain and alternate chains (RFC 8555 §7.4.2)', () => {
+  // Two chains for one leaf: its intermediate signed by "Root A" (the default) and cross-signed by "Root B".
+  const at = new Date(Date.now() - DAY);
+  const rootA = makeRoot({ name: 'Root A', now: at });
+  const rootB = makeRoot({ name: 'Root B', now: at });
+  const viaA = makeIssued(rootA, { isCA: true, subject: { commonName: 'Issuing CA' }, lifetimeMs: 365 * DAY }, { now: at });
+  const viaB = issueCertificate(
+    { publicKey: viaA.key, subject: { commonName: 'Issuing CA' }, isCA: true, lifetimeMs: 365 * DAY },
+    { certificate: rootB.certificate, key: rootB.key },
+    { now: at },
+  );
+  const leaf = issueCertificate(
+    { publicKey: certKey, sans: { dnsNames: [NAME] }, lifetimeMs: 90 * DAY, extKeyUsages: ['serverAuth'] },
+    { certificate: viaA.certificate, key: viaA.key },
+    { now: at },
+  );
+  const chainA = `${leaf.pem}${viaA.certificate.pem}`;
+  const chainB = `${leaf.pem}${viaB.pem}`;
+  const pemReply = (body: string, link?: string): FakeAcmeReply => ({
+    status: 200,
+    headers: { 'content-type': 'application/pem-certificate-chain', ...(link !== undefined && { link }) },
+    body,
+  });
+  const downloads = (): string[] => fake.requests.filter((r) => r.endpoint === 'certificate').map((r) => r.path);
+  /** Serves chain A with `link`, and `alternates[n]` at …/alt-n. */
+  const serve = (link: (base: string) => string, alternates: Record<string, FakeAcmeReply | 'reset'>): void =>
+    fake.override('certificate', (req) => {
+      const alt = /\/(alt-\d+)$/.exec(req.path)?.[1];
+      if (alt !== undefined) return alternates[alt] ?? problemReply(404, 'malformed', 'no such chain');
+      return pemReply(chainA, link(`${fake.url('certificate')}/${req.path.split('/')[2]}`));
+    });
+  const topIssuer = (pem: string): string | undefined => parseCertificates(pem).at(-1)?.issuer.commonName;
+
+  it('takes the alternate whose root-most certificate is issued by the preferred name', async () => {
+    const order = await validOrder();
+    serve((b) => `<${b}/alt-1>;rel="alternate"`, { 'alt-1': pemReply(chainB) });
+    expect(topIssuer(await session.certificate(order, csrPem, 'Root B'))).toBe('Root B');
+    expect(downloads()).toHaveLength(2);
+  });
+
+  it('keeps the default chain when it already matches, without fetching alternates', async () => {
+    const order = await validOrder();
+    serve((b) => `<${b}/alt-1>;rel="alternate"`, { 'alt-1': pemReply(chainB) });
+    expect(topIssuer(await session.certificate(order, csrPem, 'Root A'))).toBe('Root A');
+    expect(downloads()).toHaveLength(1);
+  });
+
+  it('keeps the default chain when no alternate matches, and without preferredChain fetches none', async () => {
+    const order = await validOrder();
+    serve((b) => `<${b}/alt-1>;rel="alternate"`, { 'alt-1': pemReply(chainB) });
+    expect(topIssuer(await session.certificate(order, csrPem, 'Root C'))).toBe('Root A');
+    expect(downloads()).toHaveLength(2);
+    fake.clear();
+    serve((b) => `<${b}/alt-1>;rel="alternate"`, { 'alt-1': pemReply(chainB) });
+    expect(topIssuer(await session.certificate(order, csrPem))).toBe('Root A');
+    expect(downloads()).toHaveLength(1);
+  });
+
+  it(`fetches at most ${MAX_ALTERNATE_CHAINS} alternates, one at a time, however many a server lists`, async () => {
+    const order = await validOrder();
+    const many = (b: string): string => Array.from({ length: 60 }, (_, i) => `<${b}/alt-${i}>;rel="alternate"`).join(', ');
+    serve(many, {});
+    expect(topIssuer(await session.certificate(order, csrPem, 'Root B'))).toBe('Root A');
+    expect(downloads()).toHaveLength(1 + MAX_ALTERNATE_CHAINS);
+  });
+
+  it('does not follow an alternate on another origin', async () => {
+    const order = await validOrder();
+    serve((b) => `<${b.replace('127.0.0.1', 'localhost')}/alt-1>;rel="alternate"`, { 'alt-1': pemReply(chainB) });
+    expect(topIssuer(await session.certificate(order, csrPem, 'Root B'))).toBe('Root A');
+    expect(downloads()).toHaveLength(1);
+  });
+
+  it('passes over an alternate that is garbage, refused, or for another leaf, and takes a later one that is good', async () => {
+    const order = await validOrder();
+    const otherLeaf = issueCertificate(
+      { publicKey: certKey, sans: { dnsNames: [NAME] }, lifetimeMs: 30 * DAY },
+      { certificate: viaB, key: viaA.key },
+      { now: at },
+    );
+    serve((b) => [1, 2, 3, 4].map((i) => `<${b}/alt-${i}>;rel="alternate"`).join(', '), {
+      'alt-1': pemReply('garbage'),
+      'alt-2': problemReply(404, 'malformed', 'gone'),
+      'alt-3': pemReply(`${otherLeaf.pem}${viaB.pem}`),
+      'alt-4': pemReply(chainB),
+    });
+    const pem = await session.certificate(order, csrPem, 'Root B');
+    expect(pem).toBe(chainB);
+    expect(downloads()).toHaveLength(5);
+  });
+
+  it('refuses an alternate chain for another key, as it refuses the default one', async () => {
+    const order = await validOrder();
+    serve((b) => `<${b}/alt-1>;rel="alternate"`, { 'alt-1': pemReply(fake.issuePem(generatePrivateKey(), [NAME])) });
+    // Passed over: the default chain, which is right, comes back.
+    expect(await session.certificate(order, csrPem, 'Root B')).toBe(chainA);
+  });
+
+  it('gives a retryable error when the server cannot be reached for an alternate: the choice is not made blind', async () => {
+    const order = await validOrder();
+    serve((b) => `<${b}/alt-1>;rel="alternate"`, { 'alt-1': 'reset' });
+    const error = await failure(() => session.certificate(order, csrPem, 'Root B'));
+    expect(error.code).toBe('UPSTREAM_UNAVAILABLE');
+    expect(error.retryable).toBe(true);
+    expect(error.message).toContain('for the alternate chain download https://127.0.0.1:');
   });
 });
 

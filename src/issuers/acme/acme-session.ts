@@ -16,6 +16,7 @@ import {
   AcmeUnreadableAnswerError,
   type AcmeHttpAnswer,
 } from './acme-http.js';
+import { alternateChainUrls, chainMatchesPreferred, MAX_ALTERNATE_CHAINS } from './acme-alternates.js';
 import { AcmeProblemError, malformedAnswer, problemError } from './acme-problem.js';
 
 /** How to reach one ACME account on one server. */
@@ -52,6 +53,11 @@ function loadAcmeClient(): typeof acme {
 
 /** The most a server may send in one answer: certificates chains are a few kilobytes. */
 export const MAX_ANSWER_BYTES = 1_048_576;
+
+/** The part of acme-client's internal API object the download uses (a signed POST-as-GET). */
+interface AcmeApiLike {
+  apiRequest(url: string, payload: null, validStatusCodes: number[]): Promise<AcmeHttpAnswer>;
+}
 
 /**
  * One ACME account on one server, over acme-client: every call is a single request (no sleeping
@@ -157,9 +163,9 @@ export class AcmeSession {
 
   /**
    * Downloads a valid order's certificate chain, PEM (RFC 8555 §7.4.2), and checks it is the
-   * certificate asked for: it parses, and its leaf certifies the CSR's public key and every DNS
-   * name of the CSR. A server (or anything between) must not hand a workload someone else's
-   * certificate.
+   * certificate asked for (checkedChain). With `preferredChain`, when the default chain does not
+   * end at that Common Name, the first of at most MAX_ALTERNATE_CHAINS alternates that does and
+   * starts with the same certificate is taken instead; else the default one.
    */
   async certificate(order: AcmeOrder, csrPem: string, preferredChain?: string): Promise<string> {
     if (order.status !== 'valid') {
@@ -170,10 +176,47 @@ export class AcmeSession {
     }
     await this.register();
     const what = 'the certificate download';
-    const pem = await this.call(what, () =>
-      this.client.getCertificate(order as unknown as acme.Order, preferredChain),
-    );
-    if (typeof pem !== 'string' || !pem.includes('-----BEGIN CERTIFICATE-----')) {
+    const certificateUrl = order.certificate;
+    if (certificateUrl === undefined) throw malformedAnswer(what, `the valid order ${order.url} has no certificate URL`);
+    // acme-client's getCertificate would fetch every alternate a server lists, all at once, from
+    // anywhere; the download and the alternates go through its API request here instead.
+    const api = (this.client as unknown as { api: AcmeApiLike }).api;
+    const csr = parseCsr(csrPem);
+    const answer = await this.call(what, () => api.apiRequest(certificateUrl, null, [200]));
+    const main = this.checkedChain(what, answer.data, order, csr);
+    if (preferredChain === undefined || chainMatchesPreferred(main.chain, preferredChain)) return main.pem;
+    const alternates = alternateChainUrls(answer.headers['link'], certificateUrl).slice(0, MAX_ALTERNATE_CHAINS);
+    for (const url of alternates) {
+      const whatAlt = `the alternate chain download ${url}`;
+      let alt: { pem: string; chain: Certificate[] };
+      try {
+        const altAnswer = await this.call(whatAlt, () => api.apiRequest(url, null, [200]));
+        alt = this.checkedChain(whatAlt, altAnswer.data, order, csr);
+      } catch (err) {
+        // An outage is retried like any other; a broken alternate is passed over, as a missing one is.
+        if (err instanceof AcmeProblemError && err.retryable) throw err;
+        continue;
+      }
+      // RFC 8555 §7.4.2: an alternate chain starts with the same end-entity certificate.
+      if (!alt.chain[0]!.der.equals(main.chain[0]!.der)) continue;
+      if (chainMatchesPreferred(alt.chain, preferredChain)) return alt.pem;
+    }
+    return main.pem;
+  }
+
+  /**
+   * Parses a downloaded chain and checks it is the certificate asked for: its leaf certifies the
+   * CSR's public key and every DNS name of the CSR. A server (or anything between) must not hand
+   * a workload someone else's certificate.
+   */
+  private checkedChain(
+    what: string,
+    data: unknown,
+    order: AcmeOrder,
+    csr: ReturnType<typeof parseCsr>,
+  ): { pem: string; chain: Certificate[] } {
+    const pem = typeof data === 'string' ? data : Buffer.isBuffer(data) ? data.toString('utf8') : undefined;
+    if (pem === undefined || !pem.includes('-----BEGIN CERTIFICATE-----')) {
       throw malformedAnswer(what, 'the answer holds no PEM certificate');
     }
     let chain: Certificate[];
@@ -187,7 +230,6 @@ export class AcmeSession {
     }
     const leaf = chain[0];
     if (leaf === undefined) throw malformedAnswer(what, 'the answer holds no PEM certificate');
-    const csr = parseCsr(csrPem);
     if (!publicKeysEqual(leaf.publicKey, csr.publicKey)) {
       throw malformedAnswer(
         what,
@@ -201,7 +243,7 @@ export class AcmeSession {
         `the certificate of order ${order.url} (serial ${leaf.serialNumber}) does not name ${missing.join(', ')}, which the CSR asks for: refusing it`,
       );
     }
-    return pem;
+    return { pem, chain };
   }
 
   private order(what: string, value: unknown): AcmeOrder {

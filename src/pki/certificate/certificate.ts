@@ -26,6 +26,8 @@ export interface Certificate {
   readonly subject: DistinguishedName;
   /** Every subject attribute for display, most specific first ("CN=…, O=…"). */
   readonly subjectString: string;
+  /** The issuer's Name (the typed fields meshca knows). */
+  readonly issuer: DistinguishedName;
   readonly issuerString: string;
   readonly notBefore: Date;
   readonly notAfter: Date;
@@ -68,6 +70,7 @@ interface Fields {
   serialNumber: string;
   subject: DistinguishedName;
   subjectString: string;
+  issuer: DistinguishedName;
   issuerString: string;
   notBefore: Date;
   notAfter: Date;
@@ -135,6 +138,7 @@ function parseFields(der: Buffer): Fields {
     );
   }
   const issuer = decodeNameWithRaw(t, 'issuer');
+  f.issuer = issuer.dn;
   f.issuerString = issuer.text;
   f.issuerDer = issuer.raw;
   const validity = t.expect(Tag.SEQUENCE, 'validity');
@@ -209,6 +213,10 @@ class ParsedCertificate implements Certificate {
 
   get subjectString(): string {
     return this.f.subjectString;
+  }
+
+  get issuer(): DistinguishedName {
+    return this.f.issuer;
   }
 
   get issuerString(): string {
