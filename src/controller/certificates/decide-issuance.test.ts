@@ -290,6 +290,75 @@ describe('decideIssuance', () => {
   });
 });
 
+describe('decideIssuance with a subject the issuer rewrote (ACME servers, Vault roles)', () => {
+  /** A Secret whose certificate has the subject an ACME server gives: CN = the first DNS name, nothing else. */
+  async function acmeStyleSecret(certificate: CertificateObject, dnsNames: string[]): Promise<Resource> {
+    const csr = parseCsr(buildCsr({ key: KEY, subject: { commonName: dnsNames[0]! }, sans: { dnsNames } }));
+    const signed = await new SelfSignedIssuer().sign({
+      csr,
+      durationMs: 3 * HOUR,
+      keyUsages: ['digitalSignature', 'keyEncipherment'],
+      extKeyUsages: [],
+      privateKey: KEY,
+      now: T0,
+    });
+    return buildCertificateSecret({ certificate, leaf: signed.certificate, chain: [], ca: signed.ca, key: KEY });
+  }
+  /** The current request: the CSR meshca built from the spec. */
+  const requestFor = (subject: { commonName?: string; organizations?: string[] }, dnsNames: string[]) =>
+    ({
+      apiVersion: 'cert-manager.io/v1',
+      kind: 'CertificateRequest',
+      metadata: { name: 'web-1', namespace: 'ns', annotations: { 'cert-manager.io/certificate-revision': '1' } },
+      spec: {
+        request: Buffer.from(buildCsr({ key: KEY, subject, sans: { dnsNames } })).toString('base64'),
+        issuerRef: { name: 'selfsigned', kind: 'Issuer', group: 'cert-manager.io' },
+        duration: '3h',
+        usages: ['digital signature', 'key encipherment'],
+      },
+    }) as never;
+
+  it('accepts a CN that is one of the DNS names when the spec has none: no issuance loop', async () => {
+    const certificate = cert({ commonName: undefined, dnsNames: ['a.example.test', 'b.example.test'] });
+    const secret = await acmeStyleSecret(certificate, ['a.example.test', 'b.example.test']);
+    expect(decideIssuance({ certificate, secret, now: T0 })).toEqual({ wait: new Date(T0.getTime() + 2 * HOUR), why: 'renewal' });
+    expect(
+      decideIssuance({ certificate, secret, now: T0, currentRequest: requestFor({}, ['a.example.test', 'b.example.test']) }),
+    ).toMatchObject({ why: 'renewal' });
+  });
+
+  it('still issues when the CN is not among the DNS names, or the spec names another CN', async () => {
+    const secret = await acmeStyleSecret(cert(), ['c.example.test']);
+    const noCn = cert({ commonName: undefined, dnsNames: ['a.example.test'] });
+    expect(decideIssuance({ certificate: noCn, secret, now: T0 })).toMatchObject({ issue: { reason: 'SecretMismatch' } });
+    const otherCn = cert({ commonName: 'web', dnsNames: ['c.example.test'] });
+    expect(decideIssuance({ certificate: otherCn, secret, now: T0 })).toMatchObject({
+      issue: { reason: 'SecretMismatch', message: expect.stringContaining('commonName') as unknown },
+    });
+  });
+
+  it('accepts the spec commonName added to the DNS names', async () => {
+    const certificate = cert({ commonName: 'a.example.test', dnsNames: ['b.example.test'] });
+    const secret = await acmeStyleSecret(certificate, ['a.example.test', 'b.example.test']);
+    expect(decideIssuance({ certificate, secret, now: T0 })).toMatchObject({ why: 'renewal' });
+  });
+
+  it('compares other subject attributes through the current request, so a dropped organization does not loop', async () => {
+    const certificate = cert({ commonName: undefined, dnsNames: ['a.example.test'], subject: { organizations: ['Acme'] } });
+    const secret = await acmeStyleSecret(certificate, ['a.example.test']);
+    // With the request of the current revision (which asked for O=Acme): no re-issuance.
+    const asked = requestFor({ organizations: ['Acme'] }, ['a.example.test']);
+    expect(decideIssuance({ certificate, secret, now: T0, currentRequest: asked })).toMatchObject({ why: 'renewal' });
+    // A spec change is still seen, through the request.
+    const changed = cert({ commonName: undefined, dnsNames: ['a.example.test'], subject: { organizations: ['Other'] } });
+    expect(decideIssuance({ certificate: changed, secret, now: T0, currentRequest: asked })).toMatchObject({
+      issue: { reason: 'SecretMismatch', message: expect.stringContaining('organizations') as unknown },
+    });
+    // Without any request, the certificate is all there is to compare: issue (once; the request then exists).
+    expect(decideIssuance({ certificate, secret, now: T0 })).toMatchObject({ issue: { reason: 'SecretMismatch' } });
+  });
+});
+
 describe('backoffDelay', () => {
   it.each([
     [0, 0],

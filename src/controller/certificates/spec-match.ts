@@ -46,6 +46,20 @@ const SAN_FIELDS: readonly Exclude<keyof SubjectAltNames, 'otherNames'>[] = [
 const asList = (v: string | string[] | undefined): string[] =>
   v === undefined ? [] : typeof v === 'string' ? [v] : v;
 
+/**
+ * How to compare. A CSR is compared exactly. An issued certificate is compared as cert-manager
+ * does: issuers rewrite subjects (ACME servers such as Let's Encrypt and pebble put the first
+ * DNS name in the CN and drop other attributes; Vault roles do their own), so with no
+ * commonName in the spec a CN that is one of the certificate's DNS names or IP addresses is
+ * accepted, the spec's commonName may appear among the DNS names, and the other subject
+ * attributes are compared through the current request instead (`otherSubjectFields: false`).
+ * Without this an ACME certificate never matched its spec and was issued again forever.
+ */
+interface Comparison {
+  readonly issued: boolean;
+  readonly otherSubjectFields: boolean;
+}
+
 /** Why a subject, SANs and key spec differ from what is desired; undefined when they match. */
 function namesAndKeyMismatch(
   what: string,
@@ -53,17 +67,28 @@ function namesAndKeyMismatch(
   subject: DistinguishedName,
   sans: SubjectAltNames,
   keySpec: KeySpec,
+  how: Comparison = { issued: false, otherSubjectFields: true },
 ): string | undefined {
   for (const field of NAME_FIELDS) {
+    if (field !== 'commonName' && !how.otherSubjectFields) continue;
     const want = asList(desired.subject[field]);
     const have = asList(subject[field]);
-    if (!sameSet(want, have))
-      return `the ${what}'s subject ${field} ${show(have)} differs from the spec's ${show(want)}`;
+    if (sameSet(want, have)) continue;
+    if (
+      how.issued &&
+      field === 'commonName' &&
+      want.length === 0 &&
+      have.every((cn) => (sans.dnsNames ?? []).includes(cn) || (sans.ipAddresses ?? []).includes(cn))
+    )
+      continue;
+    return `the ${what}'s subject ${field} ${show(have)} differs from the spec's ${show(want)}`;
   }
   for (const field of SAN_FIELDS) {
-    if (!sameSet(desired.sans[field], sans[field])) {
-      return `the ${what}'s ${field} ${show(sans[field])} differ from spec.${field} ${show(desired.sans[field])}`;
-    }
+    if (sameSet(desired.sans[field], sans[field])) continue;
+    const cn = asList(desired.subject.commonName);
+    if (how.issued && field === 'dnsNames' && sameSet([...(desired.sans.dnsNames ?? []), ...cn], sans.dnsNames))
+      continue;
+    return `the ${what}'s ${field} ${show(sans[field])} differ from spec.${field} ${show(desired.sans[field])}`;
   }
   // otherNames compare as "oid:value" strings, order-free like the other SAN kinds.
   const otherText = (s: SubjectAltNames): string[] =>
@@ -93,12 +118,15 @@ export function certificateMismatch(
   certificate: Certificate,
   checkLifetime: boolean,
 ): string | undefined {
+  // Subject attributes besides the CN are compared through the current request when there is
+  // one (requestMismatch); only without one (checkLifetime) are they read off the certificate.
   const names = namesAndKeyMismatch(
     'certificate',
     desired,
     certificate.subject,
     certificate.sans,
     certificate.keySpec,
+    { issued: true, otherSubjectFields: checkLifetime },
   );
   if (names !== undefined) return names;
   if (certificate.isCA !== desired.isCA)

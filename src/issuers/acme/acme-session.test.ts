@@ -79,6 +79,38 @@ describe('AcmeSession against the fake server', () => {
   });
 });
 
+describe('account registration (RFC 8555 §7.3)', () => {
+  const withKey = (keyPem: string, email?: string): AcmeSession =>
+    new AcmeSession({
+      directoryUrl: fake.directoryUrl,
+      accountKeyPem: keyPem,
+      caPem: fake.caPem,
+      now: () => NOW,
+      timeoutMs: 5000,
+      ...(email !== undefined && { email }),
+    });
+  const sent = (endpoint: string): number => fake.requests.filter((r) => r.endpoint === endpoint).length;
+
+  it('finds the account a second issuer shares by its key, without an update the server would refuse as empty', async () => {
+    const key = generatePrivateKey().export({ type: 'pkcs8', format: 'pem' }).toString();
+    const url = await withKey(key).register();
+    expect(await withKey(key).register()).toBe(url);
+    expect(sent('newAccount')).toBe(2);
+    expect(sent('account')).toBe(0);
+  });
+
+  it('updates the contact of an existing account only when the issuer email differs', async () => {
+    const key = generatePrivateKey().export({ type: 'pkcs8', format: 'pem' }).toString();
+    await withKey(key, 'ops@example.test').register();
+    await withKey(key, 'ops@example.test').register();
+    expect(sent('account')).toBe(0);
+    await withKey(key, 'pki@example.test').register();
+    expect(sent('account')).toBe(1);
+    const update = fake.requests.find((r) => r.endpoint === 'account');
+    expect(update?.payload).toEqual({ contact: ['mailto:pki@example.test'] });
+  });
+});
+
 describe('answers that are not JSON, of the wrong shape, or too large', () => {
   it.each<[string, 'newOrder' | 'directory', FakeAcmeReply, string]>([
     [

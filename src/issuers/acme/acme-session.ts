@@ -54,9 +54,11 @@ function loadAcmeClient(): typeof acme {
 /** The most a server may send in one answer: certificates chains are a few kilobytes. */
 export const MAX_ANSWER_BYTES = 1_048_576;
 
-/** The part of acme-client's internal API object the download uses (a signed POST-as-GET). */
+/** The part of acme-client's internal API object meshca calls itself (registration, downloads). */
 interface AcmeApiLike {
   apiRequest(url: string, payload: null, validStatusCodes: number[]): Promise<AcmeHttpAnswer>;
+  /** newAccount; sets the account URL from the Location header (200: exists, 201: created). */
+  createAccount(data: Record<string, unknown>): Promise<AcmeHttpAnswer>;
 }
 
 /**
@@ -98,18 +100,27 @@ export class AcmeSession {
     };
   }
 
-  /** Registers the account, or finds it when it exists (RFC 8555 §7.3); returns its URL. */
+  /**
+   * Registers the account, or finds it when the key already has one (RFC 8555 §7.3); returns its
+   * URL. An existing account's contact is updated only when the issuer's email differs from it.
+   * (acme-client's createAccount follows a 200 with an update that repeats the registration
+   * fields; pebble refuses that as an empty update, so a second issuer sharing an account key
+   * without an email could never register.)
+   */
   async register(): Promise<string> {
     if (this.accountUrl !== undefined) return this.accountUrl;
-    await this.call('the account registration', () =>
-      this.client.createAccount({
-        termsOfServiceAgreed: true,
-        ...(this.options.email !== undefined &&
-          this.options.email !== '' && {
-            contact: [`mailto:${this.options.email}`],
-          }),
-      }),
+    const email = this.options.email;
+    const contact = email === undefined || email === '' ? undefined : [`mailto:${email}`];
+    const api = (this.client as unknown as { api: AcmeApiLike }).api;
+    const answer = await this.call('the account registration', () =>
+      api.createAccount({ termsOfServiceAgreed: true, ...(contact !== undefined && { contact }) }),
     );
+    if (answer.status === 200 && contact !== undefined) {
+      const existing = (answer.data as { contact?: unknown } | undefined)?.contact;
+      if (!Array.isArray(existing) || existing.join('\n') !== contact.join('\n')) {
+        await this.call('the account update', () => this.client.updateAccount({ contact }));
+      }
+    }
     this.accountUrl = this.client.getAccountUrl();
     return this.accountUrl;
   }

@@ -32,7 +32,7 @@ export class AcmeHarness {
       const value = await read();
       if (value !== undefined) return value;
       if (Date.now() > end)
-        throw new Error(`timed out waiting for ${what}\n${this.logs.slice(-20).join('\n')}`);
+        throw new Error(`timed out waiting for ${what}\n${this.logs.filter((l) => !l.startsWith("debug")).slice(-25).join("\n")}`);
       await new Promise((r) => setTimeout(r, 100));
     }
   }

@@ -39,7 +39,8 @@ describe.runIf(peers)('the ACME issuer against the real pebble, HTTP-01 answered
     const port = await freePort();
     solver = await startHttp01Solver(h.store, `127.0.0.1:${port}`);
     dns = await startChallTestSrv();
-    pebble = await startPebble({ httpPort: port, dnsServer: dns.dnsServer });
+    // One alternate root: every certificate also comes with a chain to it (RFC 8555 §7.4.2).
+    pebble = await startPebble({ httpPort: port, dnsServer: dns.dnsServer, env: { PEBBLE_ALTERNATE_ROOTS: '1' } });
     await h.store.create({
       apiVersion: 'cert-manager.io/v1',
       kind: 'ClusterIssuer',
@@ -143,6 +144,60 @@ describe.runIf(peers)('the ACME issuer against the real pebble, HTTP-01 answered
       /cannot reach the acme server .* TLS failure/,
     );
   });
+
+  it('takes the alternate chain that preferredChain names, and the default one without it', async () => {
+    const rootName = async (i: number): Promise<string> =>
+      new X509Certificate(await pebble.rootPem(i)).subject.replace(/^CN=/, '');
+    const [defaultRoot, alternateRoot] = [await rootName(0), await rootName(1)];
+    expect(alternateRoot).not.toBe(defaultRoot);
+    await h.store.create({
+      apiVersion: 'cert-manager.io/v1',
+      kind: 'ClusterIssuer',
+      metadata: { name: 'pebble-alternate' },
+      spec: {
+        acme: {
+          server: pebble.directoryUrl,
+          preferredChain: alternateRoot,
+          privateKeySecretRef: { name: 'pebble-account' },
+          caBundle: Buffer.from(pebble.tlsCaPem).toString('base64'),
+          solvers: [{ http01: { ingress: {} } }],
+        },
+      },
+    });
+    for (const [name, issuer] of [['chain-default', 'pebble'], ['chain-preferred', 'pebble-alternate']] as const) {
+      await h.store.create({
+        apiVersion: 'cert-manager.io/v1',
+        kind: 'Certificate',
+        metadata: { name, namespace: NS },
+        spec: {
+          secretName: `${name}-tls`,
+          dnsNames: [`${name}.example.test`],
+          privateKey: { algorithm: 'ECDSA', size: 256 },
+          issuerRef: { name: issuer, kind: 'ClusterIssuer' },
+        },
+      });
+    }
+    const topIssuer = async (name: string): Promise<string> => {
+      const secret = await h.until(`the ${name} Secret`, async () => {
+        const s = await h.get<Resource>({ apiVersion: 'v1', kind: 'Secret', namespace: NS, name: `${name}-tls` });
+        return (s?.['data'] as Record<string, string> | undefined)?.['tls.crt'] === undefined ? undefined : s;
+      });
+      const pem = Buffer.from((secret['data'] as Record<string, string>)['tls.crt']!, 'base64').toString();
+      const chain = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+      return new X509Certificate(chain.at(-1)!).issuer.replace(/^CN=/, '');
+    };
+    expect(await topIssuer('chain-default')).toBe(defaultRoot);
+    expect(await topIssuer('chain-preferred')).toBe(alternateRoot);
+    // pebble writes the first DNS name into the CN the spec left empty: the certificate still
+    // matches its spec, so each is Ready after one issuance (it used to be issued again forever).
+    for (const name of ['chain-default', 'chain-preferred']) {
+      const ready = await h.until(`${name} to be Ready`, async () => {
+        const c = await h.get<Resource>({ apiVersion: 'cert-manager.io/v1', kind: 'Certificate', namespace: NS, name });
+        return condition(c, 'Ready')?.status === 'True' ? c : undefined;
+      });
+      expect((ready['status'] as { revision?: number }).revision).toBe(1);
+    }
+  }, 60_000);
 
   it('refuses a wildcard with an HTTP-01 solver, saying a DNS-01 solver is needed, and fails the request', async () => {
     await h.store.create({

@@ -23,6 +23,8 @@ export interface Pebble {
   /** PEM of the CA that signed pebble's HTTPS certificate (for caBundle). */
   readonly tlsCaPem: string;
   readonly dir: string;
+  /** PEM of pebble's issuing root `index` (0 is the default chain's; more with PEBBLE_ALTERNATE_ROOTS). */
+  rootPem(index: number): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -88,12 +90,13 @@ export async function startPebble(options: {
     { stdio: 'ignore' },
   );
   const port = await freePort();
+  const managementPort = await freePort();
   writeFileSync(
     path.join(dir, 'pebble.json'),
     JSON.stringify({
       pebble: {
         listenAddress: `127.0.0.1:${port}`,
-        managementListenAddress: `127.0.0.1:${await freePort()}`,
+        managementListenAddress: `127.0.0.1:${managementPort}`,
         certificate: path.join(dir, 'cert.pem'),
         privateKey: path.join(dir, 'key.pem'),
         httpPort: options.httpPort,
@@ -119,7 +122,18 @@ export async function startPebble(options: {
   const tlsCaPem = readFileSync(path.join(dir, 'cert.pem'), 'utf8');
   const directoryUrl = `https://127.0.0.1:${port}/dir`;
   await waitForDirectory(directoryUrl, tlsCaPem, child, () => output);
-  return { directoryUrl, tlsCaPem, dir, stop: () => stopChild(child) };
+  const agent = new Agent({ ca: tlsCaPem });
+  const rootPem = (index: number): Promise<string> =>
+    new Promise((resolve, reject) => {
+      get(`https://127.0.0.1:${managementPort}/roots/${index}`, { agent }, (res) => {
+        let body = '';
+        res.on('data', (d: Buffer) => (body += d.toString()));
+        res.on('end', () =>
+          res.statusCode === 200 ? resolve(body) : reject(new Error(`pebble /roots/${index}: ${res.statusCode} ${body}`)),
+        );
+      }).on('error', reject);
+    });
+  return { directoryUrl, tlsCaPem, dir, rootPem, stop: () => stopChild(child) };
 }
 
 /** A running pebble-challtestsrv: its DNS address for pebble, and its management API. */

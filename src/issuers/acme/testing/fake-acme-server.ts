@@ -109,6 +109,8 @@ export class FakeAcmeServer {
   private readonly orders = new Map<string, FakeOrder>();
   private readonly authorizations = new Map<string, FakeAuthorization>();
   private readonly accounts = new Map<string, string>();
+  /** Each account's contact URLs, as registered or last updated. */
+  private readonly contacts = new Map<string, string[]>();
   private server: Server | undefined;
   private base = '';
   private port = 0;
@@ -274,14 +276,28 @@ export class FakeAcmeServer {
         const known = this.accounts.get(jwk);
         const accountId = known ?? String(this.next++);
         this.accounts.set(jwk, accountId);
+        const asked = (request.payload as { contact?: unknown } | undefined)?.contact;
+        if (known === undefined && Array.isArray(asked)) this.contacts.set(accountId, asked.map(String));
         return this.json(
           known === undefined ? 201 : 200,
-          { status: 'valid', orders: `${this.url('account', accountId)}/orders` },
+          {
+            status: 'valid',
+            contact: this.contacts.get(accountId) ?? [],
+            orders: `${this.url('account', accountId)}/orders`,
+          },
           { location: this.url('account', accountId) },
         );
       }
-      case 'account':
-        return this.json(200, { status: 'valid' });
+      case 'account': {
+        // As pebble: an update must change something (contact or status); to read, POST-as-GET.
+        const update = request.payload as { contact?: unknown; status?: unknown } | undefined;
+        if (update !== undefined) {
+          if (!Array.isArray(update.contact) && update.status === undefined)
+            return problemReply(400, 'malformed', 'Use POST-as-GET to retrieve account data instead of doing an empty update');
+          if (Array.isArray(update.contact)) this.contacts.set(id, update.contact.map(String));
+        }
+        return this.json(200, { status: 'valid', contact: this.contacts.get(id) ?? [] });
+      }
       case 'newOrder': {
         const payload = (request.payload ?? {}) as { identifiers?: { type: string; value: string }[] };
         const identifiers = payload.identifiers ?? [];
