@@ -1,4 +1,8 @@
+import { expect } from 'vitest';
+import { getCondition } from '../../../src/api/conditions.js';
 import type { Resource, ResourceKey } from '../../../src/api/resource.js';
+import type { CertificateObject, RequestObject } from '../../../src/controller/certificates/certificate-resources.js';
+import { decideIssuance } from '../../../src/controller/certificates/decide-issuance.js';
 import { createAcmeControllers } from '../../../src/controller/acme/index.js';
 import { createCertificateControllers } from '../../../src/controller/index.js';
 import { startControllerRuntime, type ControllerRuntime } from '../../../src/controller/runtime/index.js';
@@ -23,6 +27,32 @@ export class AcmeHarness {
       leaseNamespace: NS,
       log: (level, message, fields) => this.logs.push(`${level} ${message} ${JSON.stringify(fields ?? {})}`),
     });
+  }
+
+  /**
+   * Waits until Certificate `name` is Ready and done issuing, then checks that what is stored
+   * matches its spec: the trigger's decision for its Secret and current request is to wait for
+   * the renewal time. ACME servers (pebble, Let's Encrypt) write the first DNS name into a CN
+   * the spec left empty; that used to be SecretMismatch, and the Certificate was issued again at
+   * once, forever. Waiting for Ready alone could pass between two issuances.
+   */
+  async expectIssuedOnce(name: string): Promise<void> {
+    const certificate = await this.until(`${name} to be Ready and done issuing`, async () => {
+      const c = await this.get<CertificateObject>({ apiVersion: 'cert-manager.io/v1', kind: 'Certificate', namespace: NS, name });
+      const conditions = c?.status?.conditions;
+      return getCondition(conditions, 'Ready')?.status === 'True' && getCondition(conditions, 'Issuing')?.status !== 'True'
+        ? c
+        : undefined;
+    });
+    const secret = await this.get<Resource>({ apiVersion: 'v1', kind: 'Secret', namespace: NS, name: certificate.spec.secretName });
+    const requests = await this.store.list<RequestObject>({ apiVersion: 'cert-manager.io/v1', kind: 'CertificateRequest' }, { namespace: NS });
+    const currentRequest = requests.items.find(
+      (r) =>
+        r.metadata.ownerReferences?.some((o) => o.name === name) === true &&
+        r.metadata.annotations?.['cert-manager.io/certificate-revision'] === String(certificate.status?.revision),
+    );
+    expect(currentRequest, `the request of ${name}'s revision ${certificate.status?.revision}`).toBeDefined();
+    expect(decideIssuance({ certificate, secret, currentRequest, now: new Date() })).toMatchObject({ why: 'renewal' });
   }
 
   /** Polls `read` until it returns a value, or fails with the logs after `timeoutMs`. */

@@ -131,6 +131,7 @@ describe.runIf(peers)(
       expect(leaf.subjectAltName).toContain('DNS:*.example.test');
       expect(leaf.subjectAltName).toContain('DNS:example.test');
       expect(leaf.publicKey.asymmetricKeyDetails?.modulusLength).toBe(2048);
+      await h.expectIssuedOnce('gateway');
       await h.until('the challenges to be cleaned up', async () =>
         (await h.store.list(CHALLENGE, { namespace: NS })).items.length === 0 ? true : undefined,
       );
