@@ -47,20 +47,22 @@ const problemText = (error: unknown): string | undefined => {
   return `${detail}${typeof e.type === 'string' ? ` (${e.type.slice(0, 128)})` : ''}`;
 };
 
-/** At most this many failed authorizations are looked up and named in an invalid order's reason. */
+/** An invalid order's reason names at most this many failed authorizations … */
 const MAX_NAMED_AUTHORIZATIONS = 3;
+/** … found among at most this many of its authorizations, fetched one at a time. */
+const MAX_FETCHED_AUTHORIZATIONS = 16;
 
 /**
- * "authorization for NAME: PROBLEM" for each invalid authorization of an invalid order (the first
- * few). Best effort: an authorization the server does not answer for is left out, and the order
- * is still marked invalid with what is known.
+ * authorizationProblem() of each invalid authorization of an invalid order (the first few). Best
+ * effort: an authorization the server does not answer for is left out, and the order is still
+ * marked invalid with what is known.
  */
 async function invalidAuthorizations(
   session: { getAuthorization(url: string): Promise<AcmeAuthorization> },
   urls: readonly string[],
 ): Promise<string[]> {
   const named: string[] = [];
-  for (const url of urls.slice(0, 16)) {
+  for (const url of urls.slice(0, MAX_FETCHED_AUTHORIZATIONS)) {
     if (named.length === MAX_NAMED_AUTHORIZATIONS) break;
     const authz = await session.getAuthorization(url).catch(() => undefined);
     if (authz?.status === 'invalid') named.push(authorizationProblem(authz));
