@@ -29,10 +29,13 @@ function cert(spec: Record<string, unknown> = {}, status: Record<string, unknown
   };
 }
 
-/** A Secret issued for `cert()` at T0 (3h, so renewal at T0+2h). */
-async function issuedSecret(certificate = cert()): Promise<Resource> {
+/** A Secret issued for `cert()` at T0 (3h, so renewal at T0+2h), its certificate naming `names`. */
+async function issuedSecret(
+  certificate = cert(),
+  names: { commonName: string; dnsNames: string[] } = { commonName: 'web', dnsNames: ['web.local'] },
+): Promise<Resource> {
   const csr = parseCsr(
-    buildCsr({ key: KEY, subject: { commonName: 'web' }, sans: { dnsNames: ['web.local'] } }),
+    buildCsr({ key: KEY, subject: { commonName: names.commonName }, sans: { dnsNames: names.dnsNames } }),
   );
   const signed = await new SelfSignedIssuer().sign({
     csr,
@@ -292,18 +295,8 @@ describe('decideIssuance', () => {
 
 describe('decideIssuance with a subject the issuer rewrote (ACME servers, Vault roles)', () => {
   /** A Secret whose certificate has the subject an ACME server gives: CN = the first DNS name, nothing else. */
-  async function acmeStyleSecret(certificate: CertificateObject, dnsNames: string[]): Promise<Resource> {
-    const csr = parseCsr(buildCsr({ key: KEY, subject: { commonName: dnsNames[0]! }, sans: { dnsNames } }));
-    const signed = await new SelfSignedIssuer().sign({
-      csr,
-      durationMs: 3 * HOUR,
-      keyUsages: ['digitalSignature', 'keyEncipherment'],
-      extKeyUsages: [],
-      privateKey: KEY,
-      now: T0,
-    });
-    return buildCertificateSecret({ certificate, leaf: signed.certificate, chain: [], ca: signed.ca, key: KEY });
-  }
+  const acmeStyleSecret = (certificate: CertificateObject, dnsNames: string[]): Promise<Resource> =>
+    issuedSecret(certificate, { commonName: dnsNames[0]!, dnsNames });
   /** The current request: the CSR meshca built from the spec. */
   const requestFor = (subject: { commonName?: string; organizations?: string[] }, dnsNames: string[]) =>
     ({
