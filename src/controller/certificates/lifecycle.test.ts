@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { getCondition, setCondition } from '../../api/conditions.js';
 import type { Resource } from '../../api/resource.js';
 import { secretData } from '../../api/secret-data.js';
-import { parseCertificates, parsePrivateKey, publicKeysEqual, verifyChain } from '../../pki/index.js';
+import { issueCertificate, parseCertificates, parsePrivateKey, publicKeysEqual, verifyChain } from '../../pki/index.js';
 import { LifecycleHarness, NS, certificate, issuer } from '../testing/lifecycle-harness.js';
 import type { CertificateObject, RequestObject } from './certificate-resources.js';
 
@@ -285,6 +285,72 @@ describe('the certificate lifecycle, driven to convergence', () => {
     expect(done.status?.failedIssuanceAttempts).toBeUndefined();
     expect(done.status?.lastFailureTime).toBeUndefined();
     expect(await h.names('CertificateRequest')).toContain('web-1');
+  });
+
+  it('holds back, with backoff, an issuer whose certificate never matches the spec, instead of issuing again at once forever', async () => {
+    h = new LifecycleHarness();
+    await h.apply(
+      issuer('selfsigned', { selfSigned: {} }),
+      certificate('web', { dnsNames: ['web.local'], issuerRef: { name: 'selfsigned' } }),
+    );
+    await h.settle();
+    expect((await cert('web')).status?.revision).toBe(1);
+    // Make revision 1 what an issuer that adds a name of its own would have answered: the same
+    // key, one DNS name more, in the request's status and in the Secret alike.
+    const secret = (await h.get('Secret', 'web'))!;
+    const key = parsePrivateKey(secretData(secret, 'tls.key')!);
+    const rewritten = issueCertificate(
+      { publicKey: key, sans: { dnsNames: ['web.local', 'added-by-issuer.local'] }, lifetimeMs: 90 * 24 * HOUR },
+      { selfSigned: key },
+      { now: h.now },
+    );
+    const pemB64 = Buffer.from(rewritten.pem).toString('base64');
+    const request = (await h.get<RequestObject>('CertificateRequest', 'web-1'))!;
+    await h.store.updateStatus({ ...request, status: { ...request.status, certificate: pemB64 } });
+    await h.store.update({ ...secret, data: { ...(secret['data'] as Record<string, string>), 'tls.crt': pemB64 } });
+    const held = await h.settle();
+    const web = await cert('web');
+    // Not re-issued: one failure, the first backoff step (1h), and the reason in Issuing and Ready.
+    expect(web.status?.revision).toBe(1);
+    expect(web.status?.failedIssuanceAttempts).toBe(1);
+    expect(getCondition(web.status?.conditions, 'Issuing')).toMatchObject({ status: 'False', reason: 'Failed' });
+    expect(getCondition(web.status?.conditions, 'Issuing')?.message).toContain(
+      "The issuer's certificate for request web-1 does not match the spec",
+    );
+    expect(getCondition(web.status?.conditions, 'Ready')).toMatchObject({ status: 'False', reason: 'SecretMismatch' });
+    expect(held.wakeUps.get('certificates-trigger Certificate istio-system/web')).toEqual(new Date(h.now.getTime() + HOUR));
+    expect(await h.names('CertificateRequest')).toEqual(['web-1']);
+    // After the backoff it tries again (this issuer now answers correctly).
+    await h.advanceTo(new Date(h.now.getTime() + HOUR));
+    const again = await cert('web');
+    expect(again.status?.revision).toBe(2);
+    expect(again.status?.failedIssuanceAttempts).toBeUndefined();
+    expect(await ready('web')).toBe('True');
+  });
+
+  it('re-issues at once when the Secret holds a certificate the issuer did not return (another writer)', async () => {
+    h = new LifecycleHarness();
+    await h.apply(
+      issuer('selfsigned', { selfSigned: {} }),
+      certificate('web', { dnsNames: ['web.local'], issuerRef: { name: 'selfsigned' } }),
+    );
+    await h.settle();
+    const secret = (await h.get('Secret', 'web'))!;
+    const key = parsePrivateKey(secretData(secret, 'tls.key')!);
+    const foreign = issueCertificate(
+      { publicKey: key, sans: { dnsNames: ['other.local'] }, lifetimeMs: 90 * 24 * HOUR },
+      { selfSigned: key },
+      { now: h.now },
+    );
+    await h.store.update({
+      ...secret,
+      data: { ...(secret['data'] as Record<string, string>), 'tls.crt': Buffer.from(foreign.pem).toString('base64') },
+    });
+    await h.settle();
+    const web = await cert('web');
+    expect(web.status?.revision).toBe(2);
+    expect(web.status?.failedIssuanceAttempts).toBeUndefined();
+    expect(await ready('web')).toBe('True');
   });
 
   it('keeps a request Pending while its CA issuer has no Secret, and issues once the Secret exists', async () => {
