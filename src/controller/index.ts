@@ -15,7 +15,8 @@ export {
   type IssuanceInput,
 } from './certificates/decide-issuance.js';
 export { decideKey } from './certificates/key-manager-controller.js';
-export { decideReadiness, DEFAULT_REVISION_HISTORY_LIMIT } from './certificates/readiness-controller.js';
+export { DEFAULT_REVISION_HISTORY_LIMIT } from './certificates/readiness-controller.js';
+export { decideReadiness } from './certificates/readiness.js';
 export { buildCertificateSecret, type CertificateSecretInput } from './certificates/certificate-secret.js';
 export { issuedStatus } from './certificates/issuing-controller.js';
 export { mapUsages } from './certificates/usages.js';

@@ -1,14 +1,15 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { getCondition } from '../../api/conditions.js';
 import type { Resource } from '../../api/resource.js';
-import { buildCsr, generatePrivateKey } from '../../pki/index.js';
+import { buildCsr, generatePrivateKey, parseCertificates } from '../../pki/index.js';
 import { openSqliteStore, type SqliteStore } from '../../store/sqlite/sqlite-store.js';
 import {
   FakeAcmeServer,
   problemReply,
   type FakeAcmeReply,
 } from '../../issuers/acme/testing/fake-acme-server.js';
-import type { RequestObject } from '../certificates/certificate-resources.js';
+import type { CertificateObject, RequestObject } from '../certificates/certificate-resources.js';
+import { createCertificateControllers } from '../certificates/create-certificate-controllers.js';
 import { CERTIFICATE_REQUEST } from '../certificates/resource-types.js';
 import { converge, type ConvergeResult } from '../testing/converge.js';
 import { orderNameOf } from './acme-request-controller.js';
@@ -313,5 +314,62 @@ describe('the ACME controllers against the fake server', () => {
     await settle();
     expect(await ready()).toMatchObject({ status: 'True', reason: 'Issued' });
     expect((await order()).status?.url).toBe(url);
+  });
+});
+
+describe('a Certificate through the ACME controllers, when the server adds a name of its own', () => {
+  it('is never Ready with the wrong certificate, and is held back by the backoff instead of re-issued at once', async () => {
+    const all = [
+      ...createCertificateControllers({ approval: true, clusterResourceNamespace: 'cert-manager' }),
+      ...createAcmeControllers({
+        clusterResourceNamespace: 'cert-manager',
+        pollMs: POLL_MS,
+        retryBaseMs: RETRY_MS,
+        generateAccountKey: () => accountKeyPem,
+        timeoutMs: 5000,
+      }),
+    ];
+    // The download: the certificate the CSR asked for (its key, its names) plus one more name.
+    fake.override('certificate', (_req, standard) => {
+      const reply = standard();
+      const [leaf] = parseCertificates(String(reply.body));
+      return leaf === undefined ? reply : pem(fake.issuePem(leaf.publicKey, [...leaf.sans.dnsNames, 'extra.example.test']));
+    });
+    const readyStates: string[] = [];
+    const watch = store.watch<CertificateObject>({ apiVersion: 'cert-manager.io/v1', kind: 'Certificate' }, { namespace: NS });
+    const watching = (async () => {
+      for await (const e of watch) readyStates.push(getCondition(e.object.status?.conditions, 'Ready')?.status ?? 'none');
+    })();
+    await store.create({
+      apiVersion: 'cert-manager.io/v1',
+      kind: 'Certificate',
+      metadata: { name: 'gw', namespace: NS },
+      spec: {
+        secretName: 'gw-tls',
+        dnsNames: [NAME],
+        privateKey: { algorithm: 'ECDSA', size: 256 },
+        issuerRef: { name: 'acme', kind: 'Issuer', group: 'cert-manager.io' },
+      },
+    });
+    // Follow the controllers' polling until they wait for longer than a poll.
+    let result = await converge({ store, controllers: all, now: () => now, log: (l) => logs.push(l) });
+    for (let i = 0; i < 50 && result.nextWakeUp !== undefined && result.nextWakeUp.getTime() - now.getTime() <= POLL_MS; i++) {
+      now = result.nextWakeUp;
+      result = await converge({ store, controllers: all, now: () => now, log: (l) => logs.push(l) });
+    }
+    await new Promise((r) => setImmediate(r));
+    watch.close();
+    await watching;
+    const gw = (await store.tryGet<CertificateObject>({ apiVersion: 'cert-manager.io/v1', kind: 'Certificate', namespace: NS, name: 'gw' }))!;
+    expect(gw.status?.revision).toBe(1);
+    expect(getCondition(gw.status?.conditions, 'Ready')).toMatchObject({ status: 'False', reason: 'SecretMismatch' });
+    expect(getCondition(gw.status?.conditions, 'Issuing')?.message).toContain('does not match the spec');
+    expect(gw.status?.failedIssuanceAttempts).toBe(1);
+    // The issuing controller wrote Ready as the readiness controller sees it: never True.
+    expect(readyStates.length).toBeGreaterThan(0);
+    expect(readyStates).not.toContain('True');
+    // One order for it (the file's own request web-1 has another).
+    const orders = (await store.list<Resource>(ORDER, { namespace: NS })).items.map((o) => o.metadata.name);
+    expect(orders.filter((n) => n.startsWith('gw-'))).toHaveLength(1);
   });
 });

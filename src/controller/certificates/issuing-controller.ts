@@ -26,11 +26,9 @@ import {
   formatTime,
   keyOf,
 } from './resource-types.js';
+import { decideReadiness, READY_MESSAGE } from './readiness.js';
 import { inspectSecret } from './secret-state.js';
 import { requestMismatch } from './spec-match.js';
-
-/** The Ready condition of a Certificate whose Secret is up to date. */
-export const READY_MESSAGE = 'Certificate is up to date and has not expired';
 
 const withVersion = (
   key: ResourceKey,
@@ -224,7 +222,26 @@ export function createIssuingController(settings: LifecycleSettings): Controller
         existing,
         keystores,
       });
-      const status = issuedStatus(certificate, leaf, revision, now);
+      const issued = issuedStatus(certificate, leaf, revision, now);
+      // Ready as the readiness controller will see it: True only when what is stored matches the
+      // spec (an issuer may answer with another subject or names; the trigger then holds back).
+      const readiness = decideReadiness({ ...certificate, status: issued }, secret, request, now, settings.parser);
+      const status =
+        readiness.condition.status === 'True'
+          ? issued
+          : {
+              ...issued,
+              conditions: setCondition(
+                issued.conditions,
+                {
+                  ...readiness.condition,
+                  ...(certificate.metadata.generation !== undefined && {
+                    observedGeneration: certificate.metadata.generation,
+                  }),
+                },
+                now,
+              ),
+            };
       const event = await settings.events.ops(
         store,
         certificate,

@@ -1,90 +1,17 @@
 import type { Condition } from '../../api/common-schemas.js';
 import { getCondition, setCondition, type ConditionUpdate } from '../../api/conditions.js';
 import type { Resource, ResourceKey } from '../../api/resource.js';
-import type { PkiParser } from '../../pki/index.js';
 import { isMeshcaError } from '../../errors/index.js';
 import type { ConditionStatus } from '../../telemetry/cert-manager-metrics.js';
 import type { Controller, ReconcileContext, ReconcileResult } from '../runtime/controller.js';
-import { requestName, type CertificateObject, type RequestObject } from './certificate-resources.js';
-import { READY_MESSAGE } from './issuing-controller.js';
+import { requestName } from './certificate-resources.js';
+import { decideReadiness } from './readiness.js';
 import { certificateKeysOf, type LifecycleSettings } from './lifecycle-options.js';
 import { CERTIFICATE, CERTIFICATE_REQUEST, SECRET, formatTime, keyOf, parseTime } from './resource-types.js';
 import { loadCertificateState } from './certificate-state.js';
-import { inspectSecret } from './secret-state.js';
 
 /** cert-manager's default revisionHistoryLimit since v1.18: keep only the current request. */
 export const DEFAULT_REVISION_HISTORY_LIMIT = 1;
-
-/** What the readiness decision finds: the Ready condition and the validity to show in status. */
-export interface Readiness {
-  readonly condition: ConditionUpdate;
-  readonly notBefore?: Date;
-  readonly notAfter?: Date;
-  readonly renewalTime?: Date;
-}
-
-/**
- * The Ready condition of a Certificate from its spec, Secret and the time (cert-manager's
- * readiness controller): True when the Secret holds a key pair matching the spec that is valid
- * now; else False with the reason (DoesNotExist, MissingData, InvalidKeyPair, IncorrectIssuer,
- * SecretMismatch, Expired, Failed for a spec that cannot be issued) and a message naming it.
- * `parser` may remember parses (the answer is the same); the plain parsers when omitted.
- */
-export function decideReadiness(
-  certificate: CertificateObject,
-  secret: Resource | undefined,
-  currentRequest: RequestObject | undefined,
-  now: Date,
-  parser?: PkiParser,
-): Readiness {
-  let state;
-  try {
-    state = inspectSecret(certificate, secret, currentRequest, parser);
-  } catch (err) {
-    return {
-      condition: {
-        type: 'Ready',
-        status: 'False',
-        reason: 'Failed',
-        message: `The spec cannot be issued: ${(err as Error).message}`,
-      },
-    };
-  }
-  if (!state.ok)
-    return {
-      condition: {
-        type: 'Ready',
-        status: 'False',
-        reason: state.trouble.reason,
-        message: state.trouble.message,
-      },
-    };
-  const { notBefore, notAfter } = state.pair.certificate;
-  const times = { notBefore, notAfter, renewalTime: state.renewalTime };
-  if (now.getTime() >= notAfter.getTime()) {
-    return {
-      ...times,
-      condition: {
-        type: 'Ready',
-        status: 'False',
-        reason: 'Expired',
-        message: `Certificate expired on ${formatTime(notAfter)}`,
-      },
-    };
-  }
-  if (now.getTime() < notBefore.getTime()) {
-    return {
-      ...times,
-      condition: {
-        type: 'Ready',
-        status: 'False',
-        reason: 'NotYetValid',
-        message: `Certificate is not valid before ${formatTime(notBefore)}`,
-      },
-    };
-  }
-  return { ...times, condition: { type: 'Ready', status: 'True', reason: 'Ready', message: READY_MESSAGE } };
-}
 
 /** The revisions of CertificateRequests to delete so at most `limit` remain: every existing one at or below revision − limit. */
 export function prunableRevisions(revision: number, limit: number): number[] {
