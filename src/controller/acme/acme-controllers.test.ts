@@ -332,7 +332,7 @@ describe('a Certificate through the ACME controllers, when the server adds a nam
     // The download: the certificate the CSR asked for (its key, its names) plus one more name.
     fake.override('certificate', (_req, standard) => {
       const reply = standard();
-      const [leaf] = parseCertificates(String(reply.body));
+      const [leaf] = parseCertificates(typeof reply.body === 'string' ? reply.body : '');
       return leaf === undefined ? reply : pem(fake.issuePem(leaf.publicKey, [...leaf.sans.dnsNames, 'extra.example.test']));
     });
     const readyStates: string[] = [];
