@@ -162,7 +162,16 @@ export function acmeHttpRequest(
         ),
       options.timeoutMs,
     );
-    req.on('error', (err) => fail(new AcmeUnreachableError(err.message, { cause: err })));
+    req.on('error', (err) => {
+      // Node's HTTP parser refused what came back (HPE_*: headers over its 16 KB limit, bytes that
+      // are not HTTP): an answer came, and it is unusable, which retrying will not change.
+      const code = (err as NodeJS.ErrnoException).code;
+      fail(
+        typeof code === 'string' && code.startsWith('HPE_')
+          ? new AcmeUnreadableAnswerError(`the answer is not valid HTTP (${code}): ${err.message}`)
+          : new AcmeUnreachableError(err.message, { cause: err }),
+      );
+    });
     req.end(payload);
   });
 }

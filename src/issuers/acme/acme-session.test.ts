@@ -139,6 +139,12 @@ describe('answers that are not JSON, of the wrong shape, or too large', () => {
       json(200, { newAccount: 'https://127.0.0.1/x' }),
       'Unable to locate API resource URL in ACME directory: "newNonce"',
     ],
+    [
+      'an order answer whose headers exceed what Node parses (16 KB)',
+      'newOrder',
+      { ...json(201, {}), headers: { 'content-type': 'application/json', 'x-padding': 'a'.repeat(20_000) } },
+      'the answer is not valid HTTP (HPE_HEADER_OVERFLOW)',
+    ],
   ])('%s is a final malformed-answer error', async (_name, endpoint, reply, reason) => {
     fake.override(endpoint, () => reply);
     const error = await failure(() => session.createOrder([NAME]));
