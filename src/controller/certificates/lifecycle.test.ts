@@ -50,6 +50,23 @@ async function referencePlatform(extra: Record<string, string> = {}): Promise<vo
   );
 }
 
+/**
+ * A self-signed Certificate `web` issued once, and a certificate for its key naming `dnsNames`
+ * (base64 PEM), to put where the issuer's answer or the Secret's tls.crt is.
+ */
+async function issuedWebAndCertificateFor(dnsNames: string[]): Promise<{ secret: Resource; pemB64: string }> {
+  h = new LifecycleHarness();
+  await h.apply(
+    issuer('selfsigned', { selfSigned: {} }),
+    certificate('web', { dnsNames: ['web.local'], issuerRef: { name: 'selfsigned' } }),
+  );
+  await h.settle();
+  const secret = (await h.get('Secret', 'web'))!;
+  const key = parsePrivateKey(secretData(secret, 'tls.key')!);
+  const other = issueCertificate({ publicKey: key, sans: { dnsNames }, lifetimeMs: 90 * 24 * HOUR }, { selfSigned: key }, { now: h.now });
+  return { secret, pemB64: Buffer.from(other.pem).toString('base64') };
+}
+
 describe('the certificate lifecycle, driven to convergence', () => {
   it('takes a self-signed Certificate from nothing to Ready with the Secret cert-manager would write', async () => {
     h = new LifecycleHarness();
@@ -288,23 +305,10 @@ describe('the certificate lifecycle, driven to convergence', () => {
   });
 
   it('holds back, with backoff, an issuer whose certificate never matches the spec, instead of issuing again at once forever', async () => {
-    h = new LifecycleHarness();
-    await h.apply(
-      issuer('selfsigned', { selfSigned: {} }),
-      certificate('web', { dnsNames: ['web.local'], issuerRef: { name: 'selfsigned' } }),
-    );
-    await h.settle();
+    // Revision 1 as an issuer that adds a name of its own would have answered it: the same key,
+    // one DNS name more, in the request's status and in the Secret alike.
+    const { secret, pemB64 } = await issuedWebAndCertificateFor(['web.local', 'added-by-issuer.local']);
     expect((await cert('web')).status?.revision).toBe(1);
-    // Make revision 1 what an issuer that adds a name of its own would have answered: the same
-    // key, one DNS name more, in the request's status and in the Secret alike.
-    const secret = (await h.get('Secret', 'web'))!;
-    const key = parsePrivateKey(secretData(secret, 'tls.key')!);
-    const rewritten = issueCertificate(
-      { publicKey: key, sans: { dnsNames: ['web.local', 'added-by-issuer.local'] }, lifetimeMs: 90 * 24 * HOUR },
-      { selfSigned: key },
-      { now: h.now },
-    );
-    const pemB64 = Buffer.from(rewritten.pem).toString('base64');
     const request = (await h.get<RequestObject>('CertificateRequest', 'web-1'))!;
     await h.store.updateStatus({ ...request, status: { ...request.status, certificate: pemB64 } });
     await h.store.update({ ...secret, data: { ...(secret['data'] as Record<string, string>), 'tls.crt': pemB64 } });
@@ -329,23 +333,8 @@ describe('the certificate lifecycle, driven to convergence', () => {
   });
 
   it('re-issues at once when the Secret holds a certificate the issuer did not return (another writer)', async () => {
-    h = new LifecycleHarness();
-    await h.apply(
-      issuer('selfsigned', { selfSigned: {} }),
-      certificate('web', { dnsNames: ['web.local'], issuerRef: { name: 'selfsigned' } }),
-    );
-    await h.settle();
-    const secret = (await h.get('Secret', 'web'))!;
-    const key = parsePrivateKey(secretData(secret, 'tls.key')!);
-    const foreign = issueCertificate(
-      { publicKey: key, sans: { dnsNames: ['other.local'] }, lifetimeMs: 90 * 24 * HOUR },
-      { selfSigned: key },
-      { now: h.now },
-    );
-    await h.store.update({
-      ...secret,
-      data: { ...(secret['data'] as Record<string, string>), 'tls.crt': Buffer.from(foreign.pem).toString('base64') },
-    });
+    const { secret, pemB64 } = await issuedWebAndCertificateFor(['other.local']);
+    await h.store.update({ ...secret, data: { ...(secret['data'] as Record<string, string>), 'tls.crt': pemB64 } });
     await h.settle();
     const web = await cert('web');
     expect(web.status?.revision).toBe(2);
