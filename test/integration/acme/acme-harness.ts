@@ -1,9 +1,10 @@
 import { expect } from 'vitest';
+import type { Condition } from '../../../src/api/common-schemas.js';
 import { getCondition } from '../../../src/api/conditions.js';
 import type { Resource, ResourceKey } from '../../../src/api/resource.js';
 import type { CertificateObject, RequestObject } from '../../../src/controller/certificates/certificate-resources.js';
 import { decideIssuance } from '../../../src/controller/certificates/decide-issuance.js';
-import { createAcmeControllers } from '../../../src/controller/acme/index.js';
+import { createAcmeControllers, ORDER } from '../../../src/controller/acme/index.js';
 import { createCertificateControllers } from '../../../src/controller/index.js';
 import { startControllerRuntime, type ControllerRuntime } from '../../../src/controller/runtime/index.js';
 import { openSqliteStore, type SqliteStore } from '../../../src/store/sqlite/sqlite-store.js';
@@ -53,6 +54,46 @@ export class AcmeHarness {
     );
     expect(currentRequest, `the request of ${name}'s revision ${certificate.status?.revision}`).toBeDefined();
     expect(decideIssuance({ certificate, secret, currentRequest, now: new Date() })).toMatchObject({ why: 'renewal' });
+  }
+
+  /** Creates Certificate `name` in NS for `dnsNames` (ECDSA P-256, Secret `<name>-tls`) from ClusterIssuer `issuer`. */
+  async createCertificate(name: string, dnsNames: string[], issuer: string): Promise<void> {
+    await this.store.create({
+      apiVersion: 'cert-manager.io/v1',
+      kind: 'Certificate',
+      metadata: { name, namespace: NS },
+      spec: {
+        secretName: `${name}-tls`,
+        dnsNames,
+        privateKey: { algorithm: 'ECDSA', size: 256 },
+        issuerRef: { name: issuer, kind: 'ClusterIssuer' },
+      },
+    });
+  }
+
+  /** Waits for an Order of Certificate `name` to reach one of `states`. */
+  orderIn(name: string, states: readonly string[]): Promise<Resource> {
+    return this.until(`an order of ${name} to be ${states.join(' or ')}`, async () =>
+      (await this.store.list<Resource>(ORDER, { namespace: NS })).items.find(
+        (o) =>
+          o.metadata.name.startsWith(`${name}-`) &&
+          states.includes((o['status'] as { state?: string } | undefined)?.state ?? ''),
+      ),
+    );
+  }
+
+  /** Waits for a CertificateRequest of Certificate `name` to be Ready=False, Failed; returns that condition's message. */
+  async failedRequestMessage(name: string): Promise<string> {
+    const request = await this.until(`a request of ${name} to fail`, async () =>
+      (
+        await this.store.list<Resource>({ apiVersion: 'cert-manager.io/v1', kind: 'CertificateRequest' }, { namespace: NS })
+      ).items.find(
+        (r) =>
+          r.metadata.name.startsWith(`${name}-`) &&
+          getCondition((r['status'] as { conditions?: Condition[] } | undefined)?.conditions, 'Ready')?.reason === 'Failed',
+      ),
+    );
+    return getCondition((request['status'] as { conditions?: Condition[] }).conditions, 'Ready')?.message ?? '';
   }
 
   /** Polls `read` until it returns a value, or fails with the logs after `timeoutMs`. */

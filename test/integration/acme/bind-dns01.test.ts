@@ -7,7 +7,7 @@ import { sendTxtUpdate } from '../../../src/issuers/acme/rfc2136/dns-update.js';
 import { requirePeer } from '../peer.js';
 import { AcmeHarness, NS } from './acme-harness.js';
 import { startBind, type Bind } from './bind.js';
-import { freePort, startPebble, type Pebble } from './pebble.js';
+import { freePort, pebbleClusterIssuer, startPebble, type Pebble } from './pebble.js';
 
 const peers =
   requirePeer('pebble', 'pebble') && requirePeer('named', 'bind9') && requirePeer('openssl', 'openssl');
@@ -39,32 +39,25 @@ describe.runIf(peers)(
         metadata: { name: 'tsig', namespace: 'cert-manager' },
         data: { secret: Buffer.from(bind.secret).toString('base64') },
       });
-      await h.store.create({
-        apiVersion: 'cert-manager.io/v1',
-        kind: 'ClusterIssuer',
-        metadata: { name: 'pebble-dns' },
-        spec: {
-          acme: {
-            server: pebble.directoryUrl,
-            privateKeySecretRef: { name: 'pebble-dns-account' },
-            caBundle: Buffer.from(pebble.tlsCaPem).toString('base64'),
-            solvers: [
-              { http01: {} },
-              {
-                selector: { dnsZones: ['example.test'] },
-                dns01: {
-                  rfc2136: {
-                    nameserver: bind.nameserver,
-                    tsigKeyName: bind.keyName,
-                    tsigAlgorithm: 'HMACSHA256',
-                    tsigSecretSecretRef: { name: 'tsig', key: 'secret' },
-                  },
+      await h.store.create(
+        pebbleClusterIssuer('pebble-dns', pebble, {
+          privateKeySecretRef: { name: 'pebble-dns-account' },
+          solvers: [
+            { http01: {} },
+            {
+              selector: { dnsZones: ['example.test'] },
+              dns01: {
+                rfc2136: {
+                  nameserver: bind.nameserver,
+                  tsigKeyName: bind.keyName,
+                  tsigAlgorithm: 'HMACSHA256',
+                  tsigSecretSecretRef: { name: 'tsig', key: 'secret' },
                 },
               },
-            ],
-          },
-        },
-      });
+            },
+          ],
+        }),
+      );
     }, 60_000);
 
     afterAll(async () => {

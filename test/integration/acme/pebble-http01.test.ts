@@ -10,7 +10,7 @@ import {
 import { createIssuer } from '../../../src/issuers/create-issuer.js';
 import { requirePeer } from '../peer.js';
 import { AcmeHarness, NS } from './acme-harness.js';
-import { freePort, startChallTestSrv, startPebble, type ChallTestSrv, type Pebble } from './pebble.js';
+import { freePort, pebbleClusterIssuer, startChallTestSrv, startPebble, type ChallTestSrv, type Pebble } from './pebble.js';
 
 const peers =
   requirePeer('pebble', 'pebble') &&
@@ -41,20 +41,13 @@ describe.runIf(peers)('the ACME issuer against the real pebble, HTTP-01 answered
     dns = await startChallTestSrv();
     // One alternate root: every certificate also comes with a chain to it (RFC 8555 §7.4.2).
     pebble = await startPebble({ httpPort: port, dnsServer: dns.dnsServer, env: { PEBBLE_ALTERNATE_ROOTS: '1' } });
-    await h.store.create({
-      apiVersion: 'cert-manager.io/v1',
-      kind: 'ClusterIssuer',
-      metadata: { name: 'pebble' },
-      spec: {
-        acme: {
-          server: pebble.directoryUrl,
-          email: 'ops@example.test',
-          privateKeySecretRef: { name: 'pebble-account' },
-          caBundle: Buffer.from(pebble.tlsCaPem).toString('base64'),
-          solvers: [{ http01: { ingress: {} } }],
-        },
-      },
-    });
+    await h.store.create(
+      pebbleClusterIssuer('pebble', pebble, {
+        email: 'ops@example.test',
+        privateKeySecretRef: { name: 'pebble-account' },
+        solvers: [{ http01: { ingress: {} } }],
+      }),
+    );
   }, 60_000);
 
   afterAll(async () => {
@@ -151,33 +144,15 @@ describe.runIf(peers)('the ACME issuer against the real pebble, HTTP-01 answered
       new X509Certificate(await pebble.rootPem(i)).subject.replace(/^CN=/, '');
     const [defaultRoot, alternateRoot] = [await rootName(0), await rootName(1)];
     expect(alternateRoot).not.toBe(defaultRoot);
-    await h.store.create({
-      apiVersion: 'cert-manager.io/v1',
-      kind: 'ClusterIssuer',
-      metadata: { name: 'pebble-alternate' },
-      spec: {
-        acme: {
-          server: pebble.directoryUrl,
-          preferredChain: alternateRoot,
-          privateKeySecretRef: { name: 'pebble-account' },
-          caBundle: Buffer.from(pebble.tlsCaPem).toString('base64'),
-          solvers: [{ http01: { ingress: {} } }],
-        },
-      },
-    });
-    for (const [name, issuer] of [['chain-default', 'pebble'], ['chain-preferred', 'pebble-alternate']] as const) {
-      await h.store.create({
-        apiVersion: 'cert-manager.io/v1',
-        kind: 'Certificate',
-        metadata: { name, namespace: NS },
-        spec: {
-          secretName: `${name}-tls`,
-          dnsNames: [`${name}.example.test`],
-          privateKey: { algorithm: 'ECDSA', size: 256 },
-          issuerRef: { name: issuer, kind: 'ClusterIssuer' },
-        },
-      });
-    }
+    await h.store.create(
+      pebbleClusterIssuer('pebble-alternate', pebble, {
+        preferredChain: alternateRoot,
+        privateKeySecretRef: { name: 'pebble-account' },
+        solvers: [{ http01: { ingress: {} } }],
+      }),
+    );
+    for (const [name, issuer] of [['chain-default', 'pebble'], ['chain-preferred', 'pebble-alternate']] as const)
+      await h.createCertificate(name, [`${name}.example.test`], issuer);
     const topIssuer = async (name: string): Promise<string> => {
       const secret = await h.until(`the ${name} Secret`, async () => {
         const s = await h.get<Resource>({ apiVersion: 'v1', kind: 'Secret', namespace: NS, name: `${name}-tls` });
@@ -193,73 +168,23 @@ describe.runIf(peers)('the ACME issuer against the real pebble, HTTP-01 answered
   }, 60_000);
 
   it('refuses a wildcard with an HTTP-01 solver, saying a DNS-01 solver is needed, and fails the request', async () => {
-    await h.store.create({
-      apiVersion: 'cert-manager.io/v1',
-      kind: 'Certificate',
-      metadata: { name: 'wild', namespace: NS },
-      spec: {
-        secretName: 'wild-tls',
-        dnsNames: ['*.apps.example.test'],
-        privateKey: { algorithm: 'ECDSA', size: 256 },
-        issuerRef: { name: 'pebble', kind: 'ClusterIssuer' },
-      },
-    });
-    const order = await h.until('the wildcard order to fail', async () => {
-      const list = await h.store.list<Resource>(ORDER, { namespace: NS });
-      return list.items.find(
-        (o) =>
-          o.metadata.name.startsWith('wild-') &&
-          (o['status'] as { state?: string } | undefined)?.state === 'errored',
-      );
-    });
+    await h.createCertificate('wild', ['*.apps.example.test'], 'pebble');
+    const order = await h.orderIn('wild', ['errored']);
     expect((order['status'] as { reason: string }).reason).toContain(
       '*.apps.example.test is a wildcard and needs a DNS-01 solver',
     );
-    const failed = await h.until('the request to fail', async () => {
-      const list = await h.store.list<Resource>(
-        { apiVersion: 'cert-manager.io/v1', kind: 'CertificateRequest' },
-        { namespace: NS },
-      );
-      const cr = list.items.find((r) => r.metadata.name.startsWith('wild-'));
-      return condition(cr, 'Ready')?.reason === 'Failed' ? cr : undefined;
-    });
-    expect(condition(failed, 'Ready')?.message).toContain('needs a DNS-01 solver');
+    expect(await h.failedRequestMessage('wild')).toContain('needs a DNS-01 solver');
   }, 60_000);
 
   it('fails the order when pebble cannot reach the solver, saying which name and what pebble found', async () => {
     // The name resolves to a loopback address where nothing listens: pebble's HTTP-01 fetch is refused.
     await dns.addA('unreachable.example.test', ['127.0.0.2']);
-    await h.store.create({
-      apiVersion: 'cert-manager.io/v1',
-      kind: 'Certificate',
-      metadata: { name: 'unreachable', namespace: NS },
-      spec: {
-        secretName: 'unreachable-tls',
-        dnsNames: ['unreachable.example.test'],
-        privateKey: { algorithm: 'ECDSA', size: 256 },
-        issuerRef: { name: 'pebble', kind: 'ClusterIssuer' },
-      },
-    });
+    await h.createCertificate('unreachable', ['unreachable.example.test'], 'pebble');
     // pebble marks the authorization invalid before the order: the order ends errored with its text.
-    const order = await h.until('the order to end', async () => {
-      const list = await h.store.list<Resource>(ORDER, { namespace: NS });
-      return list.items.find(
-        (o) =>
-          o.metadata.name.startsWith('unreachable-') &&
-          ['errored', 'invalid'].includes((o['status'] as { state?: string } | undefined)?.state ?? ''),
-      );
-    });
+    const order = await h.orderIn('unreachable', ['errored', 'invalid']);
     const reason = (order['status'] as { reason: string }).reason;
     expect(reason).toContain('authorization for unreachable.example.test is invalid (http-01 challenge): ');
     expect(reason).toMatch(/127\.0\.0\.2:\d+: connect: connection refused \(urn:ietf:params:acme:error:connection\)$/);
-    const failed = await h.until('the request to fail', async () => {
-      const list = await h.store.list<Resource>(
-        { apiVersion: 'cert-manager.io/v1', kind: 'CertificateRequest' },
-        { namespace: NS },
-      );
-      const cr = list.items.find((r) => r.metadata.name.startsWith('unreachable-'));
-      return condition(cr, 'Ready')?.reason === 'Failed' ? cr : undefined;
-    });
-    expect(condition(failed, 'Ready')?.message).toContain(reason);
+    expect(await h.failedRequestMessage('unreachable')).toContain(reason);
   }, 60_000);
 });

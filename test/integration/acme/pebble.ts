@@ -4,6 +4,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Agent, get } from 'node:https';
+import type { Resource } from '../../../src/api/resource.js';
 
 /** A free TCP port on loopback (closed again before use). */
 export async function freePort(): Promise<number> {
@@ -134,6 +135,16 @@ export async function startPebble(options: {
       }).on('error', reject);
     });
   return { directoryUrl, tlsCaPem, dir, rootPem, stop: () => stopChild(child) };
+}
+
+/** A ClusterIssuer for this pebble (its directory and TLS CA) with the rest of `spec.acme` from `acme`. */
+export function pebbleClusterIssuer(name: string, pebble: Pebble, acme: Record<string, unknown>): Resource {
+  return {
+    apiVersion: 'cert-manager.io/v1',
+    kind: 'ClusterIssuer',
+    metadata: { name },
+    spec: { acme: { server: pebble.directoryUrl, caBundle: Buffer.from(pebble.tlsCaPem).toString('base64'), ...acme } },
+  };
 }
 
 /** A running pebble-challtestsrv: its DNS address for pebble, and its management API. */
