@@ -15,6 +15,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { runLoad } from './h2load-load.js';
+import { startCfssl } from './cfssl-target.js';
 import { startMeshca } from './meshca-target.js';
 import { peakRssMiB } from './processes.js';
 
@@ -24,26 +25,31 @@ const seconds = Number(process.env.S ?? '10');
 const rps = process.env.RPS === undefined ? undefined : Number(process.env.RPS);
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'meshca-one-step-'));
-const meshca = await startMeshca({
-  dir,
-  identities: 32,
-  extraServeArgs: ['--rate-limit', '0', ...words(process.env.ARGS)],
-  nodeArgs: words(process.env.NODE_ARGS),
-  log: (line) => void process.stderr.write(`${line}\n`),
-});
+const log = (line: string): void => void process.stderr.write(`${line}\n`);
+const cfssl = process.env.TARGET === 'cfssl';
+const meshca = cfssl
+  ? undefined
+  : await startMeshca({
+        dir,
+        identities: 32,
+        extraServeArgs: ['--rate-limit', '0', ...words(process.env.ARGS)],
+        nodeArgs: words(process.env.NODE_ARGS),
+        log,
+      });
+const target = meshca ?? (await startCfssl({ dir, identities: 32, log }));
 try {
   const step = await runLoad({
-    url: meshca.url,
-    h1: false,
-    workloads: meshca.workloads,
+    url: target.url,
+    h1: cfssl && process.env.PROTO !== 'h2',
+    workloads: target.workloads,
     concurrency,
-    serverPid: meshca.pid,
+    serverPid: target.pid,
     seconds,
     warmUpSeconds: 2,
     workDir: dir,
     ...(rps !== undefined && { rpsPerConnection: rps }),
   });
-  const serverMetrics = (await meshca.metrics())
+  const serverMetrics = (meshca === undefined ? '' : await meshca.metrics())
     .split('\n')
     .filter((l) => /^nodejs_(eventloop_lag_(p99|max)_seconds|gc_duration_seconds_(sum|count))/.test(l));
   process.stdout.write(
@@ -51,7 +57,7 @@ try {
       {
         ...step,
         cpuMicrosecondsPerCertificate: Math.round((step.serverCores / step.perSecond) * 1e6),
-        peakRssMiB: Number(peakRssMiB(meshca.pid).toFixed(1)),
+        peakRssMiB: Number(peakRssMiB(target.pid).toFixed(1)),
         serverMetrics,
       },
       null,
@@ -59,6 +65,6 @@ try {
     )}\n`,
   );
 } finally {
-  await meshca.close();
+  await target.close();
   rmSync(dir, { recursive: true, force: true });
 }
