@@ -1,5 +1,5 @@
 import { execFile, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -227,6 +227,38 @@ describe.runIf(peers && requirePeer('openssl', 'openssl'))(
       expect(r?.message).toMatch(message);
       expect(r?.chain).toBeNull();
     });
+
+    it('keeps its one connection working across a server restart on the same port: calls fail UNAVAILABLE while it is down, then succeed', async () => {
+      const progress = path.join(dir, 'restart-progress');
+      const codes = (): string[] =>
+        existsSync(progress) ? readFileSync(progress, 'utf8').trim().split('\n') : [];
+      const port = address.split(':')[1] ?? '';
+      const args = Object.entries({
+        addr: address,
+        root: path.join(home, 'root-cert.pem'),
+        'token-file': path.join(dir, 'cart.token'),
+        csr: csrFor('restart', { uris: [id] }),
+        n: 120,
+        interval: '100ms',
+        progress,
+      }).flatMap(([k, v]) => [`-${k}`, String(v)]);
+      const done = run(client, args, { encoding: 'utf8', timeout: 60_000 });
+      await until(() => codes().length >= 3, 'three calls before the restart', 20_000);
+      await serve.stop();
+      await until(() => codes().includes('14'), 'a call while the server is down', 20_000);
+      serve = startServe(home, ['--cluster-id', 'east', '--grpc-address', `127.0.0.1:${port}`]);
+      const { stdout } = await done;
+      const results = stdout
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as CallResult);
+      const byCode = new Set(results.map((r) => r.code));
+      // Only successes and UNAVAILABLE (the server was down), which the agent retries.
+      expect([...byCode].sort()).toEqual([0, 14]);
+      expect(results[0]?.code).toBe(0);
+      // It reconnected on its own, well before the end.
+      expect(results.slice(-10).map((r) => r.code)).toEqual(Array.from({ length: 10 }, () => 0));
+    }, 90_000);
 
     it('kept serving through every refusal: the server is still up and signs the next call', async () => {
       const [r] = await call({

@@ -124,6 +124,8 @@ func main() {
 	concurrency := flag.Int("c", 1, "calls in flight at once")
 	certFile := flag.String("cert", "", "client certificate chain (PEM) for mTLS")
 	keyFile := flag.String("key", "", "client private key (PEM) for mTLS")
+	interval := flag.Duration("interval", 0, "pause between a worker's calls (as an agent's renewals are spaced)")
+	progress := flag.String("progress", "", "file to append one line to after each call (for a test to follow)")
 	flag.Parse()
 
 	fail := func(err error) {
@@ -180,6 +182,14 @@ func main() {
 				callCancel()
 				s := status.Convert(err)
 				results[i] = result{Code: uint32(s.Code()), Message: s.Message(), Chain: resp.chain}
+				if *progress != "" {
+					f, err := os.OpenFile(*progress, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+					if err == nil {
+						fmt.Fprintf(f, "%d\n", s.Code())
+						f.Close()
+					}
+				}
+				time.Sleep(*interval)
 			}
 		}()
 	}
