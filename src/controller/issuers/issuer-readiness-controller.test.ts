@@ -288,6 +288,63 @@ describe('the issuer readiness controllers', () => {
     expect(result.nextWakeUp).toEqual(new Date(now.getTime() + 300_000));
   });
 
+  it('calls Vault once per check: not again after its own status write, but at once when a Secret it names changes', async () => {
+    vault = await startFakeVault({
+      now: () => now,
+      mounts: { pki: makeFakePki(now) },
+      staticTokens: ['t0k3n', 'n3w'],
+    });
+    const tokenSecret = (token: string): Resource => ({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'vault-token', namespace: 'team' },
+      data: { token: b64(token) },
+    });
+    await store.create(tokenSecret('t0k3n'));
+    await store.create(
+      issuer('vault', {
+        vault: {
+          server: vault.url,
+          path: 'pki/sign/mesh',
+          auth: { tokenSecretRef: { name: 'vault-token' } },
+        },
+      }),
+    );
+    // The periodic recheck, with nothing to write: the cost of one check.
+    await settle();
+    expect(await ready('vault')).toMatchObject({ status: 'True' });
+    let seen = vault.requests.length;
+    now = new Date(now.getTime() + 300_000);
+    await settle();
+    const oneCheck = vault.requests.length - seen;
+    expect(oneCheck).toBeGreaterThan(0);
+
+    // Not ready → ready, with its status write in between: still one check each.
+    await vault.stop();
+    now = new Date(now.getTime() + 300_000);
+    await settle();
+    expect(await ready('vault')).toMatchObject({ status: 'False' });
+    await vault.start();
+    seen = vault.requests.length;
+    now = new Date(now.getTime() + 10_000);
+    await settle();
+    expect(await ready('vault')).toMatchObject({ status: 'True' });
+    expect(vault.requests.length - seen).toBe(oneCheck);
+
+    // A new token in the Secret is checked at once, though the issuer itself did not change.
+    seen = vault.requests.length;
+    const current = await store.get<Resource>({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      namespace: 'team',
+      name: 'vault-token',
+    });
+    await store.update({ ...current, data: { token: b64('n3w') } });
+    await settle();
+    expect(vault.requests.length - seen).toBe(oneCheck);
+    expect(vault.requests.at(-1)?.headers['x-vault-token']).toBe('n3w');
+  });
+
   it('says why a vault issuer cannot log in', async () => {
     vault = await startFakeVault({
       now: () => now,

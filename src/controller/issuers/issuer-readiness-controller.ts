@@ -6,7 +6,7 @@ import { CaIssuer } from '../../issuers/ca/ca-issuer.js';
 import { createIssuer, type IssuerDependencies } from '../../issuers/create-issuer.js';
 import type { Issuer } from '../../issuers/issuer.js';
 import type { CertManagerMetrics } from '../../telemetry/cert-manager-metrics.js';
-import type { Controller, ReconcileResult } from '../runtime/controller.js';
+import type { Controller, ReconcileContext, ReconcileResult } from '../runtime/controller.js';
 import { CLUSTER_ISSUER, SECRET, keyOf } from '../certificates/resource-types.js';
 
 /** Options of the issuer readiness controllers. */
@@ -133,12 +133,45 @@ export function createIssuerReadinessController(
       set.set(keyText(key), key);
     }
   };
+  // What each issuer's last check saw: its resourceVersion (after the controller's own status
+  // write), the resourceVersions of the Secrets it names, and when it is due again. A reconcile
+  // that finds all of these unchanged before that time was woken by the controller's own write
+  // (or a no-op event) and does not call the upstream again; a change to the issuer or to one of
+  // its Secrets still checks it at once.
+  const lastCheck = new Map<string, { version: string; secrets: string; requeueAt: Date | undefined }>();
+  const secretVersions = async (
+    ctx: { store: ReconcileContext['store'] },
+    keys: ResourceKey[],
+  ): Promise<string> => {
+    const versions: string[] = [];
+    for (const k of keys)
+      versions.push(`${keyText(k)}=${(await ctx.store.tryGet<Resource>(k))?.metadata.resourceVersion ?? ''}`);
+    return versions.join(',');
+  };
   const setMetric = (
     resource: { name: string; namespace: string | undefined },
     ready: 'True' | 'False' | 'Unknown',
   ): void => {
     if (cluster) options.metrics?.updateClusterIssuer({ name: resource.name, ready });
     else options.metrics?.updateIssuer({ name: resource.name, namespace: resource.namespace ?? '', ready });
+  };
+
+  /** When to check again after a check: upstreams periodically, a ca issuer when its CA expires. */
+  const nextCheck = (
+    type: string | undefined,
+    ok: boolean,
+    expiresAt: Date | undefined,
+    conditions: Condition[],
+    now: Date,
+  ): Date | undefined => {
+    const upstream = UPSTREAM_TYPES.has(type ?? '');
+    if (ok) return upstream ? new Date(now.getTime() + recheckMs) : expiresAt;
+    // A ca or selfSigned issuer changes only through its Secret or spec, which wake it; an
+    // upstream may come back by itself.
+    if (!upstream) return undefined;
+    const since = Date.parse(getCondition(conditions, 'Ready')?.lastTransitionTime ?? '');
+    const notReadyFor = Number.isFinite(since) ? Math.max(0, now.getTime() - since) : 0;
+    return new Date(now.getTime() + notReadyRetryDelay(notReadyFor, retryBaseMs, recheckMs));
   };
 
   return {
@@ -156,6 +189,7 @@ export function createIssuerReadinessController(
       const resource = await ctx.store.tryGet<Resource>(key);
       if (resource === undefined) {
         index(key, []);
+        lastCheck.delete(keyText(key));
         if (cluster) options.metrics?.removeClusterIssuer(key.name);
         else options.metrics?.removeIssuer(key.namespace ?? '', key.name);
         return {};
@@ -163,10 +197,18 @@ export function createIssuerReadinessController(
       const now = ctx.now();
       const type = issuerTypeOf(resource);
       const secretNamespace = cluster ? options.clusterResourceNamespace : resource.metadata.namespace;
-      index(
-        key,
-        secretNamesOf(resource['spec']).map((n) => keyText(keyOf(SECRET, secretNamespace, n))),
-      );
+      const secretKeys = secretNamesOf(resource['spec']).map((n) => keyOf(SECRET, secretNamespace, n));
+      index(key, secretKeys.map(keyText));
+      const secrets = await secretVersions(ctx, secretKeys);
+      const last = lastCheck.get(keyText(key));
+      if (
+        last !== undefined &&
+        last.version === resource.metadata.resourceVersion &&
+        last.secrets === secrets &&
+        (last.requeueAt === undefined || now.getTime() < last.requeueAt.getTime())
+      ) {
+        return last.requeueAt === undefined ? {} : { requeueAt: last.requeueAt };
+      }
       let outcome: { ok: true } | { ok: false; error: MeshcaError };
       let expiresAt: Date | undefined;
       try {
@@ -196,16 +238,18 @@ export function createIssuerReadinessController(
       const generation = resource.metadata.generation;
       const next = generation === undefined ? condition : { ...condition, observedGeneration: generation };
       const conditions = setCondition(status.conditions, next, now);
+      let version = resource.metadata.resourceVersion;
       if (
         current?.status !== next.status ||
         current.reason !== next.reason ||
         current.message !== next.message ||
         current.observedGeneration !== next.observedGeneration
       ) {
-        await ctx.store.updateStatus({
+        const written = await ctx.store.updateStatus({
           ...resource,
           status: { ...status, conditions },
         });
+        version = written.metadata.resourceVersion;
         ctx.log(outcome.ok ? 'info' : 'warn', outcome.ok ? 'issuer is ready' : 'issuer is not ready', {
           issuer: `${resource.kind} ${resource.metadata.namespace ?? ''}/${resource.metadata.name}`.replace(
             ' /',
@@ -216,17 +260,9 @@ export function createIssuerReadinessController(
       }
       setMetric({ name: resource.metadata.name, namespace: resource.metadata.namespace }, condition.status);
 
-      const upstream = UPSTREAM_TYPES.has(type ?? '');
-      if (outcome.ok) {
-        if (upstream) return { requeueAt: new Date(now.getTime() + recheckMs) };
-        return expiresAt === undefined ? {} : { requeueAt: expiresAt };
-      }
-      // A ca or selfSigned issuer changes only through its Secret or spec, which wake it; an
-      // upstream may come back by itself.
-      if (!upstream) return {};
-      const since = Date.parse(getCondition(conditions, 'Ready')?.lastTransitionTime ?? '');
-      const notReadyFor = Number.isFinite(since) ? Math.max(0, now.getTime() - since) : 0;
-      return { requeueAt: new Date(now.getTime() + notReadyRetryDelay(notReadyFor, retryBaseMs, recheckMs)) };
+      const requeueAt = nextCheck(type, outcome.ok, expiresAt, conditions, now);
+      if (version !== undefined) lastCheck.set(keyText(key), { version, secrets, requeueAt });
+      return requeueAt === undefined ? {} : { requeueAt };
     },
   };
 }

@@ -142,9 +142,12 @@ export class VaultHttpClient {
           ...(this.#c.clientKeyPem !== undefined && { key: this.#c.clientKeyPem }),
           ...(this.#c.serverName !== undefined &&
             this.#c.serverName !== '' && { servername: this.#c.serverName }),
-          // A fresh agent per request: TLS options differ per issuer and must not share sessions.
-          agent: false,
         }),
+        // A fresh connection per request, over https and http alike. TLS options differ per
+        // issuer and must not share sessions; and a pooled keep-alive socket that Vault closed
+        // as idle just as it is reused fails the request with "socket hang up" (Node's global
+        // agent keeps sockets alive since Node 19), which would show a healthy Vault as down.
+        agent: false,
       };
       const req = (url.protocol === 'https:' ? https : http).request(url, options, (res) => {
         const chunks: Buffer[] = [];
