@@ -2,7 +2,7 @@ import { renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Registry } from 'prom-client';
 import { startCaServer } from '../ca-server/ca-server.js';
-import { mintServiceAccountToken } from '../ca-server/index.js';
+import { ISSUER_LOGIN_TOKEN_USE, mintServiceAccountToken } from '../ca-server/index.js';
 import type { ServeOptions } from '../cli/commands/serve-options.js';
 import { createAcmeControllers, startHttp01Solver, type Http01Solver } from '../controller/acme/index.js';
 import {
@@ -147,7 +147,8 @@ export async function startServer(options: ServeOptions, deps: RunServerDeps): P
   let controllers: ControllerRuntime | undefined;
   let http01: Http01Solver | undefined;
   try {
-    // Vault's kubernetes auth with serviceAccountRef logs in with a token meshca mints (iss "meshca").
+    // Vault's kubernetes auth with serviceAccountRef logs in with a token meshca mints (iss "meshca"),
+    // marked as an issuer's login token so the CA server never takes it as a workload's.
     const issuerDependencies: IssuerDependencies = {
       upstreamTokens: new UpstreamTokenCache(),
       tokenMinter: ({ namespace, serviceAccount, audiences, ttlMs }) => {
@@ -161,6 +162,7 @@ export async function startServer(options: ServeOptions, deps: RunServerDeps): P
           audience: audiences,
           ttlMs,
           now: deps.now().getTime(),
+          tokenUse: ISSUER_LOGIN_TOKEN_USE,
         });
       },
     };

@@ -43,7 +43,9 @@ export {
 } from './auth/client-certificate-authenticator.js';
 export { createCallerAuthenticator, type CallerAuthenticatorOptions } from './auth/caller-authenticator.js';
 export {
+  ISSUER_LOGIN_TOKEN_USE,
   mintServiceAccountToken,
+  TOKEN_USE_CLAIM,
   algorithmForKey,
   type MintServiceAccountTokenOptions,
 } from './auth/mint-service-account-token.js';

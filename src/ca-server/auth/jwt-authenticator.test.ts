@@ -6,7 +6,7 @@ import type { Authenticator } from './authenticator.js';
 import { IDENTITY_EXTRACTION_FAILED } from './authenticator.js';
 import { createJwksSource } from './jwks-source.js';
 import { createJwtAuthenticator } from './jwt-authenticator.js';
-import { mintServiceAccountToken } from './mint-service-account-token.js';
+import { ISSUER_LOGIN_TOKEN_USE, mintServiceAccountToken } from './mint-service-account-token.js';
 import { tokenJwks } from './token-jwks.js';
 
 const ISSUER = 'https://kubernetes.default.svc';
@@ -185,6 +185,29 @@ describe('the JWT authenticator', () => {
     expect(isMeshcaError(err, 'UNAUTHENTICATED')).toBe(true);
     expect((err as Error).message).toContain(message);
     expect(isMeshcaError(err) && err.details.includes(IDENTITY_EXTRACTION_FAILED)).toBe(identityStage);
+  });
+
+  it("refuses a token meshca minted for an issuer's login, even one whose audiences include istio-ca", async () => {
+    // An Issuer's author picks the extra audiences of its Vault login token and where it goes.
+    const token = await mintServiceAccountToken({
+      key: ec.privateKey,
+      kid: 'ec',
+      issuer: ISSUER,
+      namespace: 'ns1',
+      serviceAccount: 'sa1',
+      audience: ['vault://ns1/vault', 'istio-ca'],
+      ttlMs: 600_000,
+      now: NOW,
+      tokenUse: ISSUER_LOGIN_TOKEN_USE,
+    });
+    const { auth } = setup();
+    const err = await auth(bearer(token)).catch((e: unknown) => e);
+    expect(isMeshcaError(err) && err.code).toBe('UNAUTHENTICATED');
+    expect((err as Error).message).toBe(
+      'token was minted by meshca for "issuer-login" (meshca.io/token-use), not for a workload calling the CA',
+    );
+    // And a second try is refused too: a refused token is never cached as verified.
+    await expect(auth(bearer(token))).rejects.toThrow('not for a workload calling the CA');
   });
 
   it('accepts a configured second audience and refuses a token for none of them', async () => {

@@ -1,6 +1,7 @@
 import { errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import { MeshcaError, isMeshcaError } from '../../errors/index.js';
 import type { Authenticator, CallerIdentity } from './authenticator.js';
+import { TOKEN_USE_CLAIM } from './mint-service-account-token.js';
 import { serviceAccountFromClaims } from './service-account-identity.js';
 import { VerifiedTokenCache } from './verified-token-cache.js';
 
@@ -75,6 +76,11 @@ export function createJwtAuthenticator(options: JwtAuthenticatorOptions): Authen
       }));
     } catch (err) {
       throw describeJoseError(err, audiences, options.issuers);
+    }
+    if (payload[TOKEN_USE_CLAIM] !== undefined) {
+      throw unauthenticated(
+        `token was minted by meshca for ${JSON.stringify(payload[TOKEN_USE_CLAIM])} (${TOKEN_USE_CLAIM}), not for a workload calling the CA`,
+      );
     }
     const ref = serviceAccountFromClaims(payload);
     const identity: CallerIdentity = {

@@ -21,7 +21,24 @@ export interface MintServiceAccountTokenOptions {
   readonly ttlMs: number;
   /** Issue time, milliseconds since the epoch. */
   readonly now: number;
+  /**
+   * What the token is for when it is not a workload's credential: written as the
+   * `meshca.io/token-use` claim, which meshca's CA server refuses (see TOKEN_USE_CLAIM).
+   */
+  readonly tokenUse?: string;
 }
+
+/**
+ * The claim that marks a token meshca minted for something other than a workload calling the CA,
+ * such as an Issuer's login to Vault. The Issuer's author chooses that token's extra audiences and
+ * where it is sent, so without the mark a token with audience `istio-ca` for any service account
+ * of the Issuer's namespace would be a CA credential in their hands. The CA server refuses every
+ * token that carries the claim.
+ */
+export const TOKEN_USE_CLAIM = 'meshca.io/token-use';
+
+/** The tokenUse of the tokens meshca mints for issuers' logins to an upstream (Vault's kubernetes auth). */
+export const ISSUER_LOGIN_TOKEN_USE = 'issuer-login';
 
 /** The JWS algorithm a private or public key signs with. */
 export function algorithmForKey(key: KeyObject): string {
@@ -83,6 +100,7 @@ export async function mintServiceAccountToken(options: MintServiceAccountTokenOp
   const uid = options.uid ?? nameUuid(`${options.issuer}\n${options.namespace}\n${options.serviceAccount}`);
   return new SignJWT({
     'kubernetes.io': { namespace: options.namespace, serviceaccount: { name: options.serviceAccount, uid } },
+    ...(options.tokenUse !== undefined && { [TOKEN_USE_CLAIM]: options.tokenUse }),
   })
     .setProtectedHeader({ alg: algorithmForKey(options.key), kid: options.kid, typ: 'JWT' })
     .setIssuer(options.issuer)
