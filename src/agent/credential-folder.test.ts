@@ -1,4 +1,4 @@
-import { lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -48,6 +48,71 @@ describe('CredentialFolder', () => {
     expect(readlinkSync(path.join(out, DATA_LINK))).toBe('..v3');
     expect(await folder.read()).toEqual({ ok: true, texts: set(3) });
     expect(readdirSync(out).filter((e) => e.endsWith('.tmp'))).toEqual([]);
+  });
+
+  it('keeps the version ..data pointed to before the swap, not a half-made one a crash left that sorts after it', async () => {
+    const folder = new CredentialFolder(out);
+    await folder.write(set(1), 'v1');
+    await folder.write(set(2), 'v2');
+    // A process killed while writing v3 leaves a version with only its key, never swapped in.
+    mkdirSync(path.join(out, '..v3'));
+    writeFileSync(path.join(out, '..v3', 'key.pem'), 'key 3\n');
+    expect(await folder.write(set(4), 'v4')).toEqual([]);
+    expect(versions()).toEqual(['..v2', '..v4']);
+    expect(readFileSync(path.join(out, '..v2', 'cert-chain.pem'), 'utf8')).toBe('chain 2\n');
+  });
+
+  it('keeps no other version when ..data did not exist before the write', async () => {
+    mkdirSync(path.join(out, '..stale'), { recursive: true });
+    expect(await new CredentialFolder(out).write(set(1), 'v1')).toEqual([]);
+    expect(versions()).toEqual(['..v1']);
+  });
+
+  it('counts the write done once ..data is swapped, and reports a top-level link it could not make as a warning', async () => {
+    // A folder where the temporary link must go makes the link step, which comes after the swap, fail.
+    mkdirSync(path.join(out, 'cert-chain.pem.tmp', 'blocker'), { recursive: true });
+    const folder = new CredentialFolder(out);
+    const warnings = await folder.write(set(1), 'v1');
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(new RegExp(`^cannot point ${out}/cert-chain.pem at ..data/cert-chain.pem: .+; readers of that name do not see the new set until the next write$`));
+    expect(readlinkSync(path.join(out, DATA_LINK))).toBe('..v1');
+    expect(readlinkSync(path.join(out, 'key.pem'))).toBe(`${DATA_LINK}/key.pem`);
+    expect(readlinkSync(path.join(out, 'root-cert.pem'))).toBe(`${DATA_LINK}/root-cert.pem`);
+    expect(await folder.read()).toEqual({ ok: true, texts: set(1) });
+  });
+
+  it('repairs the top-level links a crash after the swap left missing, or left as plain files of another tool', async () => {
+    const folder = new CredentialFolder(out);
+    await folder.write(set(1), 'v1');
+    rmSync(path.join(out, 'cert-chain.pem'));
+    rmSync(path.join(out, 'key.pem'));
+    writeFileSync(path.join(out, 'key.pem'), 'old key');
+    rmSync(path.join(out, 'root-cert.pem'));
+    symlinkSync('..elsewhere/root-cert.pem', path.join(out, 'root-cert.pem'));
+    expect(await folder.repairLinks()).toEqual(['cert-chain.pem', 'key.pem', 'root-cert.pem']);
+    for (const [file, text] of [['cert-chain.pem', 'chain 1\n'], ['key.pem', 'key 1\n'], ['root-cert.pem', 'root 1\n']] as const) {
+      expect(readlinkSync(path.join(out, file))).toBe(`${DATA_LINK}/${file}`);
+      expect(readFileSync(path.join(out, file), 'utf8')).toBe(text);
+    }
+    expect(await folder.repairLinks()).toEqual([]);
+  });
+
+  it('leaves plain files alone when there is no ..data to point them at, or it points nowhere', async () => {
+    mkdirSync(out);
+    writeFileSync(path.join(out, 'key.pem'), 'plain key');
+    const folder = new CredentialFolder(out);
+    expect(await folder.repairLinks()).toEqual([]);
+    symlinkSync('..gone', path.join(out, DATA_LINK));
+    expect(await folder.repairLinks()).toEqual([]);
+    expect(readFileSync(path.join(out, 'key.pem'), 'utf8')).toBe('plain key');
+  });
+
+  it('says which link it could not repair', async () => {
+    const folder = new CredentialFolder(out);
+    await folder.write(set(1), 'v1');
+    rmSync(path.join(out, 'key.pem'));
+    mkdirSync(path.join(out, 'key.pem.tmp', 'blocker'), { recursive: true });
+    await expect(folder.repairLinks()).rejects.toThrow(new RegExp(`^cannot point ${out}/key.pem at ..data/key.pem: `));
   });
 
   it('gives a repeated version name its own folder instead of overwriting the one in use', async () => {

@@ -1,5 +1,5 @@
 import { constants } from 'node:fs';
-import { lstat, mkdir, open, readdir, readlink, realpath, rename, rm, symlink } from 'node:fs/promises';
+import { lstat, mkdir, open, readdir, readlink, realpath, rename, rm, stat, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import { MeshcaError } from '../errors/index.js';
 
@@ -37,7 +37,8 @@ export const MAX_CREDENTIAL_FILE_BYTES = 1024 * 1024;
  * atomic step, the rename of `..data`; a reader that resolves `..data` once (or watches the
  * folder, as Envoy's `watched_directory` does) always sees a matching pair, and one that opens
  * the top-level names sees the old set or the new set per file within a single swap. The
- * previous version is kept until the next write so a reader that resolved it can finish.
+ * previous version (the one `..data` named before the swap) is kept until the next write so a
+ * reader that resolved it can finish.
  */
 export class CredentialFolder {
   /** The folder. */
@@ -47,20 +48,29 @@ export class CredentialFolder {
     this.dir = dir;
   }
 
-  /** Writes a new version and swaps it in; on any failure the previous files stay as they were. */
-  async write(texts: CredentialTexts, version: string): Promise<void> {
+  /**
+   * Writes a new version and swaps it in; on any failure up to the swap it throws and the
+   * previous files stay as they were. Once `..data` names the new version the write has
+   * happened, whatever follows: a problem in the steps after the swap (a top-level link, the
+   * folder's fsync, removing old versions) is returned as a warning, not thrown, because a caller
+   * that took the write for failed would keep using, and retry past, a set readers already see.
+   */
+  async write(texts: CredentialTexts, version: string): Promise<string[]> {
     if (!/^[A-Za-z0-9_.:-]{1,100}$/.test(version)) {
       throw new MeshcaError('INTERNAL', `the version name "${version}" is not a safe folder name`);
     }
     await this.ensureFolder();
     const name = await this.freeVersionName(`..${version}`);
     const versionDir = path.join(this.dir, name);
+    let previous: string | undefined;
     try {
       await mkdir(versionDir, { mode: 0o755 });
       await writeNewFile(path.join(versionDir, CREDENTIAL_FILES.key), texts.keyPem, 0o600);
       await writeNewFile(path.join(versionDir, CREDENTIAL_FILES.chain), texts.chainPem, 0o644);
       await writeNewFile(path.join(versionDir, CREDENTIAL_FILES.root), texts.rootPem, 0o644);
       await fsyncPath(versionDir);
+      // Read just before the swap: the version readers are using now is the one to keep.
+      previous = await this.dataTarget();
       await replaceWithSymlink(path.join(this.dir, DATA_LINK), name);
     } catch (err) {
       await rm(versionDir, { recursive: true, force: true });
@@ -70,11 +80,46 @@ export class CredentialFolder {
         retryable: true,
       });
     }
-    for (const file of Object.values(CREDENTIAL_FILES)) {
-      await ensureSymlink(path.join(this.dir, file), `${DATA_LINK}/${file}`);
+    const warnings = await this.ensureLinks();
+    try {
+      await fsyncPath(this.dir);
+    } catch (err) {
+      warnings.push(`cannot fsync the credential folder ${this.dir}: ${errorText(err)}; the swap to ${name} may not survive a power loss`);
     }
-    await fsyncPath(this.dir);
-    await this.removeOldVersions(name);
+    warnings.push(...(await this.removeOldVersions([name, ...(previous !== undefined ? [previous] : [])])));
+    return warnings;
+  }
+
+  /**
+   * Points each top-level name at `..data/<file>` when `..data` leads to a folder, and returns
+   * the names it had to (re)make. `write` makes the links only after the swap, so a process
+   * killed between the two (or while replacing the plain files of another tool) leaves names
+   * that are missing or hold another set, while `read` goes through `..data` and finds a valid
+   * one; a caller reusing that set calls this so the top-level names match it again. Without a
+   * `..data` that resolves nothing is touched: plain files may be the only set there is.
+   */
+  async repairLinks(): Promise<string[]> {
+    try {
+      if (!(await stat(path.join(this.dir, DATA_LINK))).isDirectory()) return [];
+    } catch {
+      return [];
+    }
+    const repaired: string[] = [];
+    const failures: string[] = [];
+    for (const file of Object.values(CREDENTIAL_FILES)) {
+      try {
+        if (await ensureSymlink(path.join(this.dir, file), `${DATA_LINK}/${file}`)) repaired.push(file);
+      } catch (err) {
+        failures.push(linkFailure(this.dir, file, err));
+      }
+    }
+    if (failures.length > 0) {
+      throw new MeshcaError('FILE_UNREADABLE', failures.join('; '), {
+        hint: 'check that the credential folder is writable by the agent; the set behind ..data is unchanged',
+        retryable: true,
+      });
+    }
+    return repaired;
   }
 
   /**
@@ -120,15 +165,62 @@ export class CredentialFolder {
     }
   }
 
-  private async removeOldVersions(current: string): Promise<void> {
-    const entries = await readdir(this.dir);
-    const versions = entries.filter((e) => e.startsWith('..') && e !== DATA_LINK && e !== current && !e.endsWith('.tmp')).sort();
-    const previous = versions[versions.length - 1];
-    for (const v of versions) {
-      if (v !== previous) await rm(path.join(this.dir, v), { recursive: true, force: true });
+  /** The name of the version `..data` points at, or undefined when there is no `..data` link. */
+  private async dataTarget(): Promise<string | undefined> {
+    let target: string;
+    try {
+      target = await readlink(path.join(this.dir, DATA_LINK));
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      // ENOENT: no ..data yet; EINVAL: not a link (nothing we wrote).
+      if (code === 'ENOENT' || code === 'EINVAL') return undefined;
+      throw err;
     }
+    // The kubelet and this class write a bare name; a link spelled otherwise still keeps the
+    // version it leads to, when that is an entry of this folder.
+    const resolved = path.resolve(this.dir, target);
+    return path.dirname(resolved) === path.resolve(this.dir) ? path.basename(resolved) : undefined;
+  }
+
+  /**
+   * Removes every version folder but `keep` (the new version and the one `..data` named before
+   * the swap, which readers may still hold). Not "the newest other name": a version a crash left
+   * half-written can sort after the one in use. Returns a warning per version it could not remove.
+   */
+  private async removeOldVersions(keep: readonly string[]): Promise<string[]> {
+    let entries: string[];
+    try {
+      entries = await readdir(this.dir);
+    } catch (err) {
+      return [`cannot list ${this.dir} to remove old versions: ${errorText(err)}`];
+    }
+    const warnings: string[] = [];
+    for (const e of entries) {
+      if (!e.startsWith('..') || e === DATA_LINK || e.endsWith('.tmp') || keep.includes(e)) continue;
+      try {
+        await rm(path.join(this.dir, e), { recursive: true, force: true });
+      } catch (err) {
+        warnings.push(`cannot remove the old version ${path.join(this.dir, e)}: ${errorText(err)}`);
+      }
+    }
+    return warnings;
+  }
+
+  /** Makes the three top-level links, going on past a failure; returns a warning per link it could not make. */
+  private async ensureLinks(): Promise<string[]> {
+    const warnings: string[] = [];
+    for (const file of Object.values(CREDENTIAL_FILES)) {
+      try {
+        await ensureSymlink(path.join(this.dir, file), `${DATA_LINK}/${file}`);
+      } catch (err) {
+        warnings.push(`${linkFailure(this.dir, file, err)}; readers of that name do not see the new set until the next write`);
+      }
+    }
+    return warnings;
   }
 }
+
+const linkFailure = (dir: string, file: string, err: unknown): string => `cannot point ${path.join(dir, file)} at ${DATA_LINK}/${file}: ${errorText(err)}`;
 
 const errorText = (err: unknown): string => (err as NodeJS.ErrnoException).code ?? (err as Error).message;
 
@@ -160,13 +252,15 @@ async function replaceWithSymlink(link: string, target: string): Promise<void> {
   await rename(tmp, link);
 }
 
-async function ensureSymlink(link: string, target: string): Promise<void> {
+/** Makes `link` a symlink to `target` unless it already is one; says whether it had to. */
+async function ensureSymlink(link: string, target: string): Promise<boolean> {
   try {
-    if ((await lstat(link)).isSymbolicLink() && (await readlink(link)) === target) return;
+    if ((await lstat(link)).isSymbolicLink() && (await readlink(link)) === target) return false;
   } catch {
     // absent: create it
   }
   await replaceWithSymlink(link, target);
+  return true;
 }
 
 async function readBounded(file: string): Promise<string | { reason: string }> {

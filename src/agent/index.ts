@@ -17,5 +17,5 @@ export {
   backoffDelay,
   nextRenewalAt,
 } from './renewal-schedule.js';
-export { type AnswerExpectation, type IssuedCredentials, validateAnswer } from './validate-answer.js';
+export { type AnswerExpectation, type IssuedCredentials, MAX_CLOCK_SKEW_MS, validateAnswer } from './validate-answer.js';
 export { type AgentConfig, type AgentDeps, type AgentLog, type EnsureResult, WorkloadAgent } from './workload-agent.js';

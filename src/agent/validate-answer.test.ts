@@ -4,7 +4,7 @@ import { isMeshcaError, type ErrorCode } from '../errors/index.js';
 import { generatePrivateKey, issueCertificate, parseCertificate, pemEncode, type CertificateTemplate } from '../pki/index.js';
 import { HOUR } from '../pki/testing/pki-fixtures.js';
 import { makeHierarchy } from './testing/fake-ca.js';
-import { MAX_ANSWER_CHARS, validateAnswer } from './validate-answer.js';
+import { MAX_ANSWER_CHARS, MAX_CLOCK_SKEW_MS, validateAnswer } from './validate-answer.js';
 
 const NOW = new Date('2026-11-22T12:00:00Z');
 const ID = 'spiffe://cluster.local/ns/default/sa/sleep';
@@ -46,6 +46,35 @@ describe('validateAnswer accepts', () => {
   });
 });
 
+describe('validateAnswer allows for a CA clock ahead of ours', () => {
+  it('is five minutes', () => {
+    expect(MAX_CLOCK_SKEW_MS).toBe(5 * 60_000);
+  });
+
+  it.each([
+    ['a second', 1000],
+    ['exactly the allowance', MAX_CLOCK_SKEW_MS],
+  ])('accepts a leaf that becomes valid %s after our clock, verifying the chain at its notBefore', (_name, aheadMs) => {
+    const leaf = leafPem({}, ca, new Date(NOW.getTime() + aheadMs));
+    const issued = validateAnswer([leaf, intermediate, root], { key, spiffeId: ID, now: NOW });
+    expect(issued.leaf.notBefore.getTime()).toBe(NOW.getTime() + aheadMs);
+  });
+
+  it('still verifies the rest of the chain at that instant', () => {
+    const f = failure([leafPem({}, ca, new Date(NOW.getTime() + 1000)), intermediate, other.root.certificate.pem]);
+    expect(f.code).toBe('CHAIN_INVALID');
+    expect(f.message).toMatch(/does not verify up to its root bundle at 2026-11-22T12:00:01.000Z \(the leaf's notBefore, 1 s after this agent's clock\): /);
+  });
+
+  it('refuses a leaf valid only from further ahead, naming the skew and the allowance', () => {
+    const f = failure([leafPem({}, ca, new Date(NOW.getTime() + MAX_CLOCK_SKEW_MS + 1000)), intermediate, root]);
+    expect(f.code).toBe('CHAIN_INVALID');
+    expect(f.message).toBe(
+      "the CA's answer holds a leaf that is not valid until 2026-11-22T12:05:01.000Z, 301 s after this agent's clock (2026-11-22T12:00:00.000Z); at most 300 s of clock skew is allowed",
+    );
+  });
+});
+
 describe('validateAnswer refuses, with a message saying why', () => {
   const cases: [string, () => string[], ErrorCode, RegExp][] = [
     ['an empty answer', () => [], 'CHAIN_INVALID', /has 0 element\(s\); it needs at least two \(the leaf first, the root bundle last\)/],
@@ -64,7 +93,7 @@ describe('validateAnswer refuses, with a message saying why', () => {
     ['a leaf only for servers', () => [leafPem({ extKeyUsages: ['serverAuth'] }), intermediate, root], 'CHAIN_INVALID', /extended key usages \(serverAuth\) do not allow both serverAuth and clientAuth/],
     ['a chain that ends at another root', () => [leafPem(), intermediate, other.root.certificate.pem], 'CHAIN_INVALID', /does not verify up to its root bundle at 2026-11-22T12:00:00.000Z: .*neither a trusted root nor a given intermediate/],
     ['a leaf signed by another CA than the intermediate sent', () => [leafPem({}, other), intermediate, root], 'CHAIN_INVALID', /does not verify up to its root bundle/],
-    ['a leaf not yet valid', () => [leafPem({}, ca, new Date(NOW.getTime() + HOUR)), intermediate, root], 'CHAIN_INVALID', /is not valid until 2026-11-22T13:00:00.000Z/],
+    ['a leaf not yet valid', () => [leafPem({}, ca, new Date(NOW.getTime() + HOUR)), intermediate, root], 'CHAIN_INVALID', /is not valid until 2026-11-22T13:00:00.000Z, 3600 s after this agent's clock/],
     ['an expired leaf', () => [leafPem({ lifetimeMs: HOUR }, ca, new Date(NOW.getTime() - 2 * HOUR)), intermediate, root], 'CHAIN_INVALID', /expired at 2026-11-22T11:00:00.000Z/],
   ];
   it.each(cases)('%s', (_name, chain, code, message) => {

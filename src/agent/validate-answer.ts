@@ -18,7 +18,7 @@ export interface AnswerExpectation {
   readonly key: KeyObject;
   /** The one URI SAN the leaf must carry. */
   readonly spiffeId: string;
-  /** The instant the chain must verify at. */
+  /** Our clock's time: the chain must verify now, or at the leaf's notBefore when that is at most `MAX_CLOCK_SKEW_MS` later. */
   readonly now: Date;
 }
 
@@ -26,18 +26,29 @@ export interface AnswerExpectation {
 export const MAX_ANSWER_ELEMENTS = 10;
 /** The most characters an answer may have in all. */
 export const MAX_ANSWER_CHARS = 1024 * 1024;
+/**
+ * How far the CA's clock may run ahead of ours. meshca's CA does not backdate leaves, so a
+ * fresh leaf's notBefore is the CA's "now"; an agent a second behind would otherwise refuse every
+ * certificate and, having none, ask again forever. Five minutes, like the usual JWT and
+ * Kubernetes leeways: wide enough for an unsynchronised clock, too narrow to hide a wrong one.
+ */
+export const MAX_CLOCK_SKEW_MS = 5 * 60_000;
 
-const rejected = (code: 'CHAIN_INVALID' | 'CERT_INVALID' | 'KEY_MISMATCH' | 'INPUT_TOO_LARGE', message: string, cause?: unknown): MeshcaError =>
-  new MeshcaError(code, `the CA's answer ${message}`, {
-    hint: 'the previous certificate files are kept; check the CA server (its logs, its signing CA) and that --ca-address points at a meshca or Istio CA',
-    ...(cause !== undefined && { cause }),
-  });
+const DEFAULT_HINT = 'the previous certificate files are kept; check the CA server (its logs, its signing CA) and that --ca-address points at a meshca or Istio CA';
+
+const rejected = (
+  code: 'CHAIN_INVALID' | 'CERT_INVALID' | 'KEY_MISMATCH' | 'INPUT_TOO_LARGE',
+  message: string,
+  cause?: unknown,
+  hint = DEFAULT_HINT,
+): MeshcaError => new MeshcaError(code, `the CA's answer ${message}`, { hint, ...(cause !== undefined && { cause }) });
 
 /**
  * Checks an `IstioCertificateResponse.cert_chain` (DESIGN §3) before anything is written: at
  * least two elements (the Istio agent's own rule), every element PEM certificates, the leaf
  * carrying our public key and exactly our SPIFFE ID, not a CA, usable for mTLS both ways, and the
- * chain verifying up to the root bundle at `now`. Throws a MeshcaError naming the first failure.
+ * chain verifying up to the root bundle at `now` (or at the leaf's notBefore when a CA clock ahead
+ * of ours by at most `MAX_CLOCK_SKEW_MS` made it). Throws a MeshcaError naming the first failure.
  */
 export function validateAnswer(certChain: readonly string[], expect: AnswerExpectation): IssuedCredentials {
   if (certChain.length < 2) {
@@ -77,9 +88,25 @@ export function validateAnswer(certChain: readonly string[], expect: AnswerExpec
   if (eku !== undefined && !(eku.includes('serverAuth') && eku.includes('clientAuth'))) {
     throw rejected('CHAIN_INVALID', `holds a leaf whose extended key usages (${eku.join(', ')}) do not allow both serverAuth and clientAuth, which mesh mTLS needs`);
   }
-  const verification = verifyChain(leaf, { intermediates: chain.slice(1), roots, at: expect.now });
+  // A leaf not yet valid by our clock but within the skew is checked at its notBefore, the first
+  // instant it is valid at all, so the rest of the chain must hold then too.
+  const ahead = leaf.notBefore.getTime() - expect.now.getTime();
+  if (ahead > MAX_CLOCK_SKEW_MS) {
+    throw rejected(
+      'CHAIN_INVALID',
+      `holds a leaf that is not valid until ${leaf.notBefore.toISOString()}, ${seconds(ahead)} after this agent's clock (${expect.now.toISOString()}); ` +
+        `at most ${seconds(MAX_CLOCK_SKEW_MS)} of clock skew is allowed`,
+      undefined,
+      "the previous certificate files are kept; check that the clocks of this machine and the CA's are synchronised (NTP)",
+    );
+  }
+  const at = ahead > 0 ? leaf.notBefore : expect.now;
+  const verification = verifyChain(leaf, { intermediates: chain.slice(1), roots, at });
   if (!verification.ok) {
-    throw rejected('CHAIN_INVALID', `does not verify up to its root bundle at ${expect.now.toISOString()}: ${verification.reason}`);
+    const when = ahead > 0 ? `${at.toISOString()} (the leaf's notBefore, ${seconds(ahead)} after this agent's clock)` : at.toISOString();
+    throw rejected('CHAIN_INVALID', `does not verify up to its root bundle at ${when}: ${verification.reason}`);
   }
   return { leaf, chain, roots };
 }
+
+const seconds = (ms: number): string => `${ms / 1000} s`;

@@ -1,5 +1,5 @@
 import { createPublicKey } from 'node:crypto';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MeshcaError, isMeshcaError } from '../errors/index.js';
@@ -60,6 +60,54 @@ describe('WorkloadAgent.ensure (meshca agent --once)', () => {
     expect(again.action).toBe('reused');
     expect(fx.ca.calls).toHaveLength(1);
     expect(read('cert-chain.pem')).toBe(before);
+  });
+
+  it('repairs the top-level links when it reuses a set a crash left behind ..data only', async () => {
+    await fx.agent().ensure(new AbortController().signal);
+    const chain = read('..data/cert-chain.pem');
+    // Killed after the rename of ..data, before the links: the top-level names are missing.
+    for (const file of ['cert-chain.pem', 'key.pem', 'root-cert.pem']) rmSync(path.join(fx.outDir, file));
+    fx.clock.advance(H);
+    const again = await fx.agent().ensure(new AbortController().signal);
+    expect(again.action).toBe('reused');
+    expect(fx.ca.calls).toHaveLength(1);
+    expect(read('cert-chain.pem')).toBe(chain);
+    expect(readlinkSync(path.join(fx.outDir, 'key.pem'))).toBe('..data/key.pem');
+    expect(fx.logs.find((l) => l.message === 'repaired the top-level links of the credential folder')?.fields).toEqual({
+      files: 'cert-chain.pem, key.pem, root-cert.pem',
+    });
+  });
+
+  it('still reuses the set when the links cannot be repaired, logging a warning', async () => {
+    await fx.agent().ensure(new AbortController().signal);
+    rmSync(path.join(fx.outDir, 'key.pem'));
+    mkdirSync(path.join(fx.outDir, 'key.pem.tmp', 'blocker'), { recursive: true });
+    const again = await fx.agent().ensure(new AbortController().signal);
+    expect(again.action).toBe('reused');
+    const warns = fx.logs.filter((l) => l.level === 'warn').map((l) => l.message);
+    expect(warns).toHaveLength(1);
+    expect(warns[0]).toMatch(/^cannot repair the top-level links of the credential folder: cannot point .*\/key.pem at ..data\/key.pem: /);
+  });
+
+  it('adopts a certificate whose files are live though a step after the swap failed, logging a warning', async () => {
+    // The link step for cert-chain.pem, which comes after ..data is swapped, fails.
+    mkdirSync(path.join(fx.outDir, 'cert-chain.pem.tmp', 'blocker'), { recursive: true });
+    const agent = fx.agent();
+    const result = await agent.ensure(new AbortController().signal);
+    expect(result.action).toBe('issued');
+    expect(agent.credentials?.leaf.serialNumber).toBe(fx.ca.issued[0]?.serialNumber);
+    expect(read('..data/cert-chain.pem')).toBe(result.credentials.chain.map((c) => c.pem).join(''));
+    const warns = fx.logs.filter((l) => l.level === 'warn');
+    expect(warns.map((l) => l.message)).toEqual([
+      expect.stringMatching(/^the new certificate is in place, but: cannot point .*\/cert-chain.pem at ..data\/cert-chain.pem: /),
+    ]);
+  });
+
+  it('does not issue again while the new set is live though a step after the swap keeps failing', async () => {
+    mkdirSync(path.join(fx.outDir, 'cert-chain.pem.tmp', 'blocker'), { recursive: true });
+    // Without a certificate adopted the agent would retry within 30 s, some twenty times in 6 minutes.
+    await runFor(0.1);
+    expect(fx.ca.calls).toHaveLength(1);
   });
 
   it('renews a certificate past its renewal time', async () => {

@@ -160,7 +160,8 @@ export class WorkloadAgent {
 
   /**
    * One issuance: new key, CSR, call, validation, atomic write. Throws a MeshcaError when any step
-   * fails; the folder is then exactly as it was.
+   * fails; the folder is then exactly as it was. A problem after the new files are swapped in is
+   * logged as a warning, not thrown: the new certificate is live and adopted.
    */
   async issue(signal: AbortSignal): Promise<IssuedCredentials> {
     const { clock, client, log } = this.deps;
@@ -182,7 +183,7 @@ export class WorkloadAgent {
     const now = clock.now();
     const issued = validateAnswer(answer, { key, spiffeId: this.spiffeId, now });
     const version = `${now.toISOString().replace(/[-:]/g, '_')}.${issued.leaf.serialNumber.slice(0, 16)}`;
-    await this.folder.write(
+    const warnings = await this.folder.write(
       {
         chainPem: issued.chain.map((c) => c.pem).join(''),
         keyPem: encodePrivateKey(key, 'PKCS8'),
@@ -199,6 +200,8 @@ export class WorkloadAgent {
       chainLength: issued.chain.length,
     });
     if (rootsChanged) log('info', 'the root bundle changed; root-cert.pem rewritten', { roots: fingerprints(issued.roots) });
+    // The new set is live behind ..data; what failed after the swap is worth a look, not a new request.
+    for (const warning of warnings) log('warn', `the new certificate is in place, but: ${warning}`, { serial: issued.leaf.serialNumber });
     return issued;
   }
 
@@ -220,11 +223,27 @@ export class WorkloadAgent {
         notAfter: credentials.leaf.notAfter.toISOString(),
         renewAt: renewAt.toISOString(),
       });
+      await this.repairLinks();
       return { credentials, renewAt };
     } catch (err) {
       const reason = isMeshcaError(err) ? err.message.replace(/^the CA's answer /, 'the saved chain ') : String(err);
       log('info', `not reusing the files in ${this.config.outDir}: ${reason}; requesting a new certificate`);
       return undefined;
+    }
+  }
+
+  /**
+   * Points the top-level names at the set just reused: a process killed after the `..data` swap
+   * but before the links leaves them missing or naming another set, and nothing else would mend
+   * them before the next renewal. Not fatal: the set behind `..data` is valid either way.
+   */
+  private async repairLinks(): Promise<void> {
+    const { log } = this.deps;
+    try {
+      const repaired = await this.folder.repairLinks();
+      if (repaired.length > 0) log('info', 'repaired the top-level links of the credential folder', { files: repaired.join(', ') });
+    } catch (err) {
+      log('warn', `cannot repair the top-level links of the credential folder: ${toMeshcaError(err).message}`);
     }
   }
 
