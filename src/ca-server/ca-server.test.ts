@@ -8,6 +8,8 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { defaultHierarchyOptions, initHierarchy } from '../controller/bootstrap/init-hierarchy.js';
+import { ManualClock } from '../controller/runtime/testing/manual-clock.js';
+import type { Resource } from '../api/resource.js';
 import { buildCsr, generatePrivateKey, parseCertificates, verifyChain } from '../pki/index.js';
 import { openSqliteStore } from '../store/sqlite/sqlite-store.js';
 import type { Store } from '../store/store.js';
@@ -27,6 +29,7 @@ const Service = (
 ).istio.v1.auth.IstioCertificateService;
 
 const HOUR = 3_600_000;
+const MINUTE = 60_000;
 const ID = 'spiffe://cluster.local/ns/default/sa/web';
 
 const config: CaServerConfig = {
@@ -303,5 +306,97 @@ describe('the CA server', () => {
     expect(await servingSerial()).not.toBe(before);
     expect((await call(c, csrFor(), auth)).code).toBe(0);
     expect((await call(client(rootPem()), csrFor(), auth)).code).toBe(0);
+  });
+
+  describe('serving certificate renewal while the signing CA is briefly not ready (time injected)', () => {
+    // Whole seconds: certificate times have no milliseconds.
+    const START = new Date(Math.floor(Date.now() / 1000) * 1000);
+    const at = (ms: number): string => new Date(START.getTime() + ms).toISOString();
+    const ISSUER = {
+      apiVersion: 'cert-manager.io/v1',
+      kind: 'Issuer',
+      namespace: 'istio-system',
+      name: 'istio-ca-issuer',
+    };
+
+    /** Starts on a manual clock; returns it and the notAfter of every serving certificate issued. */
+    async function startOnManualClock(): Promise<{ clock: ManualClock; issued: string[] }> {
+      await initHierarchy(store, defaultHierarchyOptions(), START);
+      const clock = new ManualClock(START);
+      const issued: string[] = [];
+      server = await startCaServer(config, {
+        store,
+        now: clock.now,
+        setTimer: clock.setTimer,
+        log: (_level, message, fields) => {
+          if (message === 'serving certificate issued') issued.push(String(fields?.['notAfter']));
+        },
+      });
+      expect(issued).toEqual([at(HOUR)]);
+      return { clock, issued };
+    }
+
+    /** Takes the Issuer away (the same CA comes back with putIssuerBack). */
+    async function removeIssuer(): Promise<() => Promise<void>> {
+      const issuer = await store.get<Resource>(ISSUER);
+      await store.delete(ISSUER);
+      await server!.refresh();
+      expect(server!.authority().ready).toBe(false);
+      return async () => {
+        await store.create({
+          apiVersion: ISSUER.apiVersion,
+          kind: ISSUER.kind,
+          metadata: { namespace: ISSUER.namespace, name: ISSUER.name },
+          spec: issuer['spec'],
+        });
+        await server!.refresh();
+        expect(server!.authority().ready).toBe(true);
+      };
+    }
+
+    it('renews, as soon as the same CA is back, a serving certificate that fell due while it was away', async () => {
+      const { clock, issued } = await startOnManualClock();
+      const putIssuerBack = await removeIssuer();
+      // The renewal falls due at 40 min (2/3 of 1 h) with no CA to sign it.
+      clock.advance(41 * MINUTE);
+      expect(issued).toHaveLength(1);
+      await putIssuerBack();
+      // Same CA as the serving certificate's signer: renewed anyway, because it is due.
+      expect(issued).toEqual([at(HOUR), at(41 * MINUTE + HOUR)]);
+      // Past the first certificate's notAfter the server is still ready (new handshakes work).
+      clock.advance(20 * MINUTE);
+      expect(server!.readiness()).toEqual({ ready: true, reasons: [] });
+    });
+
+    it('retries a due renewal with backoff, and is not ready at 5/6 of the life of a certificate it could not renew', async () => {
+      const { clock, issued } = await startOnManualClock();
+      const putIssuerBack = await removeIssuer();
+      const noCa = 'no signing CA loaded: Issuer istio-system/istio-ca-issuer does not exist';
+      clock.advance(40 * MINUTE);
+      // Retried 5 s, 10 s, 20 s, 40 s, then every minute.
+      const retries: number[] = [];
+      for (let i = 0; i < 6; i++) {
+        const next = clock.nextTimerAt()!.getTime();
+        retries.push(next - clock.now().getTime());
+        clock.advance(next - clock.now().getTime());
+      }
+      expect(retries).toEqual([5_000, 10_000, 20_000, 40_000, 60_000, 60_000]);
+      clock.advance(49 * MINUTE - (clock.now().getTime() - START.getTime()));
+      expect(server!.readiness().reasons).toEqual([noCa]);
+      clock.advance(2 * MINUTE);
+      expect(server!.readiness()).toEqual({
+        ready: false,
+        reasons: [
+          noCa,
+          `the serving certificate was due for renewal at ${at(40 * MINUTE)} and is not renewed ` +
+            `(cannot issue the serving certificate: Issuer istio-system/istio-ca-issuer does not exist); ` +
+            `it expires at ${at(HOUR)}`,
+        ],
+      });
+      expect(issued).toHaveLength(1);
+      await putIssuerBack();
+      expect(issued).toEqual([at(HOUR), at(51 * MINUTE + HOUR)]);
+      expect(server!.readiness()).toEqual({ ready: true, reasons: [] });
+    });
   });
 });

@@ -23,6 +23,7 @@ import {
 } from './istio-certificate-service.js';
 import { TokenBucketLimiter } from './rate-limit/token-bucket-limiter.js';
 import { issueServingCertificate, type ServingMaterial } from './serving-certificate.js';
+import { backoffDelay, nodeSetTimer, type SetTimer } from './set-timer.js';
 import { SigningAuthoritySource, type IssuerRef } from './signing/signing-authority-source.js';
 import { createWorkloadSigner, type SigningAuthority } from './signing/workload-signer.js';
 import { DEFAULT_KEY_POLICY, type KeyPolicy } from './signing/workload-csr-policy.js';
@@ -62,6 +63,8 @@ export interface CaServerConfig {
 export interface CaServerDeps {
   readonly store: Store;
   readonly now: () => Date;
+  /** Schedules renewals and retries on the clock `now` (default: Node's timers). */
+  readonly setTimer?: SetTimer;
   /** Counts events under istiod's metric names. */
   readonly onEvent?: (event: CaServerEvent) => void;
   /** Wraps the answer to each CSR, to time it and count its outcome (citadel_server_csr_count{error}). */
@@ -86,7 +89,10 @@ export interface Readiness {
 export interface RunningCaServer {
   /** The bound gRPC address, once the server listens (after a signing CA first became ready). */
   grpcAddress(): AddressInfo | undefined;
-  /** Ready only with a loaded signing CA and a valid serving certificate. */
+  /**
+   * Ready only with a loaded signing CA and a valid serving certificate, not one whose renewal has
+   * kept failing past 5/6 of its life.
+   */
   readiness(): Readiness;
   /** The current roots (the trust bundle). */
   roots(): readonly Certificate[];
@@ -102,7 +108,20 @@ export interface RunningCaServer {
   close(): Promise<void>;
 }
 
-const MAX_TIMER_MS = 2 ** 31 - 1;
+/** Retries of a due serving-certificate renewal that failed: 5 s doubled up to 1 min. */
+const SERVING_RETRY_INITIAL_MS = 5_000;
+const SERVING_RETRY_MAX_MS = 60_000;
+
+/**
+ * When a serving certificate whose renewal keeps failing makes the server not ready: halfway
+ * between its renewal time (2/3 of its life) and its notAfter, i.e. at 5/6 of its life (50 min
+ * into the default 1 h). Retries and the CA coming back get the first half; the second half is
+ * left for someone to act before new handshakes fail.
+ */
+function overdueAt(serving: ServingMaterial): number {
+  const renewAt = serving.renewAt.getTime();
+  return renewAt + (serving.notAfter.getTime() - renewAt) / 2;
+}
 
 /**
  * Starts the Istio CA server: resolves the signing CA from the store (and follows it), serves
@@ -116,17 +135,49 @@ export async function startCaServer(config: CaServerConfig, deps: CaServerDeps):
   let grpc: GrpcServer | undefined;
   let address: AddressInfo | undefined;
   let serving: ServingMaterial | undefined;
-  let renewTimer: NodeJS.Timeout | undefined;
+  let cancelRenewal: (() => void) | undefined;
+  /** Failed renewals in a row, and why the last one failed. */
+  let renewalFailures = 0;
+  let renewalError: string | undefined;
   let closed = false;
+  const setTimer = deps.setTimer ?? nodeSetTimer(deps.now);
   let listening: Promise<void> | undefined;
 
+  // Records dropped because the queue is full are logged at most every 10 s, with their count:
+  // during a store outage that would otherwise be one error line per CSR.
+  let droppedUnlogged = 0;
+  let lastDropLogMs = Number.NEGATIVE_INFINITY;
   const audit = new AuditBatcher({
     store: deps.store,
     now: deps.now,
+    setTimer,
     retentionMs: config.auditRetentionMs,
-    onError: (err) =>
-      log('warn', 'audit batch not written yet; will retry', { error: toMeshcaError(err).message }),
-    onDropped: (n) => log('error', 'audit queue full; records dropped', { dropped: n }),
+    onError: (err, info) =>
+      info.retryInMs === undefined
+        ? log('error', 'audit batch refused by the store; its records are dropped', {
+            error: toMeshcaError(err).message,
+          })
+        : log('warn', 'audit batch not written yet; will retry', {
+            error: toMeshcaError(err).message,
+            pending: info.pending,
+            retryInMs: info.retryInMs,
+          }),
+    onDropped: (n, reason) => {
+      if (reason === 'shutdown') {
+        log('error', 'audit records lost: the store could not take them before shutdown', { lost: n });
+      } else if (reason === 'invalid') {
+        log('error', 'audit records dropped: the store refused them as invalid', { dropped: n });
+      } else {
+        droppedUnlogged += n;
+        if (clock() - lastDropLogMs >= 10_000) {
+          log('error', 'audit queue full while the store is unavailable; records dropped', {
+            dropped: droppedUnlogged,
+          });
+          droppedUnlogged = 0;
+          lastDropLogMs = clock();
+        }
+      }
+    },
   });
 
   // meshca's own token issuer: its key lives in the store, made on first start.
@@ -165,9 +216,12 @@ export async function startCaServer(config: CaServerConfig, deps: CaServerDeps):
     namespace: config.certificateNamespace,
     clusterResourceNamespace: config.clusterResourceNamespace,
     now: deps.now,
+    setTimer,
     onChange: (a) => onAuthority(a),
     onError: (err) =>
-      log('warn', 'watch of the signing CA failed; retrying', { error: toMeshcaError(err).message }),
+      log('warn', 'reading or watching the signing CA failed; retrying', {
+        error: toMeshcaError(err).message,
+      }),
   });
 
   const pool =
@@ -210,11 +264,17 @@ export async function startCaServer(config: CaServerConfig, deps: CaServerDeps):
 
   const observe = deps.observeCsr ?? (<T>(answer: () => Promise<T>): Promise<T> => answer());
 
+  /**
+   * Issues a new serving certificate. When that fails (no signing CA ready right now, or signing
+   * failed) and the current one is due, it is retried with backoff until it works, and also as
+   * soon as a signing CA becomes ready (onAuthority): a due renewal is never dropped.
+   */
   const renewServing = (): void => {
+    if (closed) return;
     const authority = source.current();
-    if (!authority.ready || closed) return;
+    let next: ServingMaterial;
     try {
-      serving = issueServingCertificate(
+      next = issueServingCertificate(
         authority,
         {
           dnsNames: config.servingDnsNames,
@@ -224,10 +284,25 @@ export async function startCaServer(config: CaServerConfig, deps: CaServerDeps):
         deps.now(),
       );
     } catch (err) {
-      log('error', 'serving certificate not renewed', { error: toMeshcaError(err).message });
-      scheduleServingRenewal(new Date(clock() + 60_000));
+      renewalError = toMeshcaError(err).message;
+      // An early renewal (renewServingCertificate) that fails keeps the scheduled one.
+      if (serving !== undefined && clock() < serving.renewAt.getTime()) {
+        log('warn', 'serving certificate not renewed early', { error: renewalError });
+        return;
+      }
+      renewalFailures++;
+      const delay = backoffDelay(renewalFailures, SERVING_RETRY_INITIAL_MS, SERVING_RETRY_MAX_MS);
+      log('error', 'serving certificate not issued; retrying', {
+        error: renewalError,
+        ...(serving !== undefined && { notAfter: serving.notAfter.toISOString() }),
+        retryInMs: delay,
+      });
+      scheduleServingRenewal(new Date(clock() + delay));
       return;
     }
+    serving = next;
+    renewalFailures = 0;
+    renewalError = undefined;
     // setSecureContext changes what new handshakes get; open connections keep theirs.
     grpc?.setSecureContext({ key: serving.keyPem, cert: serving.certChainPem, ca: serving.caPem });
     log('info', 'serving certificate issued', {
@@ -238,10 +313,11 @@ export async function startCaServer(config: CaServerConfig, deps: CaServerDeps):
   };
 
   const scheduleServingRenewal = (at: Date): void => {
-    if (renewTimer !== undefined) clearTimeout(renewTimer);
-    const delay = Math.min(Math.max(0, at.getTime() - clock()), MAX_TIMER_MS);
-    renewTimer = setTimeout(renewServing, delay);
-    renewTimer.unref();
+    cancelRenewal?.();
+    cancelRenewal = setTimer(at, () => {
+      cancelRenewal = undefined;
+      renewServing();
+    });
   };
 
   const startListening = async (): Promise<void> => {
@@ -275,7 +351,12 @@ export async function startCaServer(config: CaServerConfig, deps: CaServerDeps):
         a.issuer.certificate,
         ...a.issuer.chain.filter((c) => c !== a.issuer.certificate),
       ]);
-      if (serving === undefined || serving.signedBy !== a.issuer.certificate.fingerprintSha256)
+      // A new CA, or the same one back after it was not ready when the renewal fell due.
+      if (
+        serving === undefined ||
+        serving.signedBy !== a.issuer.certificate.fingerprintSha256 ||
+        clock() >= serving.renewAt.getTime()
+      )
         renewServing();
       if (grpc === undefined && !closed) {
         listening = startListening().catch((err: unknown) => {
@@ -303,6 +384,11 @@ export async function startCaServer(config: CaServerConfig, deps: CaServerDeps):
       if (serving === undefined) reasons.push('no serving certificate yet');
       else if (serving.notAfter.getTime() <= now)
         reasons.push(`the serving certificate expired at ${serving.notAfter.toISOString()}`);
+      else if (now >= overdueAt(serving))
+        reasons.push(
+          `the serving certificate was due for renewal at ${serving.renewAt.toISOString()} and is not renewed` +
+            `${renewalError === undefined ? '' : ` (${renewalError})`}; it expires at ${serving.notAfter.toISOString()}`,
+        );
       if (address === undefined) reasons.push('the gRPC server is not listening yet');
       return { ready: reasons.length === 0, reasons };
     },
@@ -317,7 +403,8 @@ export async function startCaServer(config: CaServerConfig, deps: CaServerDeps):
     close: async () => {
       closed = true;
       source.close();
-      if (renewTimer !== undefined) clearTimeout(renewTimer);
+      cancelRenewal?.();
+      cancelRenewal = undefined;
       await grpc?.close();
       await pool?.close();
       await audit.close();

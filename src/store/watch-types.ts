@@ -14,12 +14,25 @@ export interface WatchTypesOptions {
   /** Reported failures other than GONE (the watch is retried after `retryDelayMs`). */
   onError?: (err: unknown) => void;
   retryDelayMs?: number;
+  /**
+   * Runs `fn` after `delayMs` and returns a function that cancels it (default: Node's setTimeout,
+   * unref'd). Lets a caller drive the retry with its own clock.
+   */
+  schedule?: (delayMs: number, fn: () => void) => () => void;
 }
+
+const nodeSchedule = (delayMs: number, fn: () => void): (() => void) => {
+  const t = setTimeout(fn, delayMs);
+  t.unref();
+  return () => clearTimeout(t);
+};
 
 /**
  * Calls `onChange(type)` after every change to resources of the given types, from now on, until
- * closed. A watch that falls behind compaction (GONE) lists again and resumes; `onChange` is
- * called then too, since changes may have been missed.
+ * closed. A watch that fails — it fell behind compaction (GONE), or the store was unavailable —
+ * lists again and resumes from there; `onChange(type)` is then called once the new list has
+ * succeeded (and before the new watch delivers anything), since changes made while the watch was
+ * down are not replayed: the consumer must read the state again (resync).
  */
 export function watchTypes(
   store: Store,
@@ -29,15 +42,22 @@ export function watchTypes(
 ): TypeWatcher {
   let closed = false;
   const open = new Set<Watch>();
-  const timers = new Set<NodeJS.Timeout>();
+  const cancels = new Set<() => void>();
   const retryDelayMs = options.retryDelayMs ?? 1000;
+  const schedule = options.schedule ?? nodeSchedule;
 
   const run = async (type: ResourceType, started: () => void): Promise<void> => {
     let from: string | undefined;
+    // Set after a failure: the next successful list is a resync the consumer must hear about.
+    let resync = false;
     while (!closed) {
       try {
         if (from === undefined) from = (await store.list(type, { limit: 1 })).resourceVersion;
         started();
+        if (resync) {
+          resync = false;
+          onChange(type);
+        }
         const watch = store.watch(type, { resourceVersion: from });
         open.add(watch);
         if (closed) watch.close();
@@ -53,19 +73,16 @@ export function watchTypes(
       } catch (err) {
         if (closed) return;
         from = undefined;
-        if (isMeshcaError(err, 'GONE')) {
-          onChange(type);
-          continue;
-        }
+        resync = true;
+        if (isMeshcaError(err, 'GONE')) continue;
         started();
         options.onError?.(err);
         await new Promise<void>((resolve) => {
-          const t = setTimeout(() => {
-            timers.delete(t);
+          const cancel = schedule(retryDelayMs, () => {
+            cancels.delete(cancel);
             resolve();
-          }, retryDelayMs);
-          t.unref();
-          timers.add(t);
+          });
+          cancels.add(cancel);
         });
       }
     }
@@ -84,8 +101,8 @@ export function watchTypes(
     close(): void {
       closed = true;
       for (const w of open) w.close();
-      for (const t of timers) clearTimeout(t);
-      timers.clear();
+      for (const cancel of cancels) cancel();
+      cancels.clear();
     },
   };
 }

@@ -74,6 +74,113 @@ describe('the JWKS source', () => {
     await expect(jwtVerify(await sign('a'), src.getKey)).resolves.toBeDefined();
   });
 
+  it('after a failed reload answers from the last good set at once, and fetches again only after a growing backoff', async () => {
+    const keys = await tokenJwks([{ key: k1.publicKey, kid: 'a' }]);
+    answer = (res) => res.end(JSON.stringify(keys));
+    requests = 0;
+    let now = 0;
+    const src = createJwksSource({
+      url,
+      clock: () => now,
+      cacheMs: 1000,
+      minRefreshMs: 0,
+      retryMinMs: 5000,
+      retryMaxMs: 8000,
+    });
+    await src.refresh();
+    answer = (res) => {
+      res.statusCode = 503;
+      res.end();
+    };
+    const tokenA = await sign('a');
+    const verifyA = () => expect(jwtVerify(tokenA, src.getKey)).resolves.toBeDefined();
+    now = 2000; // the set expired: one reload, which fails; the stale set answers
+    await verifyA();
+    expect(requests).toBe(2);
+    for (const t of [2000, 3000, 6999]) {
+      now = t; // backing off (until 7000): no fetch, for a known kid or an unknown one
+      await verifyA();
+      await expect(jwtVerify(await sign('b', k2.privateKey), src.getKey)).rejects.toThrow(
+        'no applicable key',
+      );
+    }
+    expect(requests).toBe(2);
+    now = 7000;
+    await verifyA();
+    expect(requests).toBe(3); // failed again: the next wait is 8000 (10000 capped by retryMaxMs)
+    now = 14_999;
+    await verifyA();
+    expect(requests).toBe(3);
+    answer = (res) =>
+      void tokenJwks([
+        { key: k1.publicKey, kid: 'a' },
+        { key: k2.publicKey, kid: 'b' },
+      ]).then((k) => res.end(JSON.stringify(k)));
+    now = 15_000;
+    await expect(jwtVerify(await sign('b', k2.privateKey), src.getKey)).resolves.toBeDefined();
+    expect(requests).toBe(4);
+    await verifyA(); // fresh again: no fetch
+    expect(requests).toBe(4);
+  });
+
+  it('with no key set yet, refuses at once with a clear error while it backs off', async () => {
+    answer = (res) => {
+      res.statusCode = 500;
+      res.end();
+    };
+    requests = 0;
+    let now = 0;
+    const src = createJwksSource({ url, clock: () => now, retryMinMs: 5000 });
+    const refused = async (): Promise<Error> => {
+      const err = await jwtVerify(await sign('a'), src.getKey).catch((e: unknown) => e);
+      expect(isMeshcaError(err) && err.code).toBe('UPSTREAM_UNAVAILABLE');
+      return err as Error;
+    };
+    const first = await refused();
+    expect(requests).toBe(1);
+    now = 4000;
+    const second = await refused(); // at once, from the last failure: no fetch
+    expect(requests).toBe(1);
+    expect(first.message).toMatch(/^no key set from JWKS URL .*: .*HTTP status 500 \(next try in 5 s\)$/);
+    expect(second.message).toContain('HTTP status 500 (next try in 1 s)');
+    now = 5000;
+    await refused();
+    expect(requests).toBe(2);
+  });
+
+  it('stops using the last good set maxStaleMs after it was loaded, while reloads fail', async () => {
+    const keys = await tokenJwks([{ key: k1.publicKey, kid: 'a' }]);
+    answer = (res) => res.end(JSON.stringify(keys));
+    requests = 0;
+    let now = 0;
+    const src = createJwksSource({
+      url,
+      clock: () => now,
+      cacheMs: 1000,
+      maxStaleMs: 10_000,
+      retryMinMs: 1000,
+    });
+    await src.refresh();
+    answer = (res) => {
+      res.statusCode = 500;
+      res.end();
+    };
+    now = 10_000;
+    await expect(jwtVerify(await sign('a'), src.getKey)).resolves.toBeDefined();
+    now = 10_001; // backing off, so no fetch: and the set is too old to use
+    const err = await jwtVerify(await sign('a'), src.getKey).catch((e: unknown) => e);
+    expect(isMeshcaError(err) && err.code).toBe('UPSTREAM_UNAVAILABLE');
+    expect((err as Error).message).toContain(
+      'was loaded 10 s ago, past the 10 s it is used without a reload',
+    );
+    expect((err as Error).message).toContain('HTTP status 500');
+    expect(requests).toBe(2);
+    answer = (res) => res.end(JSON.stringify(keys));
+    now = 11_000;
+    await expect(jwtVerify(await sign('a'), src.getKey)).resolves.toBeDefined();
+    expect(requests).toBe(3);
+  });
+
   it.each<[string, (res: http.ServerResponse) => void, Record<string, number>, string, string]>([
     [
       'a non-200 answer',

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
 import { createLocalJWKSet, errors as joseErrors, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
-import { MeshcaError } from '../../errors/index.js';
+import { MeshcaError, toMeshcaError } from '../../errors/index.js';
 
 /** Where the token issuer's public keys come from. */
 export type JwksLocation =
@@ -26,6 +26,20 @@ export type JwksSourceOptions = JwksLocation & {
   readonly cacheMs?: number;
   /** An unknown `kid` refetches at most this often (key rotation without a storm). Default 30 s. */
   readonly minRefreshMs?: number;
+  /**
+   * After a failed load, no reload (for an expired set or an unknown `kid`) is tried for this
+   * long, doubled per failure in a row up to retryMaxMs; calls meanwhile are answered at once from
+   * the last good set. Default 5 s. (refresh() itself always tries.)
+   */
+  readonly retryMinMs?: number;
+  /** The longest wait between two reloads while they fail. Default 60 s. */
+  readonly retryMaxMs?: number;
+  /**
+   * While reloads fail, the last good set is used until this long after it was loaded (at least
+   * cacheMs); then tokens are refused (UPSTREAM_UNAVAILABLE) until a reload succeeds. This bounds
+   * how long a key the issuer has withdrawn stays trusted while its JWKS cannot be read. Default 1 h.
+   */
+  readonly maxStaleMs?: number;
   /** Milliseconds since the epoch. */
   readonly clock: () => number;
 };
@@ -43,16 +57,25 @@ const MAX_KEYS = 100;
 /**
  * A JWKS from a literal, a file or a URL, cached with a refresh interval. When a token names a
  * `kid` the cached set lacks, the set is reloaded (at most every `minRefreshMs`), so an issuer's
- * key rotation is picked up without a restart. A failed reload keeps the last good set.
+ * key rotation is picked up without a restart. A failed reload keeps the last good set (for at
+ * most `maxStaleMs` after it was loaded) and is not tried again before a backoff (`retryMinMs`
+ * doubling up to `retryMaxMs`): calls meanwhile get an answer at once, never a wait on a fetch.
  */
 export function createJwksSource(options: JwksSourceOptions): JwksSource {
   const cacheMs = options.cacheMs ?? 5 * 60_000;
   const minRefreshMs = options.minRefreshMs ?? 30_000;
   const maxBytes = options.maxBytes ?? 256 * 1024;
   const timeoutMs = options.timeoutMs ?? 5000;
+  const retryMinMs = options.retryMinMs ?? 5000;
+  const retryMaxMs = options.retryMaxMs ?? 60_000;
+  const maxStaleMs = Math.max(options.maxStaleMs ?? 3_600_000, cacheMs);
   let current: { getKey: ReturnType<typeof createLocalJWKSet>; loadedAtMs: number } | undefined;
   let lastAttemptMs = -Infinity;
   let inflight: Promise<void> | undefined;
+  /** Failed loads in a row, the last one's error, and when a reload may be tried again. */
+  let failures = 0;
+  let lastError: MeshcaError | undefined;
+  let retryAtMs = -Infinity;
 
   const where =
     'jwks' in options
@@ -96,6 +119,14 @@ export function createJwksSource(options: JwksSourceOptions): JwksSource {
       try {
         const jwks = await load();
         current = { getKey: createLocalJWKSet(jwks), loadedAtMs: options.clock() };
+        failures = 0;
+        lastError = undefined;
+        retryAtMs = -Infinity;
+      } catch (err) {
+        failures++;
+        lastError = toMeshcaError(err, 'UPSTREAM_UNAVAILABLE');
+        retryAtMs = options.clock() + Math.min(retryMaxMs, retryMinMs * 2 ** Math.min(failures - 1, 30));
+        throw err;
       } finally {
         inflight = undefined;
       }
@@ -103,17 +134,43 @@ export function createJwksSource(options: JwksSourceOptions): JwksSource {
     return inflight;
   };
 
-  const getKey: JWTVerifyGetKey = async (header, token) => {
+  /** Reloads unless a failed load's backoff runs (joins a reload in flight); never throws. */
+  const reloadUnlessBackingOff = async (): Promise<void> => {
+    if (inflight === undefined && options.clock() < retryAtMs) return;
+    await refresh().catch(() => undefined); // the error is kept in lastError
+  };
+
+  /** The last good set if it may still be used, else a clear error at once. */
+  const usable = (): NonNullable<typeof current> => {
     const now = options.clock();
-    if (current === undefined) await refresh();
-    else if (now - current.loadedAtMs >= cacheMs) await refresh().catch(() => undefined); // keep the last good set
+    if (current !== undefined && now - current.loadedAtMs <= maxStaleMs) return current;
+    const failed = lastError === undefined ? '' : `: ${lastError.message}`;
+    const next = retryAtMs > now ? ` (next try in ${Math.ceil((retryAtMs - now) / 1000)} s)` : '';
+    throw new MeshcaError(
+      'UPSTREAM_UNAVAILABLE',
+      current === undefined
+        ? `no key set from ${where} yet${failed}${next}`
+        : `the key set from ${where} was loaded ${Math.round((now - current.loadedAtMs) / 1000)} s ago, ` +
+            `past the ${Math.round(maxStaleMs / 1000)} s it is used without a reload${failed}${next}`,
+      { cause: lastError },
+    );
+  };
+
+  const getKey: JWTVerifyGetKey = async (header, token) => {
+    if (current === undefined || options.clock() - current.loadedAtMs >= cacheMs)
+      await reloadUnlessBackingOff();
     try {
-      return await current!.getKey(header, token);
+      return await usable().getKey(header, token);
     } catch (err) {
-      if (!(err instanceof joseErrors.JWKSNoMatchingKey) || options.clock() - lastAttemptMs < minRefreshMs)
+      const now = options.clock();
+      if (
+        !(err instanceof joseErrors.JWKSNoMatchingKey) ||
+        now - lastAttemptMs < minRefreshMs ||
+        now < retryAtMs
+      )
         throw err;
       await refresh().catch(() => undefined);
-      return current!.getKey(header, token);
+      return usable().getKey(header, token);
     }
   };
 
