@@ -368,6 +368,17 @@ describe('the CA server', () => {
       expect(server!.readiness()).toEqual({ ready: true, reasons: [] });
     });
 
+    it("keeps publishing the last ready CA's roots as the trust bundle while no CA is ready", async () => {
+      await startOnManualClock();
+      const before = server!.roots().map((c) => c.fingerprintSha256);
+      expect(before).toHaveLength(1);
+      const putIssuerBack = await removeIssuer();
+      expect(server!.readiness().ready).toBe(false);
+      expect(server!.roots().map((c) => c.fingerprintSha256)).toEqual(before);
+      await putIssuerBack();
+      expect(server!.roots().map((c) => c.fingerprintSha256)).toEqual(before);
+    });
+
     it('retries a due renewal with backoff, and is not ready at 5/6 of the life of a certificate it could not renew', async () => {
       const { clock, issued } = await startOnManualClock();
       const putIssuerBack = await removeIssuer();

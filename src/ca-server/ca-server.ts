@@ -94,7 +94,12 @@ export interface RunningCaServer {
    * kept failing past 5/6 of its life.
    */
   readiness(): Readiness;
-  /** The current roots (the trust bundle). */
+  /**
+   * The trust bundle: the roots of the signing CA, or, while none is ready (an issuer swap whose
+   * Secret is not issued yet, a CA that expired), the roots of the last one that was: workloads
+   * still trust them, and a bundle endpoint that went empty then would fail its consumers exactly
+   * when they need it. Empty only before any CA was ever loaded.
+   */
   roots(): readonly Certificate[];
   /** meshca's token-signing key (its public half is published in the SPIFFE bundle as a JWT key). */
   tokenSigningKey(): StoredTokenKey;
@@ -140,6 +145,8 @@ export async function startCaServer(config: CaServerConfig, deps: CaServerDeps):
   let renewalFailures = 0;
   let renewalError: string | undefined;
   let closed = false;
+  /** The roots of the last signing CA that was ready (see roots()). */
+  let lastRoots: readonly Certificate[] = [];
   const setTimer = deps.setTimer ?? nodeSetTimer(deps.now);
   let listening: Promise<void> | undefined;
 
@@ -235,6 +242,14 @@ export async function startCaServer(config: CaServerConfig, deps: CaServerDeps):
               exitCode,
               ...(error !== undefined && { error: error.message }),
             }),
+          onGaveUp: () =>
+            log(
+              'error',
+              'the signing workers kept stopping; CSRs are signed on the main thread from now on',
+              {
+                hint: 'see the errors above for why the workers stop; --signing-workers 0 signs on the main thread by design',
+              },
+            ),
         })
       : undefined;
   const signer = createWorkloadSigner({
@@ -342,6 +357,7 @@ export async function startCaServer(config: CaServerConfig, deps: CaServerDeps):
 
   function onAuthority(a: SigningAuthority): void {
     if (a.ready) {
+      lastRoots = a.issuer.ca;
       log('info', 'signing CA loaded', {
         issuer: a.name,
         subject: a.issuer.certificate.subjectString,
@@ -394,7 +410,7 @@ export async function startCaServer(config: CaServerConfig, deps: CaServerDeps):
     },
     roots: () => {
       const a = source.current();
-      return a.ready ? a.issuer.ca : [];
+      return a.ready ? a.issuer.ca : lastRoots;
     },
     tokenSigningKey: () => tokenKey,
     authority: () => source.current(),

@@ -22,6 +22,8 @@ export interface SigningWorkerPoolOptions {
   readonly maxQueued?: number;
   /** Called with each worker thread started, a replacement included. */
   readonly onWorkerStart?: (worker: Worker) => void;
+  /** Called once when the last worker kept stopping and no more are started (size is then 0). */
+  readonly onGaveUp?: () => void;
   /** Called when a worker thread stops on its own (it is replaced). */
   readonly onWorkerExit?: (detail: {
     readonly threadId: number;
@@ -220,6 +222,7 @@ export class SigningWorkerPool {
       if (index < 0) return;
       if (this.#restartsInARow >= MAX_RESTARTS_IN_A_ROW) {
         this.#slots.splice(index, 1);
+        if (this.#slots.length === 0) this.#o.onGaveUp?.();
         return;
       }
       this.#restartsInARow++;

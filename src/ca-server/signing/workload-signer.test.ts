@@ -1,3 +1,4 @@
+import type { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditRecord } from '../../api/audit-record.js';
 import { CaIssuer } from '../../issuers/index.js';
@@ -221,5 +222,33 @@ describe.each([0, 1])('the workload signer with %i signing workers', (workers) =
       request(buildCsr({ key: generatePrivateKey({ algorithm: 'RSA', size: 2048 }), sans: { uris: [ID] } })),
     );
     expect(parseCertificates(chain[0]!)[0]!.keyUsages).toEqual(['digitalSignature', 'keyEncipherment']);
+  });
+});
+
+describe('the workload signer when its signing workers keep stopping', () => {
+  it('signs on the main thread once the pool gave up restarting them, instead of refusing every CSR', async () => {
+    const started: Worker[] = [];
+    let gaveUp = 0;
+    pool = new SigningWorkerPool({
+      workers: 1,
+      policy: DEFAULT_KEY_POLICY,
+      onWorkerStart: (w) => started.push(w),
+      onGaveUp: () => gaveUp++,
+    });
+    try {
+      for (let i = 0; i < 6; i++) await started[i]!.terminate();
+      expect(pool.size).toBe(0);
+      expect(gaveUp).toBe(1);
+      const { sign, root, audit } = setup();
+      const chain = await sign(request(csr()));
+      const [leaf, int, last] = chain.map((p) => parseCertificates(p)[0]!);
+      expect(leaf!.sans.uris).toEqual([ID]);
+      expect(verifyChain(leaf!, { intermediates: [int!], roots: [last!], at: now }).ok).toBe(true);
+      expect(last!.fingerprintSha256).toBe(root.certificate.fingerprintSha256);
+      expect(audit).toHaveLength(1);
+    } finally {
+      await pool.close();
+      pool = undefined;
+    }
   });
 });

@@ -68,7 +68,9 @@ export function createWorkloadSigner(options: WorkloadSignerOptions): Signer {
       now: request.now,
     };
     let leaf: SignedLeaf | undefined;
-    if (pool !== undefined && (!authority.ready || authority.keyPair !== undefined)) {
+    // With no worker left (they kept stopping at start, and the pool gave up restarting them), the
+    // main thread signs: slower, but a CA that can sign keeps signing.
+    if (pool !== undefined && pool.size > 0 && (!authority.ready || authority.keyPair !== undefined)) {
       leaf = await pool.sign(job, authority.ready ? { keyPair: authority.keyPair! } : undefined);
     } else {
       leaf = runSigningJob(job, policy, authority.ready ? authority.issuer : undefined);
