@@ -161,6 +161,115 @@ describe('LeaderElector', () => {
     expect(a.events).toEqual(['started', 'stopped', 'started']);
   });
 
+  it('stops acting at the renew deadline by its own clock while a renewal hangs, before a peer may take over', async () => {
+    setupStore();
+    // a's renewals stop answering (a store stuck behind a lock, a hung disk): no error comes back.
+    let hang = false;
+    const hung: (() => void)[] = [];
+    const stuck: Store = Object.assign(Object.create(store) as Store, {
+      acquireLease: (...args: Parameters<Store['acquireLease']>) =>
+        hang
+          ? new Promise<Awaited<ReturnType<Store['acquireLease']>>>((resolve, reject) =>
+              hung.push(() => void store.acquireLease(...args).then(resolve, reject)),
+            )
+          : store.acquireLease(...args),
+    });
+    const a = replica('a', {}, stuck);
+    const b = replica('b');
+    a.elector.start();
+    await flush();
+    b.elector.start();
+    expect(a.elector.isLeader).toBe(true);
+    const lastRenew = clock.now().getTime();
+    hang = true;
+    try {
+      // Acting = between onStartedLeading and onStoppedLeading (isLeader is not asked here, so
+      // what steps a down is its own deadline timer).
+      const acting = (r: Replica): boolean => r.events.at(-1) === 'started';
+      let bothActed = false;
+      const step = async (ms: number): Promise<void> => {
+        for (let t = 0; t < ms; t += 500) {
+          await run(500);
+          if (acting(a) && acting(b)) bothActed = true;
+        }
+      };
+      // Up to the deadline (10 s after the last renewal) a still acts...
+      await step(lastRenew + 10_000 - clock.now().getTime() - 500);
+      expect(a.events).toEqual(['started']);
+      // ...and at it a steps down by itself, though its renewal neither succeeded nor failed.
+      await step(500);
+      expect(a.events).toEqual(['started', 'stopped']);
+      expect(a.elector.isLeader).toBe(false);
+      expect(hung).toHaveLength(1);
+      // b takes over once the lease has expired (15 s): never while a still acted.
+      await step(7_000);
+      expect(b.events).toEqual(['started']);
+      expect(bothActed).toBe(false);
+    } finally {
+      // The stuck renewal finally reaches the store (also when an assertion failed, so that
+      // afterEach's stop() does not wait on it forever).
+      for (const release of hung.splice(0)) release();
+    }
+    // b holds the lease: a stays a follower.
+    await flush();
+    expect(a.elector.isLeader).toBe(false);
+    expect(a.events).toEqual(['started', 'stopped']);
+  });
+
+  it('stops acting as soon as its own clock shows the renewal past the deadline, before any timer or store call', async () => {
+    setupStore();
+    // a's clock: the shared one plus an offset that can jump (a VM resumed, an NTP step).
+    let offset = 0;
+    const a = replica('a', {
+      now: () => new Date(clock.now().getTime() + offset),
+      setTimer: (at, fn) => clock.setTimer(new Date(at.getTime() - offset), fn),
+    });
+    a.elector.start();
+    await flush();
+    expect(a.elector.isLeader).toBe(true);
+    await run(4_000);
+    expect(a.elector.isLeader).toBe(true);
+    offset += 20_000;
+    // No timer has fired and no store call was made: by a's clock the renewal is 24 s old.
+    expect(a.elector.isLeader).toBe(false);
+    await flush();
+    expect(a.events).toEqual(['started', 'stopped']);
+    // Its next renewal of its own (unexpired, untaken) lease makes it lead again.
+    await run(1_000);
+    expect(a.elector.isLeader).toBe(true);
+    expect(a.events).toEqual(['started', 'stopped', 'started']);
+  });
+
+  it('does not start acting on a renewal that came back after the renew deadline', async () => {
+    setupStore();
+    // a's first acquisition answers only 11 s after it was sent.
+    let slow = true;
+    let release: (() => void) | undefined;
+    const lagging: Store = Object.assign(Object.create(store) as Store, {
+      acquireLease: (...args: Parameters<Store['acquireLease']>) => {
+        if (!slow) return store.acquireLease(...args);
+        slow = false;
+        return new Promise<Awaited<ReturnType<Store['acquireLease']>>>((resolve, reject) => {
+          release = () => void store.acquireLease(...args).then(resolve, reject);
+        });
+      },
+    });
+    const a = replica('a', {}, lagging);
+    a.elector.start();
+    await flush();
+    await run(11_000);
+    release?.();
+    await flush();
+    // The store says a holds the lease, but as of 11 s ago: a must not act on it.
+    expect((await store.getLease('meshca-controller', NAMESPACE))?.holderIdentity).toBe('a');
+    expect(a.elector.isLeader).toBe(false);
+    expect(a.events).toEqual([]);
+    // A fresh renewal follows at once and a leads on it.
+    await run(2_000);
+    expect(a.elector.isLeader).toBe(true);
+    expect(a.events).toEqual(['started']);
+  });
+
   it('refuses durations that would let two leaders overlap, saying which rule', () => {
     setupStore();
     const base = {

@@ -21,7 +21,11 @@ export interface LeaderElectionOptions {
   readonly leaseDurationMs?: number;
   /** How often the leader renews (default 5 s). */
   readonly renewIntervalMs?: number;
-  /** A leader that could not renew for this long steps down, before others may take over (default 10 s). */
+  /**
+   * A leader whose last successful renewal is this old, by its own clock, stops acting at once,
+   * whether or not a store call failed or is still running; `leaseDurationMs - renewDeadlineMs`
+   * is the margin for clock drift and pauses (default 10 s).
+   */
   readonly renewDeadlineMs?: number;
   /** How often a follower tries to acquire (default 2 s). */
   readonly retryIntervalMs?: number;
@@ -42,7 +46,10 @@ export function defaultLeaderIdentity(): string {
 /**
  * Leader election through the store's leases: the leader renews every `renewIntervalMs`; a
  * follower retries every `retryIntervalMs` and takes the lease once it has gone unrenewed for
- * `leaseDurationMs`. Callbacks run one at a time and in order, so a start never overlaps a stop.
+ * `leaseDurationMs`. A leader acts only while its last successful renewal (timed from when the
+ * renewal was sent) is younger than `renewDeadlineMs` by its own clock: past that it steps down
+ * at once, before any peer may take the lease, even if the store never answers. Callbacks run
+ * one at a time and in order, so a start never overlaps a stop.
  */
 export class LeaderElector {
   /** This process's holder identity. */
@@ -63,6 +70,7 @@ export class LeaderElector {
   private running = false;
   private lastRenew = 0;
   private cancelTimer: (() => void) | undefined;
+  private cancelDeadline: (() => void) | undefined;
   private ticking: Promise<void> = Promise.resolve();
   private transitions: Promise<void> = Promise.resolve();
 
@@ -105,8 +113,12 @@ export class LeaderElector {
     }
   }
 
-  /** True while this process holds the lease. */
+  /**
+   * True while this process holds the lease and renewed it within the renew deadline by its own
+   * clock. Asking after the deadline has passed steps down (onStoppedLeading runs) at once.
+   */
   get isLeader(): boolean {
+    this.checkDeadline();
     return this.leading;
   }
 
@@ -123,6 +135,8 @@ export class LeaderElector {
     this.running = false;
     this.cancelTimer?.();
     this.cancelTimer = undefined;
+    this.cancelDeadline?.();
+    this.cancelDeadline = undefined;
     await this.ticking;
     if (this.leading) this.step(false, 'stopping');
     // Stop acting first, then let a peer take over at once (a no-op when a peer holds it).
@@ -144,7 +158,35 @@ export class LeaderElector {
     });
   }
 
+  /** True when the last successful renewal is at least `renewDeadlineMs` old by our clock. */
+  private renewalExpired(): boolean {
+    return this.now().getTime() - this.lastRenew >= this.renewDeadlineMs;
+  }
+
+  /** Steps down if we lead on a renewal older than the renew deadline. */
+  private checkDeadline(): void {
+    if (this.leading && this.renewalExpired()) {
+      this.log('error', 'the controller lease was not renewed within the renew deadline; stepping down', {
+        renewDeadlineMs: this.renewDeadlineMs,
+        sinceLastRenewalMs: this.now().getTime() - this.lastRenew,
+      });
+      this.step(false, 'renew deadline passed');
+    }
+  }
+
+  /** Arms the step-down at the renew deadline of the renewal just made (replacing the last one). */
+  private armDeadline(): void {
+    this.cancelDeadline?.();
+    this.cancelDeadline = this.setTimer(new Date(this.lastRenew + this.renewDeadlineMs), () => {
+      this.cancelDeadline = undefined;
+      this.checkDeadline();
+    });
+  }
+
   private async tick(): Promise<void> {
+    // A paused process (VM resume, a stopped event loop) may find its renewal already too old:
+    // stop acting before waiting on the store.
+    this.checkDeadline();
     const now = this.now().getTime();
     let held: boolean;
     try {
@@ -161,7 +203,7 @@ export class LeaderElector {
       // The store is unreachable: keep leading until the renew deadline, then step down, since a
       // peer may take the lease once it expires.
       const error = toMeshcaError(err).message;
-      if (this.leading && this.now().getTime() - this.lastRenew >= this.renewDeadlineMs) {
+      if (this.leading && this.renewalExpired()) {
         this.log('error', 'cannot renew the controller lease; stepping down', { error });
         this.step(false, 'renew deadline passed');
       } else {
@@ -176,7 +218,18 @@ export class LeaderElector {
     if (!this.running) return;
     if (held) {
       this.lastRenew = now;
+      if (this.renewalExpired()) {
+        // The store answered too late: by our clock this renewal is already past the deadline,
+        // so peers may soon take the lease. Never act on it; renew again.
+        this.checkDeadline();
+        this.log('warn', 'the controller lease renewal came back after the renew deadline; retrying', {
+          renewDeadlineMs: this.renewDeadlineMs,
+        });
+        this.schedule(Math.min(this.retryIntervalMs, this.renewIntervalMs));
+        return;
+      }
       if (!this.leading) this.step(true, 'acquired the lease');
+      this.armDeadline();
       this.schedule(this.renewIntervalMs);
     } else {
       if (this.leading) this.step(false, 'another process holds the lease');
@@ -186,6 +239,10 @@ export class LeaderElector {
 
   private step(leading: boolean, why: string): void {
     this.leading = leading;
+    if (!leading) {
+      this.cancelDeadline?.();
+      this.cancelDeadline = undefined;
+    }
     this.log('info', leading ? 'became the controller leader' : 'stopped being the controller leader', {
       identity: this.identity,
       lease: `${this.namespace}/${this.name}`,

@@ -328,6 +328,94 @@ describe('SQLite event compaction', () => {
   });
 });
 
+const ISSUER = { apiVersion: 'cert-manager.io/v1', kind: 'Issuer' };
+const issuer = (name: string, ca = 'ca'): Resource => ({
+  ...ISSUER,
+  metadata: { name, namespace: 'default' },
+  spec: { ca: { secretName: ca } },
+});
+const secret = (name: string): Resource => ({
+  apiVersion: 'v1',
+  kind: 'Secret',
+  metadata: { name, namespace: 'default' },
+  data: { 'tls.crt': 'eA==' },
+});
+/** Lets a woken watch run its read (a few turns of the event loop). */
+const settle = async (): Promise<void> => {
+  for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+};
+
+describe('SQLite watch of a quiet type while other types churn', () => {
+  it('is not GONE when compaction by count passes events it did not care about', async () => {
+    const store = openSqliteStore({ path: ':memory:', eventRetention: { maxEvents: 10 } });
+    const created = await store.create(issuer('ca'));
+    const watch = store.watch(ISSUER, { resourceVersion: created.metadata.resourceVersion });
+    const it = watch[Symbol.asyncIterator]();
+    // The consumer waits for the next Issuer event, as a controller's watch loop does.
+    const next = it.next();
+    for (let i = 0; i < 20; i++) await store.create(secret(`s${i}`));
+    await settle();
+    expect(store.compact()).toBeGreaterThan(0);
+    const updated = await store.update(issuer('ca', 'other-ca'));
+    const event = await next;
+    expect(event.done).toBe(false);
+    expect(event.value).toMatchObject({
+      type: 'MODIFIED',
+      object: { metadata: { name: 'ca', resourceVersion: updated.metadata.resourceVersion } },
+    });
+    watch.close();
+    await store.close();
+  });
+
+  it('is not GONE when compaction by age (injected clock) passes events it did not care about', async () => {
+    let now = Date.UTC(2025, 0, 1);
+    const store = openSqliteStore({
+      path: ':memory:',
+      clock: () => now,
+      eventRetention: { maxAgeMs: 60_000 },
+    });
+    await store.create(issuer('ca'));
+    const watch = store.watch(ISSUER);
+    const it = watch[Symbol.asyncIterator]();
+    const next = it.next();
+    await store.create(secret('old'));
+    await settle();
+    now += 120_000;
+    await store.create(secret('new'));
+    await settle();
+    expect(store.compact()).toBe(2);
+    await store.update(issuer('ca', 'other-ca'));
+    expect((await next).value).toMatchObject({
+      type: 'MODIFIED',
+      object: { spec: { ca: { secretName: 'other-ca' } } },
+    });
+    watch.close();
+    await store.close();
+  });
+
+  it('still delivers every event of its type, in order, across full batches and other types', async () => {
+    const store = openSqliteStore({ path: ':memory:' });
+    const writes: Promise<Resource>[] = [];
+    // One group commit: 300 Issuers (more than a 256-event batch) interleaved with Secrets.
+    for (let i = 0; i < 300; i++) {
+      writes.push(store.create(issuer(`i${i}`)));
+      if (i % 7 === 0) writes.push(store.create(secret(`s${i}`)));
+    }
+    await Promise.all(writes);
+    const watch = store.watch(ISSUER, { resourceVersion: '0' });
+    const it = watch[Symbol.asyncIterator]();
+    const names: string[] = [];
+    while (names.length < 300) names.push((await nextEvent(it)).object.metadata.name);
+    expect(names).toEqual(Array.from({ length: 300 }, (_, i) => `i${i}`));
+    // Caught up: a write made now is the next event, nothing before it is replayed.
+    await store.create(secret('late'));
+    await store.create(issuer('last'));
+    expect((await nextEvent(it)).object.metadata.name).toBe('last');
+    watch.close();
+    await store.close();
+  });
+});
+
 describe('SQLite audit retention', () => {
   it('appendAudit drops records older than auditRetentionMs by the injected clock', async () => {
     const store = openSqliteStore({

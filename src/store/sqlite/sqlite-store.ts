@@ -801,7 +801,13 @@ export class SqliteStore implements Store {
           if (eventType !== undefined)
             events.push({ type: eventType, object: JSON.parse(row.body) as Resource });
         }
-        return { events, upTo: rows.at(-1)?.revision ?? after };
+        // Fewer rows than a batch: every matching event up to this snapshot's revision was read,
+        // so the watch is caught up to that revision even if none of the events were its own.
+        // Moving the cursor there keeps compaction of other types' events from making it GONE.
+        // Both reads share one snapshot (one read transaction), so no event is skipped.
+        const upTo =
+          rows.length < WATCH_BATCH ? Math.max(state.revision, after) : (rows.at(-1)?.revision ?? after);
+        return { events, upTo };
       }),
     );
   }
