@@ -3,6 +3,7 @@ import type { CertificateRequest } from '../../api/certificate-request.js';
 import type { Condition } from '../../api/common-schemas.js';
 import { getCondition } from '../../api/conditions.js';
 import type { Resource } from '../../api/resource.js';
+import { ANNOTATIONS } from './resource-types.js';
 
 /** A Certificate as the store holds it. */
 export type CertificateObject = CertificateResource & Resource;
@@ -49,6 +50,16 @@ export function nextRevision(certificate: CertificateObject): number {
 /** How many issuances have failed since the last success. */
 export function failedAttempts(certificate: CertificateObject): number {
   return certificate.status?.failedIssuanceAttempts ?? 0;
+}
+
+/**
+ * True when `request` was made for the current issuance attempt (its `meshca.io/issuance-attempt`
+ * is the Certificate's failedIssuanceAttempts). A request of an earlier attempt, whatever its
+ * outcome, is no news for the issuing controller and is replaced by the request manager: the one
+ * rule both follow, so such a request can never block an issuance.
+ */
+export function isOfCurrentAttempt(certificate: CertificateObject, request: RequestObject): boolean {
+  return request.metadata.annotations?.[ANNOTATIONS.issuanceAttempt] === String(failedAttempts(certificate));
 }
 
 /** How a CertificateRequest ended, if it has: issued, failed or denied. */

@@ -4,7 +4,7 @@ import { SelfSignedIssuer } from '../../issuers/self-signed/self-signed-issuer.j
 import { buildCsr, generatePrivateKey, parseCsr } from '../../pki/index.js';
 import type { CertificateObject } from './certificate-resources.js';
 import { buildCertificateSecret } from './certificate-secret.js';
-import { backoffDelay, decideIssuance, MAX_BACKOFF_MS } from './decide-issuance.js';
+import { backoffDelay, decideIssuance, lastRetryBeforeExpiry, MAX_BACKOFF_MS } from './decide-issuance.js';
 
 const HOUR = 3_600_000;
 const T0 = new Date('2030-01-01T00:00:00Z');
@@ -29,17 +29,18 @@ function cert(spec: Record<string, unknown> = {}, status: Record<string, unknown
   };
 }
 
-/** A Secret issued for `cert()` at T0 (3h, so renewal at T0+2h), its certificate naming `names`. */
+/** A Secret issued for `cert()` at T0 (3h unless `durationMs` says otherwise: renewal at T0+2h), its certificate naming `names`. */
 async function issuedSecret(
   certificate = cert(),
   names: { commonName: string; dnsNames: string[] } = { commonName: 'web', dnsNames: ['web.local'] },
+  durationMs = 3 * HOUR,
 ): Promise<Resource> {
   const csr = parseCsr(
     buildCsr({ key: KEY, subject: { commonName: names.commonName }, sans: { dnsNames: names.dnsNames } }),
   );
   const signed = await new SelfSignedIssuer().sign({
     csr,
-    durationMs: 3 * HOUR,
+    durationMs,
     keyUsages: ['digitalSignature', 'keyEncipherment'],
     extKeyUsages: [],
     privateKey: KEY,
@@ -349,6 +350,89 @@ describe('decideIssuance with a subject the issuer rewrote (ACME servers, Vault 
     });
     // Without any request, the certificate is all there is to compare: issue (once; the request then exists).
     expect(decideIssuance({ certificate, secret, now: T0 })).toMatchObject({ issue: { reason: 'SecretMismatch' } });
+  });
+});
+
+describe('the backoff and the expiry of the current certificate', () => {
+  const MINUTE = 60_000;
+  const at = (ms: number): Date => new Date(T0.getTime() + ms);
+  const failed = (duration: string, failures: number, lastFailureMs: number): CertificateObject =>
+    cert(
+      { duration },
+      { failedIssuanceAttempts: failures, lastFailureTime: at(lastFailureMs).toISOString() },
+    );
+
+  it('retries shortly before a 24h certificate expires instead of 7h after (failures at 16h, 17h, 19h, 23h)', async () => {
+    const secret = await issuedSecret(cert({ duration: '24h' }), undefined, 24 * HOUR);
+    // cert-manager's backoff alone: 23h + 8h = 31h. The cap: 24h − 30 min (5% of 24h is more than 30 min).
+    const decision = decideIssuance({
+      certificate: failed('24h', 4, 23 * HOUR),
+      secret,
+      now: at(23 * HOUR + MINUTE),
+    });
+    expect(decision).toEqual({ wait: at(23 * HOUR + 30 * MINUTE), why: 'backoff' });
+    // And then it issues (the renewal time, 16h, is long past).
+    expect(
+      decideIssuance({ certificate: failed('24h', 4, 23 * HOUR), secret, now: at(23 * HOUR + 30 * MINUTE) }),
+    ).toMatchObject({ issue: { reason: 'Renewing' } });
+  });
+
+  it('retries a 1h certificate that failed at 40 min 3 min before it expires, not after', async () => {
+    const secret = await issuedSecret(cert({ duration: '1h' }), undefined, HOUR);
+    expect(
+      decideIssuance({ certificate: failed('1h', 1, 40 * MINUTE), secret, now: at(40 * MINUTE) }),
+    ).toEqual({
+      wait: at(57 * MINUTE),
+      why: 'backoff',
+    });
+  });
+
+  it('keeps the backoff when it ends before the cap', async () => {
+    const secret = await issuedSecret(cert({ duration: '24h' }), undefined, 24 * HOUR);
+    expect(decideIssuance({ certificate: failed('24h', 2, 17 * HOUR), secret, now: at(17 * HOUR) })).toEqual({
+      wait: at(19 * HOUR),
+      why: 'backoff',
+    });
+  });
+
+  it('gives one last attempt only: a failure at or after the cap backs off as cert-manager does', async () => {
+    const secret = await issuedSecret(cert({ duration: '1h' }), undefined, HOUR);
+    expect(
+      decideIssuance({ certificate: failed('1h', 2, 57 * MINUTE), secret, now: at(57 * MINUTE) }),
+    ).toEqual({
+      wait: at(57 * MINUTE + 2 * HOUR),
+      why: 'backoff',
+    });
+  });
+
+  it('keeps the backoff when the current certificate has expired, or there is no readable one', async () => {
+    const secret = await issuedSecret(cert({ duration: '1h' }), undefined, HOUR);
+    const certificate = failed('1h', 1, 40 * MINUTE);
+    expect(decideIssuance({ certificate, secret, now: at(HOUR) })).toEqual({
+      wait: at(100 * MINUTE),
+      why: 'backoff',
+    });
+    expect(decideIssuance({ certificate, secret: undefined, now: at(50 * MINUTE) })).toEqual({
+      wait: at(100 * MINUTE),
+      why: 'backoff',
+    });
+    expect(
+      decideIssuance({
+        certificate,
+        secret: withData(secret, { 'tls.crt': b64('garbage') }),
+        now: at(50 * MINUTE),
+      }),
+    ).toEqual({ wait: at(100 * MINUTE), why: 'backoff' });
+  });
+
+  it.each([
+    ['10 min', 10 * MINUTE, MINUTE],
+    ['1h', HOUR, 3 * MINUTE],
+    ['3h', 3 * HOUR, 9 * MINUTE],
+    ['24h', 24 * HOUR, 30 * MINUTE],
+    ['90 days', 90 * 24 * HOUR, 30 * MINUTE],
+  ])('keeps the last retry of a %s certificate that long before notAfter', (_name, lifetime, margin) => {
+    expect(lastRetryBeforeExpiry(T0, at(lifetime))).toEqual(at(lifetime - margin));
   });
 });
 

@@ -7,12 +7,19 @@ import {
   type RequestObject,
 } from './certificate-resources.js';
 import { formatTime, parseTime } from './resource-types.js';
-import { inspectSecret, type SecretTroubleReason } from './secret-state.js';
+import { PLAIN_PARSER, inspectSecret, readKeyPair, type SecretTroubleReason } from './secret-state.js';
 
 /** cert-manager's base delay after a failed issuance: 1h. */
 export const DEFAULT_BACKOFF_BASE_MS = 3_600_000;
 /** The longest delay between failed issuances: 32h. */
 export const MAX_BACKOFF_MS = 32 * 3_600_000;
+
+/** The last retry before expiry comes this fraction of the certificate's lifetime before notAfter … */
+export const EXPIRY_RETRY_FRACTION = 0.05;
+/** … at least 1 minute … */
+export const MIN_EXPIRY_RETRY_MARGIN_MS = 60_000;
+/** … and at most 30 minutes before it. */
+export const MAX_EXPIRY_RETRY_MARGIN_MS = 30 * 60_000;
 
 /** Why an issuance starts: a Secret trouble, a due renewal. (A manual renew is set by the CLI.) */
 export type IssuanceReason = SecretTroubleReason | 'Renewing';
@@ -49,9 +56,47 @@ export function backoffDelay(failures: number, baseMs: number = DEFAULT_BACKOFF_
 }
 
 /**
+ * When a backoff ends at the latest while the current certificate is still valid: its notAfter
+ * less 5% of its lifetime, kept between 1 and 30 minutes (whole seconds, as status times are).
+ * A failure after this instant was that last attempt; later ones back off as usual.
+ */
+export function lastRetryBeforeExpiry(notBefore: Date, notAfter: Date): Date {
+  const lifetime = Math.max(0, notAfter.getTime() - notBefore.getTime());
+  const margin = Math.min(
+    MAX_EXPIRY_RETRY_MARGIN_MS,
+    Math.max(MIN_EXPIRY_RETRY_MARGIN_MS, Math.ceil((lifetime * EXPIRY_RETRY_FRACTION) / 1000) * 1000),
+  );
+  return new Date(Math.floor(notAfter.getTime() / 1000) * 1000 - margin);
+}
+
+/**
+ * The end of the backoff after `failures` failed issuances, the last at `lastFailure`:
+ * cert-manager's base × 2^(n−1) ≤ 32h, but, when the Secret holds a readable key pair that has
+ * not expired, no later than lastRetryBeforeExpiry (unless the last failure was already at or
+ * past it), so a fixed cause is picked up before the certificate in use expires. meshca's
+ * choice; cert-manager waits out the whole backoff, even past the expiry.
+ */
+export function backoffEnd(
+  failures: number,
+  lastFailure: Date,
+  secret: Resource | undefined,
+  now: Date,
+  baseMs: number = DEFAULT_BACKOFF_BASE_MS,
+  parser: PkiParser = PLAIN_PARSER,
+): Date {
+  const end = lastFailure.getTime() + backoffDelay(failures, baseMs);
+  const pair = secret === undefined ? undefined : readKeyPair(secret, parser);
+  if (pair === undefined || !('certificate' in pair)) return new Date(end);
+  const { notBefore, notAfter } = pair.certificate;
+  if (now.getTime() >= notAfter.getTime()) return new Date(end);
+  const last = lastRetryBeforeExpiry(notBefore, notAfter).getTime();
+  return new Date(last > lastFailure.getTime() && last < end ? last : end);
+}
+
+/**
  * The trigger's decision (cert-manager's trigger controller): wait while a failed issuance backs
- * off, issue when the Secret is missing, incomplete, mismatched or issued by another issuer, or
- * when the renewal time has come; else wait until it does.
+ * off (backoffEnd), issue when the Secret is missing, incomplete, mismatched or issued by another
+ * issuer, or when the renewal time has come; else wait until it does.
  */
 export function decideIssuance(input: IssuanceInput): IssuanceDecision {
   const { certificate, now } = input;
@@ -59,7 +104,7 @@ export function decideIssuance(input: IssuanceInput): IssuanceDecision {
   const failures = failedAttempts(certificate);
   const lastFailure = parseTime(certificate.status?.lastFailureTime);
   if (failures > 0 && lastFailure !== undefined && input.specChangedSinceFailure !== true) {
-    const retryAt = new Date(lastFailure.getTime() + backoffDelay(failures, input.backoffBaseMs));
+    const retryAt = backoffEnd(failures, lastFailure, input.secret, now, input.backoffBaseMs, input.parser);
     if (now.getTime() < retryAt.getTime()) return { wait: retryAt, why: 'backoff' };
   }
   const state = inspectSecret(certificate, input.secret, input.currentRequest, input.parser);

@@ -4,9 +4,10 @@ import { KEY_USAGES } from '../../api/key-usage.js';
 import { MeshcaError } from '../../errors/index.js';
 import { generatePrivateKey } from '../../pki/index.js';
 import { shouldApprove } from './approver-controller.js';
-import type { RequestObject } from './certificate-resources.js';
+import type { CertificateObject, RequestObject } from './certificate-resources.js';
 import { desiredCertificate, parseLiteralSubject } from './desired-certificate.js';
 import { decideKey } from './key-manager-controller.js';
+import { SecretNameIndex, certificateKeysOfWatched } from './lifecycle-options.js';
 import { prunableRevisions } from './readiness-controller.js';
 import { staleRequestReason } from './request-manager-controller.js';
 import { classifySignFailure, pendingRetryDelay } from './request-signer-controller.js';
@@ -202,6 +203,14 @@ describe('classifySignFailure', () => {
 });
 
 describe('staleRequestReason', () => {
+  const issued = (attempt: string | undefined): RequestObject => {
+    const r = request(
+      [{ type: 'Ready', status: 'True', reason: 'Issued' }],
+      undefined,
+      attempt === undefined ? {} : { 'meshca.io/issuance-attempt': attempt },
+    );
+    return { ...r, status: { ...r.status, certificate: 'eA==' } };
+  };
   const certificate = (attempts?: number) =>
     ({ status: attempts === undefined ? {} : { failedIssuanceAttempts: attempts } }) as Parameters<
       typeof staleRequestReason
@@ -243,6 +252,36 @@ describe('staleRequestReason', () => {
       name: 'replaces the denied request of an earlier attempt',
       r: request([{ type: 'Denied', status: 'True' }], undefined, { 'meshca.io/issuance-attempt': '2' }),
       c: certificate(3),
+      why: undefined,
+      stale: true,
+    },
+    {
+      name: 'keeps the issued request of the current attempt',
+      r: issued('1'),
+      c: certificate(1),
+      why: undefined,
+      stale: false,
+    },
+    {
+      // Its issuance failed after signing (a keystore that could not be written): the issuing
+      // controller ignores it, so keeping it would block the issuance for good (rotationPolicy Never).
+      name: 'replaces the issued request of an earlier attempt',
+      r: issued('0'),
+      c: certificate(1),
+      why: undefined,
+      stale: true,
+    },
+    {
+      name: 'replaces a pending request of an earlier attempt',
+      r: request([], undefined, { 'meshca.io/issuance-attempt': '0' }),
+      c: certificate(2),
+      why: undefined,
+      stale: true,
+    },
+    {
+      name: 'replaces an issued request that names no attempt',
+      r: issued(undefined),
+      c: certificate(),
       why: undefined,
       stale: true,
     },
@@ -336,5 +375,58 @@ describe('desiredCertificate', () => {
       permittedDnsDomains: ['mesh.local'],
       excludedIpRanges: ['10.0.0.0/8'],
     });
+  });
+});
+
+describe('SecretNameIndex (a Secret → the Certificates naming it in spec.secretName)', () => {
+  const CERT = { apiVersion: 'cert-manager.io/v1', kind: 'Certificate' } as const;
+  const key = (namespace: string, name: string) => ({ ...CERT, namespace, name });
+  const certificate = (namespace: string, name: string, secretName: string): CertificateObject => ({
+    ...CERT,
+    metadata: { name, namespace },
+    spec: { secretName, issuerRef: { name: 'ca', kind: 'Issuer', group: 'cert-manager.io' } },
+  });
+  const secret = (namespace: string, name: string, annotations?: Record<string, string>) => ({
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name, namespace, ...(annotations !== undefined && { annotations }) },
+  });
+  const names = (keys: { namespace?: string; name: string }[]): string[] =>
+    keys.map((k) => `${k.namespace ?? ''}/${k.name}`).sort();
+
+  it('maps a Secret without annotations to the Certificates of its namespace naming it, and follows changes and deletions', () => {
+    const index = new SecretNameIndex();
+    index.observe(key('a', 'web'), certificate('a', 'web', 'tls'));
+    index.observe(key('a', 'api'), certificate('a', 'api', 'tls'));
+    index.observe(key('b', 'web'), certificate('b', 'web', 'tls'));
+    expect(names(certificateKeysOfWatched(secret('a', 'tls'), index))).toEqual(['a/api', 'a/web']);
+    expect(names(certificateKeysOfWatched(secret('b', 'tls'), index))).toEqual(['b/web']);
+    expect(certificateKeysOfWatched(secret('a', 'other'), index)).toEqual([]);
+    index.observe(key('a', 'web'), certificate('a', 'web', 'web-tls'));
+    expect(names(certificateKeysOfWatched(secret('a', 'tls'), index))).toEqual(['a/api']);
+    expect(names(certificateKeysOfWatched(secret('a', 'web-tls'), index))).toEqual(['a/web']);
+    index.observe(key('a', 'api'), undefined);
+    index.observe(key('a', 'web'), undefined);
+    expect(certificateKeysOfWatched(secret('a', 'tls'), index)).toEqual([]);
+    expect(certificateKeysOfWatched(secret('a', 'web-tls'), index)).toEqual([]);
+    expect(index.size).toBe(1);
+  });
+
+  it('adds the certificate-name annotation once, and maps a CertificateRequest only by it', () => {
+    const index = new SecretNameIndex();
+    index.observe(key('a', 'web'), certificate('a', 'web', 'tls'));
+    const annotated = { 'cert-manager.io/certificate-name': 'web' };
+    expect(names(certificateKeysOfWatched(secret('a', 'tls', annotated), index))).toEqual(['a/web']);
+    expect(
+      names(
+        certificateKeysOfWatched(secret('a', 'tls', { 'cert-manager.io/certificate-name': 'api' }), index),
+      ),
+    ).toEqual(['a/api', 'a/web']);
+    const request = {
+      apiVersion: 'cert-manager.io/v1',
+      kind: 'CertificateRequest',
+      metadata: { name: 'tls', namespace: 'a' },
+    };
+    expect(certificateKeysOfWatched(request, index)).toEqual([]);
   });
 });

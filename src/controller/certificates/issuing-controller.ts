@@ -6,6 +6,7 @@ import type { WriteOp } from '../../store/store.js';
 import type { Controller, ReconcileContext, ReconcileResult } from '../runtime/controller.js';
 import {
   failedAttempts,
+  isOfCurrentAttempt,
   isTrue,
   nextRevision,
   requestName,
@@ -17,7 +18,7 @@ import {
 import { buildCertificateSecret, refreshCertificateSecret } from './certificate-secret.js';
 import { desiredCertificate } from './desired-certificate.js';
 import { KEYSTORE_KEYS, buildKeystores, wantsKeystore, type KeystoreFormat } from './keystores.js';
-import { certificateKeysOf, type LifecycleSettings } from './lifecycle-options.js';
+import { SecretNameIndex, certificateKeysOfWatched, type LifecycleSettings } from './lifecycle-options.js';
 import {
   ANNOTATIONS,
   CERTIFICATE,
@@ -99,15 +100,19 @@ export function issuedStatus(
  * trigger's backoff. When not issuing, keeps the Secret's metadata and extra outputs current.
  */
 export function createIssuingController(settings: LifecycleSettings): Controller {
+  const secrets = new SecretNameIndex();
   return {
     name: 'certificates-issuing',
     kind: CERTIFICATE,
     watches: [CERTIFICATE_REQUEST, SECRET],
     mapToKeys: (changed: Resource): ResourceKey[] =>
-      changed.metadata.annotations?.[ANNOTATIONS.nextPrivateKey] === 'true' ? [] : certificateKeysOf(changed),
+      changed.metadata.annotations?.[ANNOTATIONS.nextPrivateKey] === 'true'
+        ? []
+        : certificateKeysOfWatched(changed, secrets),
     async reconcile(key: ResourceKey, ctx: ReconcileContext): Promise<ReconcileResult> {
       const { store } = ctx;
       const certificate = await store.tryGet<CertificateObject>(key);
+      secrets.observe(key, certificate);
       if (certificate === undefined) return {};
       const ns = certificate.metadata.namespace;
       const secretKey = keyOf(SECRET, ns, certificate.spec.secretName);
@@ -121,8 +126,7 @@ export function createIssuingController(settings: LifecycleSettings): Controller
       );
       if (request === undefined) return {};
       // A request of an earlier attempt is the request manager's to replace, not a new outcome.
-      if (request.metadata.annotations?.[ANNOTATIONS.issuanceAttempt] !== String(failedAttempts(certificate)))
-        return {};
+      if (!isOfCurrentAttempt(certificate, request)) return {};
       const outcome = requestOutcome(request);
       if (outcome.state === 'pending') return {};
       const now = ctx.now();

@@ -121,6 +121,56 @@ describe('keystores and otherNames in the certificate lifecycle', () => {
     expect(isPfx(secretData((await h.get('Secret', 'web'))!, 'keystore.p12'))).toBe(true);
   });
 
+  it('completes a rotationPolicy Never renewal after the backoff when the keystore could not be written the first time', async () => {
+    // The issuer signs revision 2 (the same key: Never), but the keystore cannot be written: the
+    // failure is recorded, and the signed request web-2 of attempt 0 stays. After the backoff it
+    // must be replaced, not kept for ever while the Certificate stays Issuing and expires.
+    h = new LifecycleHarness();
+    await caPlatform();
+    await h.apply(
+      passwordSecret('p12-password', { password: 'changeit' }),
+      certificate('web', {
+        dnsNames: ['web.local'],
+        duration: '24h',
+        issuerRef: { name: 'ca' },
+        privateKey: { algorithm: 'ECDSA', size: 256, rotationPolicy: 'Never' },
+        keystores: { pkcs12: { create: true, passwordSecretRef: { name: 'p12-password' } } },
+      }),
+    );
+    await h.settle();
+    const issued = await cert('web');
+    expect(issued.status?.revision).toBe(1);
+    const key = secretData((await h.get('Secret', 'web'))!, 'tls.key');
+    await h.store.delete({ apiVersion: 'v1', kind: 'Secret', namespace: NS, name: 'p12-password' });
+    const renewal = new Date(issued.status!.renewalTime!);
+    expect(renewal).toEqual(new Date('2030-01-01T16:00:00Z'));
+    const failedRun = await h.advanceTo(renewal);
+    const failed = await cert('web');
+    expect(failed.status?.failedIssuanceAttempts).toBe(1);
+    expect(getCondition(failed.status?.conditions, 'Issuing')?.message).toContain(
+      'The keystores cannot be written',
+    );
+    expect(
+      getCondition(
+        (await h.get<CertificateObject>('CertificateRequest', 'web-2'))?.status?.conditions,
+        'Ready',
+      )?.status,
+    ).toBe('True');
+    const retry = failedRun.wakeUps.get(`certificates-trigger Certificate ${NS}/web`);
+    expect(retry).toEqual(new Date('2030-01-01T17:00:00Z'));
+    await h.apply(passwordSecret('p12-password', { password: 'changeit' }));
+    await h.advanceTo(retry!);
+    const done = await cert('web');
+    expect(done.status?.revision).toBe(2);
+    expect(done.status?.failedIssuanceAttempts).toBeUndefined();
+    expect(getCondition(done.status?.conditions, 'Issuing')).toBeUndefined();
+    expect(getCondition(done.status?.conditions, 'Ready')?.status).toBe('True');
+    const secret = (await h.get('Secret', 'web'))!;
+    expect(secretData(secret, 'tls.key')).toEqual(key);
+    expect(isPfx(secretData(secret, 'keystore.p12'))).toBe(true);
+    expect(new Date(done.status!.notAfter!)).toEqual(new Date('2030-01-02T17:00:00Z'));
+  });
+
   it('adds the keystore to an issued Secret when asked later, and drops it when no longer asked', async () => {
     h = new LifecycleHarness();
     await caPlatform();

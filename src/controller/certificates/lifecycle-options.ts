@@ -4,8 +4,9 @@ import type { IssuerDependencies } from '../../issuers/create-issuer.js';
 import { ParseCache, generatePrivateKey, type KeySpec } from '../../pki/index.js';
 import type { CertManagerMetrics } from '../../telemetry/cert-manager-metrics.js';
 import { EventRecorder } from '../events.js';
+import type { CertificateObject } from './certificate-resources.js';
 import { DEFAULT_BACKOFF_BASE_MS } from './decide-issuance.js';
-import { CERTIFICATE, ANNOTATIONS } from './resource-types.js';
+import { CERTIFICATE, ANNOTATIONS, SECRET } from './resource-types.js';
 
 /** Options of the certificate controllers (createCertificateControllers). */
 export interface CertificateControllerOptions {
@@ -79,6 +80,72 @@ export function certificateKeysOf(changed: Resource): ResourceKey[] {
   const namespace = changed.metadata.namespace;
   if (name === undefined || name === '' || namespace === undefined) return [];
   return [{ ...CERTIFICATE, namespace, name }];
+}
+
+/**
+ * Which Certificates name a Secret in `spec.secretName`, as one controller last read them: so a
+ * Secret that lost its cert-manager.io/certificate-name annotation (overwritten by `kubectl create
+ * secret tls … | meshca apply`) still wakes its Certificate, as cert-manager's secretName index
+ * does, without a scan of every Certificate per Secret event. `mapToKeys` is synchronous and sees
+ * no Certificate events, so the controller's reconcile feeds it: `observe` right after reading the
+ * Certificate (undefined when it is gone), before reading its Secret. One index per controller,
+ * fed only by that controller's reconciles: a Certificate whose secretName changed has a reconcile
+ * of that controller pending until the index knows, and that reconcile reads the Secret afterwards,
+ * so no Secret change falls between the two (a shared index could be set back by another
+ * controller's reconcile that read an older Certificate).
+ */
+export class SecretNameIndex {
+  /** `namespace/certificate` → the secretName last seen. */
+  readonly #secretOf = new Map<string, string>();
+  /** `namespace/secret` → the names of the Certificates naming it. */
+  readonly #certificatesOf = new Map<string, Set<string>>();
+
+  /** Records what `certificate` (read for `key`; undefined = deleted) names now. */
+  observe(key: ResourceKey, certificate: CertificateObject | undefined): void {
+    const namespace = key.namespace ?? '';
+    const id = `${namespace}/${key.name}`;
+    const secretName = certificate?.spec.secretName;
+    const before = this.#secretOf.get(id);
+    if (before === secretName) return;
+    if (before !== undefined) {
+      const names = this.#certificatesOf.get(`${namespace}/${before}`);
+      names?.delete(key.name);
+      if (names?.size === 0) this.#certificatesOf.delete(`${namespace}/${before}`);
+      this.#secretOf.delete(id);
+    }
+    if (secretName === undefined || secretName === '') return;
+    this.#secretOf.set(id, secretName);
+    const at = `${namespace}/${secretName}`;
+    let names = this.#certificatesOf.get(at);
+    if (names === undefined) this.#certificatesOf.set(at, (names = new Set()));
+    names.add(key.name);
+  }
+
+  /** The Certificates in the Secret's namespace whose spec.secretName names it. */
+  certificatesNaming(secret: Resource): ResourceKey[] {
+    const namespace = secret.metadata.namespace;
+    if (namespace === undefined || namespace === '') return [];
+    const names = this.#certificatesOf.get(`${namespace}/${secret.metadata.name}`);
+    return names === undefined ? [] : [...names].map((name) => ({ ...CERTIFICATE, namespace, name }));
+  }
+
+  /** How many Certificates it knows (for tests). */
+  get size(): number {
+    return this.#secretOf.size;
+  }
+}
+
+/**
+ * The Certificates a changed Secret or CertificateRequest concerns: by the certificate-name
+ * annotation and, for a Secret, by `spec.secretName` through `index`; each once.
+ */
+export function certificateKeysOfWatched(changed: Resource, index: SecretNameIndex): ResourceKey[] {
+  const byAnnotation = certificateKeysOf(changed);
+  if (changed.kind !== SECRET.kind || changed.apiVersion !== SECRET.apiVersion) return byAnnotation;
+  const bySecretName = index.certificatesNaming(changed);
+  if (bySecretName.length === 0) return byAnnotation;
+  const named = new Set(bySecretName.map((k) => k.name));
+  return [...bySecretName, ...byAnnotation.filter((k) => !named.has(k.name))];
 }
 
 /** The Certificate owning a resource (a next-private-key Secret, a CertificateRequest), by ownerReferences, else by annotation. */

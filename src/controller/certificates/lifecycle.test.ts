@@ -2,7 +2,15 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { getCondition, setCondition } from '../../api/conditions.js';
 import type { Resource } from '../../api/resource.js';
 import { secretData } from '../../api/secret-data.js';
-import { issueCertificate, parseCertificates, parsePrivateKey, publicKeysEqual, verifyChain } from '../../pki/index.js';
+import {
+  encodePrivateKey,
+  generatePrivateKey,
+  issueCertificate,
+  parseCertificates,
+  parsePrivateKey,
+  publicKeysEqual,
+  verifyChain,
+} from '../../pki/index.js';
 import { LifecycleHarness, NS, certificate, issuer } from '../testing/lifecycle-harness.js';
 import type { CertificateObject, RequestObject } from './certificate-resources.js';
 
@@ -304,6 +312,53 @@ describe('the certificate lifecycle, driven to convergence', () => {
     expect(await h.names('CertificateRequest')).toContain('web-1');
   });
 
+  it('tries once more shortly before the current certificate expires when the backoff would end after it', async () => {
+    h = new LifecycleHarness();
+    await h.apply(
+      issuer('selfsigned', { selfSigned: {} }),
+      certificate('up-ca', { isCA: true, commonName: 'up', issuerRef: { name: 'selfsigned' } }),
+      issuer('upstream', { ca: { secretName: 'up-ca' } }),
+      certificate('web', { dnsNames: ['web.local'], duration: '24h', issuerRef: { name: 'upstream' } }),
+    );
+    await h.settle();
+    expect((await cert('web')).status?.notAfter).toBe('2030-01-02T00:00:00Z');
+    // The issuer breaks before the renewal (16h): failures at 16h, 17h, 19h and 23h.
+    const up = (await h.get('Issuer', 'upstream'))!;
+    await h.store.update({
+      ...up,
+      spec: {
+        vault: {
+          server: 'https://vault.local',
+          path: 'pki/issue/mesh',
+          auth: { tokenSecretRef: { name: 't' } },
+        },
+      },
+    });
+    let wake = new Date('2030-01-01T16:00:00Z');
+    for (const [n, next] of [
+      [1, '2030-01-01T17:00:00Z'],
+      [2, '2030-01-01T19:00:00Z'],
+      [3, '2030-01-01T23:00:00Z'],
+      // cert-manager's backoff says 23h + 8h = 31h, 7h after the expiry; meshca: 30 min before it.
+      [4, '2030-01-01T23:30:00Z'],
+    ] as const) {
+      const run = await h.advanceTo(wake);
+      expect((await cert('web')).status?.failedIssuanceAttempts).toBe(n);
+      wake = run.wakeUps.get('certificates-trigger Certificate istio-system/web')!;
+      expect(wake).toEqual(new Date(next));
+    }
+    // Fixed at 23:01: the last attempt before the expiry issues.
+    h.now = new Date('2030-01-01T23:01:00Z');
+    const broken = (await h.get('Issuer', 'upstream'))!;
+    await h.store.update({ ...broken, spec: { ca: { secretName: 'up-ca' } } });
+    await h.advanceTo(wake);
+    const done = await cert('web');
+    expect(done.status?.revision).toBe(2);
+    expect(done.status?.failedIssuanceAttempts).toBeUndefined();
+    expect(done.status?.notAfter).toBe('2030-01-02T23:30:00Z');
+    expect(await ready('web')).toBe('True');
+  });
+
   it('holds back, with backoff, an issuer whose certificate never matches the spec, instead of issuing again at once forever', async () => {
     // Revision 1 as an issuer that adds a name of its own would have answered it: the same key,
     // one DNS name more, in the request's status and in the Secret alike.
@@ -339,6 +394,62 @@ describe('the certificate lifecycle, driven to convergence', () => {
     const web = await cert('web');
     expect(web.status?.revision).toBe(2);
     expect(web.status?.failedIssuanceAttempts).toBeUndefined();
+    expect(await ready('web')).toBe('True');
+  });
+
+  it('re-issues when the Secret is overwritten without its annotations (found by spec.secretName)', async () => {
+    h = new LifecycleHarness();
+    await h.apply(
+      issuer('selfsigned', { selfSigned: {} }),
+      certificate('web', { dnsNames: ['web.local'], issuerRef: { name: 'selfsigned' } }),
+    );
+    await h.settle();
+    expect(await ready('web')).toBe('True');
+    // `kubectl create secret tls web --cert … --key … -o yaml | meshca apply`: another key and
+    // certificate, and none of cert-manager's annotations.
+    const tlsSecret = (name: string, resourceVersion: string | undefined): Resource => {
+      const key = generatePrivateKey({ algorithm: 'ECDSA', size: 256 });
+      const other = issueCertificate(
+        { publicKey: key, sans: { dnsNames: ['other.local'] }, lifetimeMs: 90 * 24 * HOUR },
+        { selfSigned: key },
+        { now: h.now },
+      );
+      return {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name, namespace: NS, ...(resourceVersion !== undefined && { resourceVersion }) },
+        type: 'kubernetes.io/tls',
+        data: {
+          'tls.crt': Buffer.from(other.pem).toString('base64'),
+          'tls.key': Buffer.from(encodePrivateKey(key, 'PKCS8')).toString('base64'),
+        },
+      };
+    };
+    const before = (await h.get('Secret', 'web'))!;
+    await h.store.update(tlsSecret('web', before.metadata.resourceVersion));
+    await h.settle();
+    const web = await cert('web');
+    expect(web.status?.revision).toBe(2);
+    expect(await ready('web')).toBe('True');
+    const secret = await h.get('Secret', 'web');
+    expect(secret?.metadata.annotations?.['cert-manager.io/certificate-name']).toBe('web');
+    expect(parseCertificates(text(secret, 'tls.crt'))[0]?.sans.dnsNames).toEqual(['web.local']);
+
+    // It follows a changed spec.secretName: the new Secret is watched, the old one no longer.
+    await h.store.update({ ...web, spec: { ...web.spec, secretName: 'web-tls' } });
+    await h.settle();
+    expect((await cert('web')).status?.revision).toBe(3);
+    const issued = (await h.get('Secret', 'web-tls'))!;
+    await h.store.update(tlsSecret('web-tls', issued.metadata.resourceVersion));
+    await h.settle();
+    expect((await cert('web')).status?.revision).toBe(4);
+    expect(parseCertificates(text(await h.get('Secret', 'web-tls'), 'tls.crt'))[0]?.sans.dnsNames).toEqual([
+      'web.local',
+    ]);
+    const old = (await h.get('Secret', 'web'))!;
+    await h.store.update(tlsSecret('web', old.metadata.resourceVersion));
+    await h.settle();
+    expect((await cert('web')).status?.revision).toBe(4);
     expect(await ready('web')).toBe('True');
   });
 

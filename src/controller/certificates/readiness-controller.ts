@@ -6,7 +6,7 @@ import type { ConditionStatus } from '../../telemetry/cert-manager-metrics.js';
 import type { Controller, ReconcileContext, ReconcileResult } from '../runtime/controller.js';
 import { requestName } from './certificate-resources.js';
 import { decideReadiness } from './readiness.js';
-import { certificateKeysOf, type LifecycleSettings } from './lifecycle-options.js';
+import { SecretNameIndex, certificateKeysOfWatched, type LifecycleSettings } from './lifecycle-options.js';
 import { CERTIFICATE, CERTIFICATE_REQUEST, SECRET, formatTime, keyOf, parseTime } from './resource-types.js';
 import { loadCertificateState } from './certificate-state.js';
 
@@ -33,14 +33,15 @@ const sameCondition = (a: Condition | undefined, b: ConditionUpdate): boolean =>
  * 1.18+); exports cert-manager's Certificate metrics.
  */
 export function createReadinessController(settings: LifecycleSettings): Controller {
+  const secrets = new SecretNameIndex();
   return {
     name: 'certificates-readiness',
     kind: CERTIFICATE,
     watches: [SECRET, CERTIFICATE_REQUEST],
-    mapToKeys: (changed: Resource): ResourceKey[] => certificateKeysOf(changed),
+    mapToKeys: (changed: Resource): ResourceKey[] => certificateKeysOfWatched(changed, secrets),
     async reconcile(key: ResourceKey, ctx: ReconcileContext): Promise<ReconcileResult> {
       const { store } = ctx;
-      const state = await loadCertificateState(store, key);
+      const state = await loadCertificateState(store, key, secrets);
       if (state === undefined) {
         settings.metrics?.removeCertificate(key.namespace ?? '', key.name);
         return {};

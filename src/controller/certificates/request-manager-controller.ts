@@ -7,11 +7,11 @@ import type { WriteOp } from '../../store/store.js';
 import type { Controller, ReconcileContext, ReconcileResult } from '../runtime/controller.js';
 import {
   failedAttempts,
+  isOfCurrentAttempt,
   isTrue,
   issuerRefOf,
   nextRevision,
   requestName,
-  requestOutcome,
   type CertificateObject,
   type RequestObject,
 } from './certificate-resources.js';
@@ -23,7 +23,9 @@ import { DEFAULT_USAGES } from './usages.js';
 
 /**
  * Why an existing CertificateRequest of the next revision must be replaced: it does not match
- * the spec or the key, or it is the failed request of an earlier attempt. Undefined = keep it.
+ * the spec or the key, or it is the request of an earlier attempt, whatever its outcome (the
+ * issuing controller ignores those, see isOfCurrentAttempt: an issued one whose Secret could not
+ * be written, kept, would block the issuance for good). Undefined = keep it.
  */
 export function staleRequestReason(
   certificate: CertificateObject,
@@ -31,15 +33,7 @@ export function staleRequestReason(
   why: string | undefined,
 ): string | undefined {
   if (why !== undefined) return why;
-  const outcome = requestOutcome(request);
-  const attempt = request.metadata.annotations?.[ANNOTATIONS.issuanceAttempt];
-  if (
-    outcome.state !== 'issued' &&
-    outcome.state !== 'pending' &&
-    attempt !== String(failedAttempts(certificate))
-  ) {
-    return 'it is the failed request of an earlier attempt';
-  }
+  if (!isOfCurrentAttempt(certificate, request)) return 'it is the request of an earlier attempt';
   return undefined;
 }
 

@@ -7,8 +7,7 @@ import { failedAttempts, nextRevision, requestName, type RequestObject } from '.
 import { decideIssuance } from './decide-issuance.js';
 import { desiredCertificate } from './desired-certificate.js';
 import { loadCertificateState } from './certificate-state.js';
-import type { LifecycleSettings } from './lifecycle-options.js';
-import { certificateKeysOf } from './lifecycle-options.js';
+import { SecretNameIndex, certificateKeysOfWatched, type LifecycleSettings } from './lifecycle-options.js';
 import { CERTIFICATE, CERTIFICATE_REQUEST, SECRET, formatTime, keyOf } from './resource-types.js';
 import { requestMismatch } from './spec-match.js';
 
@@ -36,14 +35,15 @@ function holdsIssuedCertificate(secret: Resource | undefined, request: RequestOb
  * time or the end of a backoff, so nothing scans periodically.
  */
 export function createTriggerController(settings: LifecycleSettings): Controller {
+  const secrets = new SecretNameIndex();
   return {
     name: 'certificates-trigger',
     kind: CERTIFICATE,
     watches: [SECRET, CERTIFICATE_REQUEST],
-    mapToKeys: (changed: Resource): ResourceKey[] => certificateKeysOf(changed),
+    mapToKeys: (changed: Resource): ResourceKey[] => certificateKeysOfWatched(changed, secrets),
     async reconcile(key: ResourceKey, ctx: ReconcileContext): Promise<ReconcileResult> {
       const { store } = ctx;
-      const state = await loadCertificateState(store, key);
+      const state = await loadCertificateState(store, key, secrets);
       if (state === undefined) return {};
       const { certificate, secret, currentRequest } = state;
       const ns = certificate.metadata.namespace;
