@@ -25,8 +25,9 @@ export interface Controller {
   readonly kind: ResourceType;
   /**
    * Other kinds whose changes concern it; `mapToKeys` says which keys of `kind` to reconcile for a
-   * changed object (e.g. a Secret → the Certificate named by its cert-manager.io/certificate-name
-   * annotation; a CertificateRequest → its owner Certificate).
+   * changed object (e.g. a Secret → the Certificates whose spec.secretName names it, and the one
+   * its cert-manager.io/certificate-name annotation names; a CertificateRequest → its owner
+   * Certificate).
    */
   readonly watches: readonly ResourceType[];
   /** The keys of `kind` that a change to `changed` (of a watched kind) concerns. */
