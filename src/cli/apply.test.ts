@@ -314,6 +314,37 @@ describe('meshca apply: all or nothing', () => {
     expect(await countAll()).toBe(0);
   });
 
+  it('refuses one object written twice in a file, once with the default namespace and once with none, precisely', async () => {
+    write('twice.yaml', `${issuer('x', '')}---\n${issuer('x').replace('  name: x\n', '  name: x\n  namespace: istio-system\n')}`);
+    const run = await cli.run('apply', '-f', 'twice.yaml');
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('error: 1 error in 1 of 1 file; nothing was applied\n');
+    expect(run.stderr).toContain(
+      'twice.yaml: Issuer istio-system/x appears twice, as objects 1 and 2 of the file (object 1 names no namespace and gets istio-system from the default namespace; object 2 names istio-system); keep one',
+    );
+    expect(run.stderr).not.toContain('already exists');
+    expect(await countAll()).toBe(0);
+    // With -n the message says where the namespace came from.
+    const withFlag = await cli.run('apply', '-f', 'twice.yaml', '-n', 'istio-system');
+    expect(withFlag.code).toBe(1);
+    expect(withFlag.stderr).toContain('gets istio-system from -n; object 2 names istio-system');
+    expect(await countAll()).toBe(0);
+  });
+
+  it.each([
+    [['-f', 'dir', '-f', 'dir/x.yaml'], 'dir/x.yaml is named twice: by -f dir and by -f dir/x.yaml'],
+    [['-f', 'dir', '-f', './dir/x.yaml'], './dir/x.yaml is named twice: by -f dir and by -f ./dir/x.yaml'],
+    [['-f', 'dir/x.yaml', '-f', 'dir/x.yaml'], 'dir/x.yaml is named twice: by -f dir/x.yaml and by -f dir/x.yaml'],
+  ])('refuses a file named twice (%j) as a usage error, and writes nothing', async (args, message) => {
+    write('dir/x.yaml', issuer('x'));
+    write('dir/y.yaml', issuer('y'));
+    const run = await cli.run('apply', ...args);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(`error: ${message}\n`);
+    expect(run.stderr).not.toContain('already exists');
+    expect(await countAll()).toBe(0);
+  });
+
   it('refuses an object whose namespace contradicts -n', async () => {
     write('a.yaml', certificate('web'));
     const run = await cli.run('apply', '-f', 'a.yaml', '-n', 'other');

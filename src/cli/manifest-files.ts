@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, realpathSync, statSync, type Dirent, type Stats } from 'node:fs';
 import path from 'node:path';
 import type { KindInfo } from '../api/kinds.js';
 import { findKind } from '../api/kinds.js';
@@ -6,6 +6,7 @@ import { MAX_MANIFEST_BYTES, parseManifests } from '../api/manifest.js';
 import type { KnownResource } from '../api/validate-resource.js';
 import { isMeshcaError, MeshcaError } from '../errors/index.js';
 import type { CliContext } from './context.js';
+import { fileTypeName, formatByteLimit, readFileLimited } from './read-limited.js';
 import { usageError } from './usage-error.js';
 
 /** Extensions a folder given to `-f` contributes, as kubectl reads them. */
@@ -32,9 +33,9 @@ export interface ReadManifestOptions {
 // The files a `-f` argument names: itself, or a folder's manifest files in name order.
 function expand(arg: string, cwd: string): string[] {
   const full = path.resolve(cwd, arg);
-  let isDir: boolean;
+  let stats: Stats;
   try {
-    isDir = statSync(full).isDirectory();
+    stats = statSync(full);
   } catch (err) {
     throw new MeshcaError(
       'FILE_UNREADABLE',
@@ -45,8 +46,22 @@ function expand(arg: string, cwd: string): string[] {
       },
     );
   }
-  if (!isDir) return [arg];
-  const names = readdirSync(full, { withFileTypes: true })
+  if (!stats.isDirectory()) {
+    // A device, a FIFO or /dev/stdin would be read without end (readText refuses them too, on the open file).
+    if (!stats.isFile()) throw notAFile(arg, fileTypeName(stats));
+    return [arg];
+  }
+  let entries: Dirent[];
+  try {
+    entries = readdirSync(full, { withFileTypes: true });
+  } catch (err) {
+    throw new MeshcaError(
+      'FILE_UNREADABLE',
+      `cannot read the folder ${arg}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      { cause: err },
+    );
+  }
+  const names = entries
     .filter((d) => d.isFile() && MANIFEST_EXTENSIONS.includes(path.extname(d.name).toLowerCase()))
     .map((d) => d.name)
     .sort();
@@ -62,30 +77,32 @@ function expand(arg: string, cwd: string): string[] {
   return names.map((n) => path.join(arg, n));
 }
 
-// One file's text, refusing anything over the manifest limit before reading it whole.
+const NOT_A_FILE_HINT = 'give -f a regular file, a folder of .yaml/.yml/.json files, or - for standard input';
+
+function notAFile(arg: string, what: string): MeshcaError {
+  return new MeshcaError('FILE_UNREADABLE', `${arg} is ${what}, not a regular file or a folder`, {
+    hint: NOT_A_FILE_HINT,
+  });
+}
+
+// One file's text: a regular file of at most the manifest limit, read from one open handle.
 function readText(file: string, cwd: string): string {
+  return readFileLimited(file, {
+    cwd,
+    limit: MAX_MANIFEST_BYTES,
+    limitRule: `a manifest file may be at most ${formatByteLimit(MAX_MANIFEST_BYTES)}`,
+    tooLargeHint: 'split the manifests into several files',
+    notFileHint: NOT_A_FILE_HINT,
+  });
+}
+
+// The same file reached through two -f arguments, by its real path (symbolic links resolved).
+function fileIdentity(file: string, cwd: string): string {
   const full = path.resolve(cwd, file);
   try {
-    const size = statSync(full).size;
-    if (size > MAX_MANIFEST_BYTES) {
-      throw new MeshcaError(
-        'INPUT_TOO_LARGE',
-        `${file} is ${size} bytes; a manifest file may be at most ${MAX_MANIFEST_BYTES} bytes (4 MiB)`,
-        {
-          hint: 'split the manifests into several files',
-        },
-      );
-    }
-    return readFileSync(full, 'utf8');
-  } catch (err) {
-    if (err instanceof MeshcaError) throw err;
-    throw new MeshcaError(
-      'FILE_UNREADABLE',
-      `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
-      {
-        cause: err,
-      },
-    );
+    return realpathSync(full);
+  } catch {
+    return full; // reading it will give the precise error
   }
 }
 
@@ -102,15 +119,32 @@ export async function readManifestObjects(
 ): Promise<ManifestObject[]> {
   if (args.length === 0) throw usageError('give at least one -f FILE, -f DIR or -f -');
   const files: string[] = [];
+  // Each file once (apply and delete): `-f dir -f dir/x.yaml` would hand every object of x.yaml in twice.
+  const namedBy = new Map<string, string>();
   for (const arg of args) {
     if (arg === '-') {
       if (files.includes('-')) throw usageError('-f - (standard input) may be given only once');
       files.push('-');
-    } else files.push(...expand(arg, ctx.cwd));
+      continue;
+    }
+    for (const file of expand(arg, ctx.cwd)) {
+      const id = fileIdentity(file, ctx.cwd);
+      const earlier = namedBy.get(id);
+      if (earlier !== undefined) {
+        throw usageError(
+          `${file} is named twice: by -f ${earlier} and by -f ${arg}`,
+          'give each file once: the same object twice in one run is refused',
+        );
+      }
+      namedBy.set(id, arg);
+      files.push(file);
+    }
   }
   const problems: string[] = [];
   const badFiles = new Set<string>();
   const objects: ManifestObject[] = [];
+  /** Where each object came from: its position in its file and whether its namespace was filled in. */
+  const origins = new Map<ManifestObject, { index: number; defaulted: boolean }>();
   for (const file of files) {
     let text: string;
     if (file === '-') {
@@ -118,16 +152,20 @@ export async function readManifestObjects(
       text = await ctx.stdin();
     } else text = readText(file, ctx.cwd);
     try {
+      let index = 0;
       for (const resource of parseManifests(text, file)) {
+        index++;
         const kind = findKind(resource.apiVersion, resource.kind);
         if (kind === undefined)
           throw new MeshcaError('INTERNAL', `parseManifests returned the unknown kind ${resource.kind}`);
         const before = problems.length;
-        objects.push({
+        const object: ManifestObject = {
           resource: withNamespace(resource, kind, options, file, problems),
           kind,
           source: file,
-        });
+        };
+        objects.push(object);
+        origins.set(object, { index, defaulted: object.resource.metadata.namespace !== resource.metadata.namespace });
         if (problems.length > before) badFiles.add(file);
       }
     } catch (err) {
@@ -138,14 +176,17 @@ export async function readManifestObjects(
       badFiles.add(file);
     }
   }
-  // The same object in two files: the later would silently win.
-  const seen = new Map<string, string>();
+  // The same object twice, compared once namespaces are filled in: one transaction cannot create
+  // it twice, and of two different specs the later would silently win. parseManifests catches
+  // the plain repeat within a file (with lines); this also catches one written with the default
+  // namespace and one without any.
+  const seen = new Map<string, ManifestObject>();
   for (const o of objects) {
     const key = objectKey(o.resource);
     const first = seen.get(key);
-    if (first === undefined) seen.set(key, o.source);
-    else if (first !== o.source) {
-      problems.push(`${o.source}: ${describeObject(o)} is also defined in ${first}; keep one`);
+    if (first === undefined) seen.set(key, o);
+    else {
+      problems.push(duplicateProblem(o, first, origins, options));
       badFiles.add(o.source);
     }
   }
@@ -200,6 +241,26 @@ export function objectKey(r: {
 export function kubectlName(kind: KindInfo, name: string): string {
   const group = kind.apiVersion.includes('/') ? kind.apiVersion.slice(0, kind.apiVersion.indexOf('/')) : '';
   return `${kind.singular}${group === '' ? '' : `.${group}`}/${name}`;
+}
+
+// `b.yaml: Issuer ns/x is also defined in a.yaml; keep one`, or within one file which two objects.
+function duplicateProblem(
+  o: ManifestObject,
+  first: ManifestObject,
+  origins: ReadonlyMap<ManifestObject, { index: number; defaulted: boolean }>,
+  options: ReadManifestOptions,
+): string {
+  if (first.source !== o.source) return `${o.source}: ${describeObject(o)} is also defined in ${first.source}; keep one`;
+  const a = origins.get(first);
+  const b = origins.get(o);
+  const ns = o.resource.metadata.namespace ?? '';
+  const from = options.namespaceFlag !== undefined ? '-n' : 'the default namespace';
+  const why =
+    a !== undefined && b !== undefined && a.defaulted !== b.defaulted
+      ? ` (object ${(a.defaulted ? a : b).index} names no namespace and gets ${ns} from ${from}; object ${(a.defaulted ? b : a).index} names ${ns})`
+      : '';
+  const where = a !== undefined && b !== undefined ? `objects ${a.index} and ${b.index}` : 'two objects';
+  return `${o.source}: ${describeObject(o)} appears twice, as ${where} of the file${why}; keep one`;
 }
 
 function describeObject(o: ManifestObject): string {

@@ -1,5 +1,3 @@
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import type { Command } from 'commander';
 import {
   defaultHierarchyOptions,
@@ -7,10 +5,10 @@ import {
   type HierarchyOptions,
   type RootSource,
 } from '../../controller/bootstrap/init-hierarchy.js';
-import { MeshcaError } from '../../errors/index.js';
 import { describeKey, formatDistinguishedName, type KeySpec } from '../../pki/index.js';
 import type { CliContext } from '../context.js';
 import { parseDurationFlag, parseKeyAlgorithmFlag } from '../flags.js';
+import { formatByteLimit, readFileLimited } from '../read-limited.js';
 import { withStore } from '../with-store.js';
 import { usageError } from '../usage-error.js';
 
@@ -34,18 +32,18 @@ interface InitFlags {
   intermediateKey?: string;
 }
 
-/** Reads a PEM file named by a flag, with an error naming the flag. */
+/** Most bytes of a PEM file given to a flag; a certificate chain or a key is far smaller. */
+const MAX_PEM_FILE_BYTES = 1024 * 1024;
+
+/** Reads a PEM file named by a flag, bounded, with an error naming the flag. */
 function readPemFlag(flag: string, file: string, cwd: string): string {
-  try {
-    const text = readFileSync(path.resolve(cwd, file), 'utf8');
-    if (text.length > 1024 * 1024) throw new MeshcaError('INPUT_TOO_LARGE', `${flag} ${file} is over 1 MiB; a PEM file is far smaller`);
-    return text;
-  } catch (err) {
-    if (err instanceof MeshcaError) throw err;
-    throw new MeshcaError('FILE_UNREADABLE', `cannot read ${flag} ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, {
-      cause: err,
-    });
-  }
+  return readFileLimited(file, {
+    cwd,
+    limit: MAX_PEM_FILE_BYTES,
+    label: `${flag} ${file}`,
+    limitRule: `a PEM file may be at most ${formatByteLimit(MAX_PEM_FILE_BYTES)}`,
+    notFileHint: `give ${flag} the name of a PEM file`,
+  });
 }
 
 /** `meshca init`: creates the CA hierarchy of DESIGN §1, or says it is already in place. */

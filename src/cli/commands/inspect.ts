@@ -1,5 +1,3 @@
-import { readFileSync, statSync } from 'node:fs';
-import path from 'node:path';
 import type { Command } from 'commander';
 import { MeshcaError } from '../../errors/index.js';
 import {
@@ -14,6 +12,7 @@ import type { Resource } from '../../api/resource.js';
 import type { CliContext } from '../context.js';
 import { colonHex, timeLeft } from '../format.js';
 import { defaultNamespace } from '../namespace.js';
+import { readFileLimited } from '../read-limited.js';
 import { withStore } from '../with-store.js';
 
 const MAX_FILE = 4 * 1024 * 1024;
@@ -64,17 +63,7 @@ export function registerInspect(program: Command, ctx: CliContext): void {
 
 /** Reads a text file named by the user, bounded in size, with a precise error. */
 function readTextFile(file: string, what: string, cwd: string): string {
-  const full = path.resolve(cwd, file);
-  try {
-    const size = statSync(full).size;
-    if (size > MAX_FILE) throw new MeshcaError('INPUT_TOO_LARGE', `${what} ${file} is ${size} bytes; the limit is ${MAX_FILE}`);
-    return readFileSync(full, 'utf8');
-  } catch (err) {
-    if (err instanceof MeshcaError) throw err;
-    throw new MeshcaError('FILE_UNREADABLE', `cannot read ${what} ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, {
-      cause: err,
-    });
-  }
+  return readFileLimited(file, { cwd, limit: MAX_FILE, label: `${what} ${file}`, notFileHint: 'give the name of a PEM file' });
 }
 
 function materialFromSecret(secret: Resource, source: string): Material {

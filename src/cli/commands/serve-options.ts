@@ -1,12 +1,11 @@
-import { readFileSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { parseGoDuration } from '../../api/go-duration.js';
 import { suggestName } from '../../api/suggest.js';
 import { checkDns1123Label, checkDnsName, checkIpAddress } from '../../api/value-rules.js';
 import { MeshcaError } from '../../errors/index.js';
 import { parseSpiffeId } from '../../pki/index.js';
+import { readFileLimited } from '../read-limited.js';
 import { usageError } from '../usage-error.js';
 
 /** Everything `meshca serve` runs with, after flags and the config file are merged and checked. */
@@ -88,16 +87,12 @@ const MAX_CONFIG_BYTES = 256 * 1024;
 
 /** Reads a YAML config file of serve settings; unknown keys are errors naming the key meant. */
 export function readServeConfigFile(file: string, cwd: string): Partial<Record<ServeSetting, string>> {
-  const full = path.resolve(cwd, file);
-  let text: string;
-  try {
-    const size = statSync(full).size;
-    if (size > MAX_CONFIG_BYTES) throw new MeshcaError('INPUT_TOO_LARGE', `config file ${file} is ${size} bytes; the limit is ${MAX_CONFIG_BYTES}`);
-    text = readFileSync(full, 'utf8');
-  } catch (err) {
-    if (err instanceof MeshcaError) throw err;
-    throw new MeshcaError('FILE_UNREADABLE', `cannot read config file ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
-  }
+  const text = readFileLimited(file, {
+    cwd,
+    limit: MAX_CONFIG_BYTES,
+    label: `config file ${file}`,
+    notFileHint: 'give --config the name of a YAML file',
+  });
   let doc: unknown;
   try {
     doc = parseYaml(text, { maxAliasCount: 10, uniqueKeys: true });

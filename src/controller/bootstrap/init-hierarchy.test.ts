@@ -1,6 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Resource } from '../../api/resource.js';
+import { MeshcaError } from '../../errors/index.js';
 import { openSqliteStore, type SqliteStore } from '../../store/sqlite/sqlite-store.js';
+import type { Store } from '../../store/store.js';
 import type { CertificateObject } from '../certificates/certificate-resources.js';
 import { createCertificateControllers } from '../certificates/create-certificate-controllers.js';
 import { decideIssuance } from '../certificates/decide-issuance.js';
@@ -60,5 +62,47 @@ describe('meshca init writes what the issuing controller would', () => {
     expect(
       (await store.list({ apiVersion: 'cert-manager.io/v1', kind: 'CertificateRequest' })).items,
     ).toEqual([]);
+  });
+});
+
+describe('meshca init writes the hierarchy in one transaction', () => {
+  /** A store whose n-th transaction fails (as a full disk or a lost connection would), and which counts them. */
+  function failingTransaction(inner: SqliteStore, n: number): { store: Store; calls: () => number } {
+    let calls = 0;
+    const wrapped = Object.create(inner) as Store;
+    wrapped.transaction = (ops) => {
+      calls++;
+      if (calls === n) return Promise.reject(new MeshcaError('STORE_UNAVAILABLE', `transaction ${n} failed`));
+      return inner.transaction(ops);
+    };
+    return { store: wrapped, calls: () => calls };
+  }
+
+  it('succeeds with every Certificate status written when a second write would fail', async () => {
+    store = openSqliteStore({ path: ':memory:', clock: () => NOW.getTime() });
+    const failing = failingTransaction(store, 2);
+    const result = await initHierarchy(failing.store, defaultHierarchyOptions('cluster.local'), NOW);
+    expect(result.changed).toBe(true);
+    expect(failing.calls()).toBe(1);
+    for (const name of ['istio-root-ca', 'istio-ca']) {
+      const certificate = await store.get<CertificateObject>(certKey(name));
+      expect(certificate.status?.revision).toBe(1);
+      expect(certificate.status?.conditions?.[0]).toMatchObject({ type: 'Ready', status: 'True' });
+    }
+  });
+
+  it('leaves nothing behind when its write fails, so a rerun creates the whole hierarchy', async () => {
+    store = openSqliteStore({ path: ':memory:', clock: () => NOW.getTime() });
+    const failing = failingTransaction(store, 1);
+    await expect(initHierarchy(failing.store, defaultHierarchyOptions('cluster.local'), NOW)).rejects.toThrow(
+      'transaction 1 failed',
+    );
+    for (const kind of ['Certificate', 'Issuer']) {
+      expect((await store.list({ apiVersion: 'cert-manager.io/v1', kind })).items).toEqual([]);
+    }
+    expect((await store.list({ apiVersion: 'v1', kind: 'Secret' })).items).toEqual([]);
+    const rerun = await initHierarchy(store, defaultHierarchyOptions('cluster.local'), NOW);
+    expect(rerun.changed).toBe(true);
+    expect((await store.get<CertificateObject>(certKey('istio-ca'))).status?.revision).toBe(1);
   });
 });

@@ -86,8 +86,8 @@ const CM = 'cert-manager.io/v1';
 const ORIGIN = 'meshca.io/origin';
 
 /**
- * Creates the CA hierarchy of DESIGN §1 in one store transaction, or finds it in place and
- * changes nothing. Time is injected.
+ * Creates the CA hierarchy of DESIGN §1 in one store transaction (the Certificates' status
+ * included), or finds it in place and changes nothing. Time is injected.
  */
 export async function initHierarchy(
   store: Store,
@@ -290,22 +290,15 @@ export async function initHierarchy(
     ),
   );
 
+  // One transaction, statuses included: status is written apart from spec, as the API server
+  // would have it, but in the same atomic step, so a failure leaves nothing half made (a rerun
+  // would otherwise find the hierarchy "already initialized" with Certificates lacking status).
+  // updateStatus without a resourceVersion sees the create before it (Store.transaction).
   const ops: WriteOp[] = writes.map((resource) => ({ op: 'create', resource }));
-  await store.transaction(ops);
-  // Status is written apart from spec, as the API server would have it.
-  const statusOps: WriteOp[] = [];
   for (const w of writes) {
-    if (w.kind === 'Certificate' && w['status'] !== undefined) {
-      const stored = await store.get({
-        apiVersion: CM,
-        kind: 'Certificate',
-        namespace: ns,
-        name: w.metadata.name,
-      });
-      statusOps.push({ op: 'updateStatus', resource: { ...stored, status: w['status'] } });
-    }
+    if (w.kind === 'Certificate' && w['status'] !== undefined) ops.push({ op: 'updateStatus', resource: w });
   }
-  if (statusOps.length > 0) await store.transaction(statusOps);
+  await store.transaction(ops);
   return {
     changed: true,
     created: writes.map((w) => `${w.kind} ${ns}/${w.metadata.name}`),
