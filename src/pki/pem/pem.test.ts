@@ -27,6 +27,13 @@ describe('PEM', () => {
     expect(lines.at(-2)).toBe('-----END CERTIFICATE-----');
   });
 
+  it('reads a body whose lines are split and indented with any whitespace', () => {
+    const der = Buffer.from([1, 2, 3, 4, 5, 6]);
+    const b64 = der.toString('base64');
+    const text = `-----BEGIN CERTIFICATE-----\n  ${b64.slice(0, 4)}\t\n ${b64.slice(4)}  \n-----END CERTIFICATE-----\n`;
+    expect(pemDecodeAll(text)[0]?.der).toEqual(der);
+  });
+
   it('reads CRLF line ends', () => {
     const text = pemEncode('CERTIFICATE', Buffer.from([1, 2, 3])).replace(/\n/g, '\r\n');
     expect(pemDecodeAll(text)[0]?.der).toEqual(Buffer.from([1, 2, 3]));
@@ -47,6 +54,18 @@ describe('PEM', () => {
     ['broken base64', '-----BEGIN CERTIFICATE-----\nAA*A\n-----END CERTIFICATE-----\n', /not valid base64/],
     ['truncated base64', '-----BEGIN CERTIFICATE-----\nAAA\n-----END CERTIFICATE-----\n', /not valid base64/],
     ['an empty block', '-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n', /is empty/],
+    // A CSR is hostile input: the former single pattern backtracked quadratically on this
+    // (63,000 spaces took 5 s, this one minutes); the check now strips whitespace first.
+    [
+      'a long run of whitespace before a bad character',
+      `-----BEGIN CERTIFICATE REQUEST-----\n${' \n'.repeat(150_000)}!\n-----END CERTIFICATE REQUEST-----\n`,
+      /not valid base64/,
+    ],
+    [
+      'padding in the middle',
+      '-----BEGIN CERTIFICATE-----\nAA==\nAAAA\n-----END CERTIFICATE-----\n',
+      /not valid base64/,
+    ],
     [
       'legacy encrypted headers',
       '-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nAAAA\n-----END RSA PRIVATE KEY-----\n',
