@@ -33,4 +33,24 @@ describe('VaultHttpClient connections', () => {
       expect(answer).toEqual({ status: 200, body: { initialized: true, sealed: false } });
     }
   });
+
+  it('gives up on an answer that keeps trickling in past the timeout, which the idle timeout never catches', async () => {
+    const timers: NodeJS.Timeout[] = [];
+    server = http.createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{');
+      // A byte every 50 ms: never idle for the 300 ms timeout, never done.
+      const tick = setInterval(() => res.write(' '), 50);
+      timers.push(tick);
+      res.on('close', () => clearInterval(tick));
+    });
+    await new Promise<void>((resolve) => server?.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const client = new VaultHttpClient({ server: `http://127.0.0.1:${port}`, timeoutMs: 300 });
+    await expect(client.request({ method: 'GET', path: '/v1/sys/health' })).rejects.toMatchObject({
+      code: 'UPSTREAM_UNAVAILABLE',
+      message: expect.stringContaining('no complete answer within 300 ms') as unknown,
+    });
+    for (const t of timers) clearInterval(t);
+  });
 });

@@ -206,7 +206,15 @@ export class VaultHttpClient {
           }
         });
       });
+      // `timeout` is the socket's idle timeout: it never fires for a server (or proxy) that
+      // trickles a byte now and then. The deadline bounds the whole exchange, answer included.
       req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+      const deadline = setTimeout(
+        () => req.destroy(new Error(`no complete answer within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+      deadline.unref();
+      req.on('close', () => clearTimeout(deadline));
       req.on('error', (err) => reject(unavailable(err.message, err)));
       req.end(payload);
     });
