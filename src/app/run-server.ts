@@ -17,7 +17,7 @@ import {
 } from '../controller/runtime/index.js';
 import { toMeshcaError } from '../errors/index.js';
 import { UpstreamTokenCache, type IssuerDependencies } from '../issuers/index.js';
-import { createHttpServer } from '../http/index.js';
+import { ClientRateLimiter, createHttpServer, DEFAULT_CLIENT_RATE_LIMIT } from '../http/index.js';
 import type { Certificate } from '../pki/index.js';
 import type { Store } from '../store/store.js';
 import {
@@ -172,7 +172,15 @@ export async function startServer(options: ServeOptions, deps: RunServerDeps): P
     // Every replica answers HTTP-01: the ACME server may reach any of them.
     if (options.controller && options.acmeHttp01Address !== '') {
       // A busy port must not stop the CA: HTTP-01 orders then fail with the ACME server's problem.
-      http01 = await startHttp01Solver(store, options.acmeHttp01Address).catch((err: unknown) => {
+      // A request reads the solver's in-memory answers, never the store; each client IP is limited
+      // as on the HTTP server (10/s, bursts of 50), which an ACME server's few validations never reach.
+      http01 = await startHttp01Solver(store, options.acmeHttp01Address, {
+        rateLimiter: new ClientRateLimiter(DEFAULT_CLIENT_RATE_LIMIT, clock),
+        onError: (err) =>
+          logger.warn('cannot read the acme challenges for http-01; retrying', {
+            error: toMeshcaError(err).message,
+          }),
+      }).catch((err: unknown) => {
         logger.error('cannot answer acme http-01 challenges; give --acme-http01-address a free address', {
           address: options.acmeHttp01Address,
           error: toMeshcaError(err).message,

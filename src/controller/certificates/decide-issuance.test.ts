@@ -331,6 +331,17 @@ describe('decideIssuance with a subject the issuer rewrote (ACME servers, Vault 
     });
   });
 
+  it('accepts DNS names the issuer lowercased, as ACME servers do: no issuance loop for API.example.test', async () => {
+    const certificate = cert({ commonName: undefined, dnsNames: ['API.example.test', '*.Apps.example.test'] });
+    const secret = await acmeStyleSecret(certificate, ['api.example.test', '*.apps.example.test']);
+    expect(decideIssuance({ certificate, secret, now: T0 })).toEqual({ wait: new Date(T0.getTime() + 2 * HOUR), why: 'renewal' });
+    // Another name is still a mismatch, whatever its case.
+    const other = cert({ commonName: undefined, dnsNames: ['API.example.test', 'web.example.test'] });
+    expect(decideIssuance({ certificate: other, secret, now: T0 })).toMatchObject({
+      issue: { reason: 'SecretMismatch', message: expect.stringContaining('dnsNames') as unknown },
+    });
+  });
+
   it('accepts the spec commonName added to the DNS names', async () => {
     const certificate = cert({ commonName: 'a.example.test', dnsNames: ['b.example.test'] });
     const secret = await acmeStyleSecret(certificate, ['a.example.test', 'b.example.test']);

@@ -46,6 +46,10 @@ const SAN_FIELDS: readonly Exclude<keyof SubjectAltNames, 'otherNames'>[] = [
 const asList = (v: string | string[] | undefined): string[] =>
   v === undefined ? [] : typeof v === 'string' ? [v] : v;
 
+/** DNS names compare without regard to ASCII case (RFC 4343): ACME servers lowercase them. */
+const asciiLower = (names: readonly string[] | undefined): string[] =>
+  (names ?? []).map((n) => n.replace(/[A-Z]/g, (c) => c.toLowerCase()));
+
 /**
  * How to compare. A CSR is compared exactly. An issued certificate is compared as cert-manager
  * does: issuers rewrite subjects (ACME servers such as Let's Encrypt and pebble put the first
@@ -78,7 +82,9 @@ function namesAndKeyMismatch(
       how.issued &&
       field === 'commonName' &&
       want.length === 0 &&
-      have.every((cn) => (sans.dnsNames ?? []).includes(cn) || (sans.ipAddresses ?? []).includes(cn))
+      have.every(
+        (cn) => asciiLower(sans.dnsNames).includes(asciiLower([cn])[0]!) || (sans.ipAddresses ?? []).includes(cn),
+      )
     )
       continue;
     return `the ${what}'s subject ${field} ${show(have)} differs from the spec's ${show(want)}`;
@@ -86,8 +92,12 @@ function namesAndKeyMismatch(
   for (const field of SAN_FIELDS) {
     if (sameSet(desired.sans[field], sans[field])) continue;
     const cn = asList(desired.subject.commonName);
-    if (how.issued && field === 'dnsNames' && sameSet([...(desired.sans.dnsNames ?? []), ...cn], sans.dnsNames))
-      continue;
+    if (how.issued && field === 'dnsNames') {
+      // An issuer may lowercase the names, and may add the spec's commonName among them.
+      const issued = asciiLower(sans.dnsNames);
+      if (sameSet(asciiLower(desired.sans.dnsNames), issued)) continue;
+      if (sameSet(asciiLower([...(desired.sans.dnsNames ?? []), ...cn]), issued)) continue;
+    }
     return `the ${what}'s ${field} ${show(sans[field])} differ from spec.${field} ${show(desired.sans[field])}`;
   }
   // otherNames compare as "oid:value" strings, order-free like the other SAN kinds.

@@ -398,6 +398,60 @@ describe('the certificate download', () => {
   });
 });
 
+describe('DNS names compare case-insensitively (RFC 4343), as ACME servers lowercase them', () => {
+  const upperCsrPem = buildCsr({
+    key: certKey,
+    sans: { dnsNames: ['API.Example.test', '*.Apps.example.test'] },
+  });
+
+  it('takes a leaf naming the CSR’s names in lowercase, as Boulder and pebble issue them', async () => {
+    const order = await session.createOrder(['API.Example.test', '*.Apps.example.test']);
+    fake.override('certificate', () => ({
+      status: 200,
+      headers: { 'content-type': 'application/pem-certificate-chain' },
+      body: fake.issuePem(certKey, ['api.example.test', '*.apps.example.test']),
+    }));
+    const pem = await session.certificate(
+      { ...order, status: 'valid', certificate: fake.url('certificate', '1') },
+      upperCsrPem,
+    );
+    expect(parseCertificates(pem)[0]?.sans.dnsNames).toEqual(['api.example.test', '*.apps.example.test']);
+  });
+
+  it('still refuses a leaf that leaves a name out, whatever its case', async () => {
+    const order = await session.createOrder(['API.Example.test']);
+    fake.override('certificate', () => ({
+      status: 200,
+      headers: { 'content-type': 'application/pem-certificate-chain' },
+      body: fake.issuePem(certKey, ['api.example.test']),
+    }));
+    const error = await failure(() =>
+      session.certificate(
+        { ...order, status: 'valid', certificate: fake.url('certificate', '1') },
+        upperCsrPem,
+      ),
+    );
+    expect(error.message).toContain('does not name *.Apps.example.test, which the CSR asks for');
+  });
+
+  it('sends the order’s identifiers in ASCII lowercase, each once', async () => {
+    await session.createOrder([
+      'API.Example.test',
+      'api.example.test',
+      '*.Apps.example.test',
+      'ünï.Example.test',
+    ]);
+    const newOrder = fake.requests.find((r) => r.endpoint === 'newOrder');
+    expect(newOrder?.payload).toEqual({
+      identifiers: [
+        { type: 'dns', value: 'api.example.test' },
+        { type: 'dns', value: '*.apps.example.test' },
+        { type: 'dns', value: 'ünï.example.test' },
+      ],
+    });
+  });
+});
+
 describe('preferredChain and alternate chains (RFC 8555 §7.4.2)', () => {
   // Two chains for one leaf: its intermediate signed by "Root A" (the default) and cross-signed by "Root B".
   const at = new Date(Date.now() - DAY);

@@ -51,6 +51,15 @@ function loadAcmeClient(): typeof acme {
   return (acmeClient ??= createRequire(import.meta.url)('acme-client') as typeof acme);
 }
 
+/**
+ * A DNS name in ASCII lowercase, the form DNS names are compared in (RFC 4343) and ACME servers
+ * send back. Only A-Z are folded: String#toLowerCase would also fold non-ASCII letters, which a
+ * DNS name in a certificate (an A-label) never holds and must not be matched by.
+ */
+export function asciiLowercase(name: string): string {
+  return name.replace(/[A-Z]+/g, (letters) => letters.toLowerCase());
+}
+
 /** The most a server may send in one answer: certificates chains are a few kilobytes. */
 export const MAX_ANSWER_BYTES = 1_048_576;
 
@@ -125,12 +134,15 @@ export class AcmeSession {
     return this.accountUrl;
   }
 
-  /** Creates an order for DNS identifiers (RFC 8555 §7.4). */
+  /**
+   * Creates an order for DNS identifiers (RFC 8555 §7.4). The names are sent in ASCII lowercase,
+   * once each: DNS names compare case-insensitively (RFC 4343), and servers (Boulder, pebble)
+   * lowercase and deduplicate identifiers anyway, so the order names what the certificate will.
+   */
   async createOrder(dnsNames: readonly string[]): Promise<AcmeOrder> {
     await this.register();
-    const order = await this.call('the new order', () =>
-      this.client.createOrder({ identifiers: dnsNames.map((value) => ({ type: 'dns', value })) }),
-    );
+    const identifiers = [...new Set(dnsNames.map(asciiLowercase))].map((value) => ({ type: 'dns', value }));
+    const order = await this.call('the new order', () => this.client.createOrder({ identifiers }));
     return this.order('the new order', order);
   }
 
@@ -247,7 +259,10 @@ export class AcmeSession {
         `the certificate of order ${order.url} (serial ${leaf.serialNumber}, ${leaf.subjectString || 'no subject'}) is for another public key than the CSR's: refusing it`,
       );
     }
-    const missing = csr.sans.dnsNames.filter((name) => !leaf.sans.dnsNames.includes(name));
+    // DNS names compare case-insensitively (RFC 4343): servers lowercase them, so a CSR for
+    // API.example.com gets a leaf naming api.example.com, which is the name asked for.
+    const named = new Set(leaf.sans.dnsNames.map(asciiLowercase));
+    const missing = csr.sans.dnsNames.filter((name) => !named.has(asciiLowercase(name)));
     if (missing.length > 0) {
       throw malformedAnswer(
         what,
