@@ -110,16 +110,23 @@ export function buildUpdate(update: TxtUpdate, id: number): Buffer {
 }
 
 /** The TSIG variables of RFC 8945 §4.3.3 (name, class, TTL, algorithm, time, fudge, error, other). */
-function tsigVariables(key: TsigKey, timeSigned: number): Buffer {
+function tsigVariables(
+  key: TsigKey,
+  timeSigned: number,
+  fudge = FUDGE,
+  error = 0,
+  other: Buffer = Buffer.alloc(0),
+): Buffer {
   return Buffer.concat([
     encodeName(key.name),
     u16(CLASS_ANY),
     u32(0),
     encodeName(TSIG_ALGORITHMS[key.algorithm].name),
     u48(timeSigned),
-    u16(FUDGE),
-    u16(0),
-    u16(0),
+    u16(fudge),
+    u16(error),
+    u16(other.length),
+    other,
   ]);
 }
 
@@ -156,6 +163,7 @@ export function signMessage(
 }
 
 const RCODES: Record<number, string> = {
+  0: 'NOERROR',
   1: 'FORMERR',
   2: 'SERVFAIL',
   3: 'NXDOMAIN',
@@ -167,22 +175,178 @@ const RCODES: Record<number, string> = {
   9: 'NOTAUTH',
   10: 'NOTZONE',
 };
+const rcodeText = (rcode: number): string => RCODES[rcode] ?? `rcode ${rcode}`;
 
-/** Skips a (possibly compressed) name; returns the offset after it. */
-function skipName(buf: Buffer, offset: number): number {
+/** TSIG error codes (RFC 8945 §3, RFC 2930 for 19-21). */
+const TSIG_ERRORS: Record<number, string> = {
+  16: 'BADSIG',
+  17: 'BADKEY',
+  18: 'BADTIME',
+  19: 'BADMODE',
+  20: 'BADNAME',
+  21: 'BADALG',
+  22: 'BADTRUNC',
+};
+const TSIG_BADSIG = 16;
+const TSIG_BADKEY = 17;
+const TSIG_BADTIME = 18;
+
+const malformed = (why: string): MeshcaError =>
+  new MeshcaError('UPSTREAM_REJECTED', `the DNS answer is malformed: ${why}`);
+
+/** Reads a (possibly compressed) name: its dotted lowercase text and the offset after it. */
+function readName(buf: Buffer, offset: number): { name: string; end: number } {
+  const labels: string[] = [];
   let at = offset;
+  let end = -1;
   for (let guard = 0; guard < 128; guard++) {
+    if (at >= buf.length) throw malformed('a name runs past the end');
     const len = buf.readUInt8(at);
-    if (len === 0) return at + 1;
-    if ((len & 0xc0) === 0xc0) return at + 2;
+    if (len === 0) return { name: labels.join('.').toLowerCase(), end: end < 0 ? at + 1 : end };
+    if ((len & 0xc0) === 0xc0) {
+      if (at + 2 > buf.length) throw malformed('a name runs past the end');
+      if (end < 0) end = at + 2;
+      at = buf.readUInt16BE(at) & 0x3fff;
+      continue;
+    }
+    if ((len & 0xc0) !== 0 || at + 1 + len > buf.length) throw malformed('a name has a bad label');
+    labels.push(buf.toString('latin1', at + 1, at + 1 + len));
     at += len + 1;
   }
-  throw new MeshcaError('UPSTREAM_REJECTED', 'the DNS answer has a name with too many labels');
+  throw malformed('a name has too many labels');
+}
+
+/** The fields of a TSIG RR (RFC 8945 §4.2) and where it starts. */
+interface TsigRecord {
+  readonly start: number;
+  readonly keyName: string;
+  readonly algorithm: string;
+  readonly timeSigned: number;
+  readonly fudge: number;
+  readonly mac: Buffer;
+  readonly originalId: number;
+  readonly error: number;
+  readonly other: Buffer;
+}
+
+/** Walks the sections of an answer; returns its last record when that is a TSIG RR. */
+function findTsig(answer: Buffer): TsigRecord | undefined {
+  let at = 12;
+  for (let i = 0; i < answer.readUInt16BE(4); i++) at = readName(answer, at).end + 4;
+  if (at > answer.length) throw malformed('its zone section runs past the end');
+  const total = answer.readUInt16BE(6) + answer.readUInt16BE(8) + answer.readUInt16BE(10);
+  let last: { start: number; type: number; rdataAt: number; end: number } | undefined;
+  for (let i = 0; i < total; i++) {
+    const start = at;
+    at = readName(answer, at).end;
+    if (at + 10 > answer.length) throw malformed('a record runs past the end');
+    const type = answer.readUInt16BE(at);
+    const rdataAt = at + 10;
+    at = rdataAt + answer.readUInt16BE(at + 8);
+    if (at > answer.length) throw malformed('a record runs past the end');
+    if (type === TYPE_TSIG && i !== total - 1) throw malformed('its TSIG record is not the last one');
+    last = { start, type, rdataAt, end: at };
+  }
+  if (at !== answer.length) throw malformed(`${answer.length - at} bytes follow its last record`);
+  if (last?.type !== TYPE_TSIG) return undefined;
+  const ownerAt = readName(answer, last.start).end;
+  if (answer.readUInt16BE(ownerAt + 2) !== CLASS_ANY || answer.readUInt32BE(ownerAt + 4) !== 0)
+    throw malformed('its TSIG record is not of class ANY with TTL 0');
+  const alg = readName(answer, last.rdataAt);
+  let p = alg.end;
+  const need = (n: number): void => {
+    if (p + n > last.end) throw malformed('its TSIG record is shorter than its fields');
+  };
+  need(10);
+  const timeSigned = answer.readUIntBE(p, 6);
+  const fudge = answer.readUInt16BE(p + 6);
+  const macSize = answer.readUInt16BE(p + 8);
+  p += 10;
+  need(macSize + 6);
+  const mac = answer.subarray(p, p + macSize);
+  p += macSize;
+  const originalId = answer.readUInt16BE(p);
+  const error = answer.readUInt16BE(p + 2);
+  const otherLen = answer.readUInt16BE(p + 4);
+  p += 6;
+  need(otherLen);
+  const other = answer.subarray(p, p + otherLen);
+  if (p + otherLen !== last.end) throw malformed('its TSIG record has bytes after its fields');
+  return {
+    start: last.start,
+    keyName: readName(answer, last.start).name,
+    algorithm: alg.name,
+    timeSigned,
+    fudge,
+    mac,
+    originalId,
+    error,
+    other,
+  };
+}
+
+/** Whether the answer's MAC is the one the key holder computes (RFC 8945 §4.3, §5.3). */
+function macVerifies(answer: Buffer, tsig: TsigRecord, key: TsigKey, requestMac: Buffer): boolean {
+  const unsigned = Buffer.from(answer.subarray(0, tsig.start));
+  unsigned.writeUInt16BE(tsig.originalId, 0);
+  unsigned.writeUInt16BE(answer.readUInt16BE(10) - 1, 10);
+  const expected = createHmac(TSIG_ALGORITHMS[key.algorithm].hash, key.secret)
+    .update(
+      Buffer.concat([
+        u16(requestMac.length),
+        requestMac,
+        unsigned,
+        tsigVariables(key, tsig.timeSigned, tsig.fudge, tsig.error, tsig.other),
+      ]),
+    )
+    .digest();
+  return expected.length === tsig.mac.length && timingSafeEqual(expected, tsig.mac);
+}
+
+const KEY_HINT = 'check tsigKeyName, tsigAlgorithm and the secret';
+
+/** The failure for an answer whose TSIG error is not 0 (RFC 8945 §5.2, §5.3.2). */
+function tsigErrorFailure(
+  answer: Buffer,
+  rcode: number,
+  tsig: TsigRecord,
+  key: TsigKey,
+  requestMac: Buffer,
+): MeshcaError {
+  const name = TSIG_ERRORS[tsig.error] ?? `error ${tsig.error}`;
+  const head =
+    rcode === 0
+      ? `the DNS answer carries TSIG error ${name} with RCODE NOERROR, so the update is not taken as done`
+      : `the DNS server refused the update: ${rcodeText(rcode)} (TSIG ${name})`;
+  let how: string;
+  if (tsig.mac.length === 0) {
+    // §5.3.2: errors about the key or the MAC of the request come back unsigned.
+    how =
+      tsig.error === TSIG_BADSIG || tsig.error === TSIG_BADKEY
+        ? 'the answer is unsigned, as RFC 8945 allows for this error'
+        : 'the answer is unsigned, though RFC 8945 wants this error signed';
+  } else if (!macVerifies(answer, tsig, key, requestMac)) {
+    how = 'the MAC of the answer does not verify, so it may not come from the server';
+  } else if (tsig.error === TSIG_BADTIME && tsig.other.length === 6) {
+    how =
+      `the server's clock reads ${new Date(tsig.other.readUIntBE(0, 6) * 1000).toISOString()}, ` +
+      `the update was signed at ${new Date(tsig.timeSigned * 1000).toISOString()}`;
+  } else {
+    how = 'the answer is signed';
+  }
+  return new MeshcaError('UPSTREAM_REJECTED', `${head}; ${how}`, {
+    hint:
+      tsig.error === TSIG_BADTIME
+        ? `check the clocks of meshca and the DNS server agree within ${FUDGE} s`
+        : KEY_HINT,
+  });
 }
 
 /**
- * Checks an answer to our update: its ID, that it is an UPDATE response, its RCODE, and its
- * TSIG (RFC 8945 §5.3: MAC over the request MAC, the answer without its TSIG, the variables).
+ * Checks an answer to our update: its ID, that it is an UPDATE response, its RCODE, and, when the
+ * request was signed, its TSIG (RFC 8945 §5.3): it must carry a TSIG RR of our key whose MAC
+ * verifies over the request MAC, the answer without its TSIG and the TSIG variables. A TSIG error
+ * other than 0 is always a failure, signed or not; an unsigned answer is never a success.
  */
 export function checkAnswer(
   answer: Buffer,
@@ -202,65 +366,42 @@ export function checkAnswer(
     throw new MeshcaError('UPSTREAM_REJECTED', 'the DNS answer is not a response to an UPDATE');
   }
   const rcode = flags & 0xf;
-  let tsigError = 0;
   if (key !== undefined && requestMac !== undefined) {
-    const arcount = answer.readUInt16BE(10);
-    // Walk to the last additional record: it must be the TSIG.
-    let at = 12;
-    const counts = [answer.readUInt16BE(4), answer.readUInt16BE(6), answer.readUInt16BE(8), arcount];
-    at = skipName(answer, at) + 4; // zone section: one entry (name, type, class)
-    if ((counts[0] ?? 0) !== 1) at = 12;
-    let tsigStart = -1;
-    const total = (counts[1] ?? 0) + (counts[2] ?? 0) + arcount;
-    for (let i = 0; i < total; i++) {
-      const start = at;
-      at = skipName(answer, at);
-      const type = answer.readUInt16BE(at);
-      const rdlen = answer.readUInt16BE(at + 8);
-      if (i === total - 1 && type === TYPE_TSIG) tsigStart = start;
-      at += 10 + rdlen;
+    const tsig = findTsig(answer);
+    if (tsig === undefined) {
+      // Also a server that cannot read our TSIG answers FORMERR unsigned (§5.2): a failure either way.
+      throw new MeshcaError('UPSTREAM_REJECTED', `the DNS answer (${rcodeText(rcode)}) is not TSIG-signed`, {
+        hint: 'check tsigKeyName and tsigAlgorithm match the server key',
+      });
     }
-    if (tsigStart < 0) {
+    const ourName = key.name.replace(/\.$/, '').toLowerCase();
+    const ourAlg = TSIG_ALGORITHMS[key.algorithm].name;
+    if (tsig.keyName !== ourName || tsig.algorithm !== ourAlg) {
       throw new MeshcaError(
         'UPSTREAM_REJECTED',
-        `the DNS answer (${RCODES[rcode] ?? `rcode ${rcode}`}) is not TSIG-signed`,
-        {
-          hint: 'check tsigKeyName and tsigAlgorithm match the server key',
-        },
+        `the DNS answer is signed with the key ${tsig.keyName} (${tsig.algorithm}), not ${ourName} (${ourAlg})`,
+        { hint: KEY_HINT },
       );
     }
-    const rdataAt = skipName(answer, tsigStart) + 10;
-    const algEnd = skipName(answer, rdataAt);
-    const timeSigned = answer.readUIntBE(algEnd, 6);
-    const macSize = answer.readUInt16BE(algEnd + 8);
-    const mac = answer.subarray(algEnd + 10, algEnd + 10 + macSize);
-    tsigError = answer.readUInt16BE(algEnd + 10 + macSize + 2);
-    if (tsigError === 0) {
-      const unsigned = Buffer.from(answer.subarray(0, tsigStart));
-      unsigned.writeUInt16BE(arcount - 1, 10);
-      const expected = createHmac(TSIG_ALGORITHMS[key.algorithm].hash, key.secret)
-        .update(Buffer.concat([u16(requestMac.length), requestMac, unsigned, tsigVariables(key, timeSigned)]))
-        .digest();
-      if (expected.length !== mac.length || !timingSafeEqual(expected, mac)) {
-        throw new MeshcaError(
-          'UPSTREAM_REJECTED',
-          'the DNS answer TSIG does not verify: it did not come from the key holder',
-        );
-      }
+    if (tsig.error !== 0) throw tsigErrorFailure(answer, rcode, tsig, key, requestMac);
+    if (tsig.mac.length === 0) {
+      throw new MeshcaError(
+        'UPSTREAM_REJECTED',
+        `the DNS answer (${rcodeText(rcode)}) has a TSIG with an empty MAC and no TSIG error: it is not authenticated`,
+        { hint: KEY_HINT },
+      );
+    }
+    if (!macVerifies(answer, tsig, key, requestMac)) {
+      throw new MeshcaError(
+        'UPSTREAM_REJECTED',
+        'the DNS answer TSIG does not verify: it did not come from the key holder',
+      );
     }
   }
   if (rcode !== 0) {
-    const tsigText = { 16: 'BADSIG', 17: 'BADKEY', 18: 'BADTIME' }[tsigError];
-    throw new MeshcaError(
-      'UPSTREAM_REJECTED',
-      `the DNS server refused the update: ${RCODES[rcode] ?? `rcode ${rcode}`}${tsigText === undefined ? '' : ` (TSIG ${tsigText})`}`,
-      {
-        hint:
-          rcode === 9 || tsigText !== undefined
-            ? 'check tsigKeyName, tsigAlgorithm and the secret'
-            : 'check the zone allows updates for this key',
-      },
-    );
+    throw new MeshcaError('UPSTREAM_REJECTED', `the DNS server refused the update: ${rcodeText(rcode)}`, {
+      hint: rcode === 9 ? KEY_HINT : 'check the zone allows updates for this key',
+    });
   }
 }
 
@@ -270,6 +411,10 @@ export interface DnsUpdateTarget {
   readonly nameserver: string;
   readonly protocol?: 'UDP' | 'TCP';
   readonly key?: TsigKey;
+  /**
+   * The deadline of the whole exchange (connecting, sending, the complete answer), 10 s when left
+   * out: a server that answers slowly or trickles bytes cannot hold a reconcile slot longer.
+   */
   readonly timeoutMs?: number;
 }
 
@@ -314,42 +459,95 @@ const unreachable = (host: string, port: number, why: string): MeshcaError =>
     hint: 'check rfc2136.nameserver; meshca retries',
   });
 
+/**
+ * Sends over a connected UDP socket, so the kernel drops datagrams from any other address or port;
+ * the source of each datagram is checked again here. Settles by the deadline at the latest.
+ */
 function overUdp(host: string, port: number, message: Buffer, timeoutMs: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const socket = createSocket(host.includes(':') ? 'udp6' : 'udp4');
-    const timer = setTimeout(() => {
+    let settled = false;
+    const settle = (): boolean => {
+      if (settled) return false;
+      settled = true;
+      clearTimeout(deadline);
       socket.close();
-      reject(unreachable(host, port, `timed out after ${timeoutMs} ms`));
-    }, timeoutMs);
-    socket.on('error', (err) => {
-      clearTimeout(timer);
-      socket.close();
-      reject(unreachable(host, port, err.message));
+      return true;
+    };
+    const fail = (err: MeshcaError): void => {
+      if (settle()) reject(err);
+    };
+    const succeed = (answer: Buffer): void => {
+      if (settle()) resolve(answer);
+    };
+    const deadline = setTimeout(
+      () => fail(unreachable(host, port, `no answer within ${timeoutMs} ms over UDP`)),
+      timeoutMs,
+    );
+    socket.on('error', (err) => fail(unreachable(host, port, err.message)));
+    socket.on('message', (msg, rinfo) => {
+      let remote: { address: string; port: number };
+      try {
+        remote = socket.remoteAddress();
+      } catch {
+        return; // not connected yet: not an answer to us
+      }
+      if (rinfo.address !== remote.address || rinfo.port !== remote.port) return;
+      succeed(msg);
     });
-    socket.on('message', (msg) => {
-      clearTimeout(timer);
-      socket.close();
-      resolve(msg);
+    socket.connect(port, host, (err?: Error) => {
+      if (err !== undefined) return fail(unreachable(host, port, err.message));
+      socket.send(message, (sendErr) => {
+        if (sendErr !== null) fail(unreachable(host, port, sendErr.message));
+      });
     });
-    socket.send(message, port, host);
   });
 }
 
+/**
+ * Sends over TCP (RFC 1035 §4.2.2: a 2-byte length, then the message). Settles when the answer is
+ * complete, when the server closes the connection or fails, or at the deadline, whichever comes
+ * first.
+ */
 function overTcp(host: string, port: number, message: Buffer, timeoutMs: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const socket = connect({ host, port });
     let data = Buffer.alloc(0);
-    socket.setTimeout(timeoutMs, () => {
+    let settled = false;
+    const settle = (): boolean => {
+      if (settled) return false;
+      settled = true;
+      clearTimeout(deadline);
       socket.destroy();
-      reject(unreachable(host, port, `timed out after ${timeoutMs} ms`));
-    });
-    socket.on('error', (err) => reject(unreachable(host, port, err.message)));
+      return true;
+    };
+    const fail = (err: MeshcaError): void => {
+      if (settle()) reject(err);
+    };
+    const succeed = (answer: Buffer): void => {
+      if (settle()) resolve(answer);
+    };
+    const received = (): string =>
+      data.length < 2
+        ? `${data.length} answer byte${data.length === 1 ? '' : 's'}`
+        : `${data.length - 2} of ${data.readUInt16BE(0)} answer bytes`;
+    const deadline = setTimeout(
+      () =>
+        fail(
+          unreachable(host, port, `no complete answer within ${timeoutMs} ms over TCP (got ${received()})`),
+        ),
+      timeoutMs,
+    );
+    const closed = (): void =>
+      fail(unreachable(host, port, `the nameserver closed the TCP connection after ${received()}`));
+    socket.on('error', (err) => fail(unreachable(host, port, err.message)));
+    socket.on('end', closed);
+    socket.on('close', closed);
     socket.on('connect', () => socket.write(Buffer.concat([u16(message.length), message])));
-    socket.on('data', (chunk) => {
+    socket.on('data', (chunk: Buffer) => {
       data = Buffer.concat([data, chunk]);
       if (data.length >= 2 && data.length >= 2 + data.readUInt16BE(0)) {
-        socket.end();
-        resolve(data.subarray(2, 2 + data.readUInt16BE(0)));
+        succeed(data.subarray(2, 2 + data.readUInt16BE(0)));
       }
     });
   });
