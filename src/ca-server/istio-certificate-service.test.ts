@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { SignJWT } from 'jose';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { MeshcaError } from '../errors/index.js';
 import { createCallerAuthenticator } from './auth/caller-authenticator.js';
 import { createClientCertificateAuthenticator } from './auth/client-certificate-authenticator.js';
@@ -12,7 +12,7 @@ import { createJwksSource } from './auth/jwks-source.js';
 import { createJwtAuthenticator } from './auth/jwt-authenticator.js';
 import { mintServiceAccountToken } from './auth/mint-service-account-token.js';
 import { tokenJwks } from './auth/token-jwks.js';
-import { createGrpcServer, type GrpcServer } from './grpc/grpc-server.js';
+import { createGrpcServer, type GrpcServer, type UnaryCall } from './grpc/grpc-server.js';
 import { GrpcStatus } from './grpc/grpc-status.js';
 import {
   CREATE_CERTIFICATE_PATH,
@@ -569,5 +569,41 @@ describe('the gRPC transport with malformed HTTP/2 requests', () => {
     } finally {
       await close();
     }
+  });
+});
+
+describe('CreateCertificate with an aborted call (deadline passed, client gone)', () => {
+  it('stops after authentication, before the rate limit and the signer', async () => {
+    let authenticated: (() => void) | undefined;
+    const signer = vi.fn<(r: SignRequest) => Promise<string[]>>();
+    const take = vi.fn(() => ({ allowed: true, retryAfterMs: 0 }));
+    const seen: CaServerEvent[] = [];
+    const service = createIstioCertificateService({
+      authenticate: () =>
+        new Promise((resolve) => {
+          authenticated = () =>
+            resolve({ method: 'jwt', subject: 's', namespace: 'default', serviceAccount: 'w' });
+        }),
+      sign: signer,
+      clusterId: CLUSTER,
+      clock,
+      rateLimit: { take } as unknown as TokenBucketLimiter,
+      onEvent: (e) => seen.push(e),
+    });
+    const controller = new AbortController();
+    const answer = service.createCertificate({
+      path: CREATE_CERTIFICATE_PATH,
+      headers: {},
+      message: Buffer.from(encodeIstioCertificateRequest({ csr: 'CSR' })),
+      peer: { address: '127.0.0.1:1', socket: {} as UnaryCall['peer']['socket'] },
+      signal: controller.signal,
+    });
+    const reason = new MeshcaError('INTERNAL', 'the call did not finish within its deadline of 1 ms');
+    controller.abort(reason);
+    authenticated?.();
+    await expect(answer).rejects.toBe(reason);
+    expect(take).not.toHaveBeenCalled();
+    expect(signer).not.toHaveBeenCalled();
+    expect(seen).toEqual(['csr']);
   });
 });

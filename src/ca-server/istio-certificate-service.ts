@@ -65,7 +65,8 @@ export interface IstioCertificateService {
 /**
  * The Istio CA API handler: checks the cluster, authenticates, rate-limits per identity,
  * decodes the request and asks the injected signer, in that order, so nothing is parsed for a
- * caller that has not proved who it is.
+ * caller that has not proved who it is. A call whose signal is aborted (deadline passed, client
+ * gone) stops after authentication and before signing, throwing the signal's reason.
  */
 export function createIstioCertificateService(
   options: IstioCertificateServiceOptions,
@@ -94,6 +95,9 @@ export function createIstioCertificateService(
       else emit('authentication_failure');
       throw err;
     }
+    // A call answered meanwhile (its deadline passed, or the client cancelled it) stops here,
+    // before it takes a rate-limit token or signs: its stream's slot is held until it returns.
+    call.signal.throwIfAborted();
 
     if (options.rateLimit !== undefined) {
       const key = `${identity.trustDomain ?? ''}/${identity.namespace}/${identity.serviceAccount}`;

@@ -67,7 +67,11 @@ export interface UnaryCall {
   readonly message: Buffer;
   /** The connection the call came on. */
   readonly peer: GrpcPeer;
-  /** Aborted when the deadline passes or the client cancels. */
+  /**
+   * Aborted when the deadline passes (the caller has then been answered DEADLINE_EXCEEDED), the
+   * client cancels, or the connection closes. The call keeps its stream's concurrency slot until
+   * the handler settles, so a handler should stop early when it can.
+   */
   readonly signal: AbortSignal;
 }
 
@@ -87,8 +91,13 @@ export interface GrpcServerOptions {
   readonly methods: Readonly<Record<string, UnaryHandler>>;
   /** Overrides of DEFAULT_GRPC_LIMITS. */
   readonly limits?: Partial<GrpcLimits>;
-  /** Called with every error that was not a MeshcaError (for the log), and with transport errors. */
+  /**
+   * Called with every error that was not a MeshcaError (for the log), and with transport errors;
+   * a client's malformed HTTP/2 requests only at a bounded rate (see onMalformedRequest).
+   */
   readonly onError?: (err: unknown, context: string) => void;
+  /** Every malformed HTTP/2 request (RST_STREAM PROTOCOL_ERROR), with why: for a counter. */
+  readonly onMalformedRequest?: (reason: string) => void;
 }
 
 /** A running server. */
@@ -135,6 +144,7 @@ export function createGrpcServer(options: GrpcServerOptions): GrpcServer {
     handshakeTimeoutMs: limits.handshakeTimeoutMs,
     onStream: (stream) => handleStream(stream, methods, limits, onError),
     onError,
+    ...(options.onMalformedRequest !== undefined && { onMalformedRequest: options.onMalformedRequest }),
   });
   return {
     setSecureContext: (context) => server.setSecureContext(context),
@@ -172,13 +182,13 @@ function handleStream(
     }
   };
 
-  /** Ends the call with a trailers-only response; the transport stops reading the rest. */
+  /**
+   * Ends the call with a trailers-only response; the transport stops reading the rest. A handler
+   * still at work keeps the stream's slot (stream.hold) until it settles.
+   */
   const fail = (status: GrpcStatusCode, message: string): void => {
     if (timer !== undefined) clearTimeout(timer);
-    if (finished) {
-      stream.done(); // frees the stream's slot if a handler held it
-      return;
-    }
+    if (finished) return;
     finished = true;
     abort(new MeshcaError('INTERNAL', message));
     stream.respond([
@@ -337,23 +347,30 @@ function handleStream(
         return controller.signal;
       },
     };
+    // The stream's concurrency slot stays taken until the handler settles, even once the call was
+    // answered at its deadline or reset by the client: otherwise a client could keep any number
+    // of handlers at work on one connection (grpc-timeout 1n, or RST_STREAM, after each request).
     stream.hold();
-    handler(call).then(
-      (response) => respond(response),
-      (err: unknown) => {
-        const failure = grpcFailureOf(err);
-        if (failure.unexpected) onError(err, `handler ${path}`);
-        fail(failure.status, failure.message);
-      },
-    );
+    // Started at once; a handler that throws instead of rejecting is settled the same way.
+    new Promise<Uint8Array>((resolve) => resolve(handler(call)))
+      .then(
+        (response) => respond(response),
+        (err: unknown) => {
+          const failure = grpcFailureOf(err);
+          // An AbortError after the call was cancelled or timed out is how it stopped, not a bug.
+          const stopped =
+            controller?.signal.aborted === true && (err as Error | undefined)?.name === 'AbortError';
+          if (failure.unexpected && !stopped) onError(err, `handler ${path}`);
+          fail(failure.status, failure.message);
+        },
+      )
+      .catch((err: unknown) => onError(err, `handler ${path}`))
+      .finally(() => stream.done());
   };
 
   const respond = (response: Uint8Array): void => {
     if (timer !== undefined) clearTimeout(timer);
-    if (finished) {
-      stream.done(); // frees the slot the handler held
-      return;
-    }
+    if (finished) return;
     finished = true;
     const frame = Buffer.allocUnsafe(5 + response.length);
     frame[0] = 0;

@@ -11,9 +11,12 @@
  * Hostile peers: every limit is checked where the bytes arrive. A frame larger than our
  * SETTINGS_MAX_FRAME_SIZE, a header block past its cap (CONTINUATION flood), too many empty
  * frames, a peer that does not read what we write (PING/SETTINGS floods), and flow-control
- * violations end the connection with GOAWAY and the matching error code. A stream reset by the peer
- * keeps its concurrency slot until its handler has finished (the "rapid reset" attack, CVE-2023-44487,
- * cannot start more work than SETTINGS_MAX_CONCURRENT_STREAMS allows).
+ * violations end the connection with GOAWAY and the matching error code. A stream whose handler is
+ * at work keeps its concurrency slot until that handler has finished, whatever happened on the wire
+ * meanwhile (answered early, say at a deadline, or reset by the peer): neither the "rapid reset"
+ * attack (CVE-2023-44487) nor a client-chosen deadline can start more work than
+ * SETTINGS_MAX_CONCURRENT_STREAMS allows. A malformed request costs its stream, not a log line each:
+ * the first per connection is reported, the rest are counted and summed up when the connection ends.
  */
 import type { TLSSocket } from 'node:tls';
 import {
@@ -70,6 +73,8 @@ export class H2Stream {
   /** @internal */ responded = false;
   /** @internal */ aborted = false;
   /** @internal */ held = false;
+  /** @internal Done on the wire (answered and sent, or reset) and gone from the connection's map. */
+  closed = false;
   /** @internal */ released = false;
   /** @internal */ sendWindow: number;
   /** @internal */ recvWindow: number;
@@ -99,31 +104,31 @@ export class H2Stream {
   }
 
   /**
-   * Says asynchronous work runs for this stream: its concurrency slot stays taken until
-   * respond() is called, even if the peer resets it meanwhile.
+   * Says asynchronous work (a handler) runs for this stream: its concurrency slot stays taken until
+   * done() is called, whatever happens on the wire meanwhile: an answer sent before the work ends
+   * (a deadline), a reset by the peer, the connection closing.
    */
   hold(): void {
     this.held = true;
   }
 
   /**
-   * Says the work held for this stream (hold()) is over when it already has its answer or was
-   * aborted: frees its concurrency slot. Idempotent.
+   * Says the work held for this stream (hold()) is over: frees its concurrency slot, now if the
+   * stream is already done on the wire, else once it is. Idempotent.
    */
   done(): void {
-    if (this.responded || this.aborted) this.connection.release(this);
+    this.held = false;
+    this.connection.releaseIfFree(this);
   }
 
   /**
    * Sends the response and ends the stream: headers, then the body (if any) as flow control
    * allows, then trailers (if any). If the peer is still sending, RST_STREAM(NO_ERROR) follows
-   * (RFC 9113 §8.1). Calling it again, or after an abort, only frees the stream's slot.
+   * (RFC 9113 §8.1). Calling it again, or after an abort, does nothing. It does not end a hold():
+   * a held stream keeps its slot until done().
    */
   respond(headers: readonly HeaderField[], body?: Buffer, trailers?: readonly HeaderField[]): void {
-    if (this.responded || this.aborted) {
-      this.done();
-      return;
-    }
+    if (this.responded || this.aborted) return;
     this.responded = true;
     this.connection.sendResponse(this, headers, body, trailers);
   }
@@ -132,7 +137,13 @@ export class H2Stream {
 /** What a connection reports to its server. */
 export interface H2ConnectionHooks {
   readonly onStream: (stream: H2Stream) => void;
+  /**
+   * For the log: errors of the server, and, at a bounded rate, the peer's malformed requests (the
+   * first of a connection, then one summary with the count when it ends).
+   */
   readonly onError: (err: unknown, context: string) => void;
+  /** Called for every malformed request (RST_STREAM PROTOCOL_ERROR), with why: for a counter. */
+  readonly onMalformedRequest?: (reason: string) => void;
   readonly onClose: (connection: H2Connection) => void;
 }
 
@@ -203,6 +214,11 @@ export class H2Connection {
   #flushScheduled = false;
   #goingAway = false;
   #closed = false;
+  /** Malformed requests on this connection, and the last one's description (see #malformed). */
+  #malformedCount = 0;
+  #malformedLast = '';
+  /** The peer's address, read while the socket is open (it is gone once closed). */
+  #peerName: string | undefined;
 
   constructor(
     readonly socket: TLSSocket,
@@ -554,11 +570,28 @@ export class H2Connection {
     }
     if (typeof headers === 'string') {
       this.#resetStream(stream, H2Error.PROTOCOL_ERROR);
-      this.#hooks.onError(new Error(`malformed request on stream ${streamId}: ${headers}`), 'http2 request');
+      this.#malformed(streamId, headers);
       return;
     }
     this.#hooks.onStream(stream);
     if (endStream && !stream.responded && !stream.aborted) stream.onend?.();
+  }
+
+  /**
+   * Counts a malformed request, the peer's error and not the server's: a HEADERS frame of a few
+   * octets, unauthenticated, costs the client one stream. Only the first of a connection goes to
+   * onError; the rest are summed up in one line when the connection ends (#onClose), so a client
+   * cannot write one log line per frame.
+   */
+  #malformed(streamId: number, reason: string): void {
+    this.#hooks.onMalformedRequest?.(reason);
+    const what = `malformed request on stream ${streamId} from ${this.#peer()}: ${reason}`;
+    if (++this.#malformedCount === 1) this.#hooks.onError(new Error(what), 'http2 request');
+    else this.#malformedLast = what;
+  }
+
+  #peer(): string {
+    return (this.#peerName ??= `${this.socket.remoteAddress ?? '?'}:${this.socket.remotePort ?? '?'}`);
   }
 
   /**
@@ -704,7 +737,9 @@ export class H2Connection {
     trailers: readonly HeaderField[] | undefined,
   ): void {
     if (this.#closed) {
-      this.release(stream);
+      // Nothing can be sent any more: the stream is done on the wire.
+      stream.closed = true;
+      this.releaseIfFree(stream);
       return;
     }
     const hasBody = body !== undefined && body.length > 0;
@@ -788,19 +823,23 @@ export class H2Connection {
     if (stream.responded || stream.aborted) return;
     stream.aborted = true;
     stream.onabort?.(reason);
-    if (!stream.held) this.release(stream);
+    this.releaseIfFree(stream);
   }
 
-  /** Removes a stream that is done on the wire; its slot is released separately. */
+  /** Removes a stream that is done on the wire; its slot is freed once no handler holds it. */
   #forget(stream: H2Stream): void {
     this.#streams.delete(stream.id);
-    if (stream.responded) this.release(stream);
+    stream.closed = true;
+    this.releaseIfFree(stream);
     this.#endIfDrained();
   }
 
-  /** @internal Frees a stream's concurrency slot (once). */
-  release(stream: H2Stream): void {
-    if (stream.released) return;
+  /**
+   * @internal Frees a stream's concurrency slot (once) when both its handler and the wire are done
+   * with it: not held (H2Stream.hold/done), and answered and sent, or reset, or lost.
+   */
+  releaseIfFree(stream: H2Stream): void {
+    if (stream.released || stream.held || !(stream.closed || stream.aborted)) return;
     stream.released = true;
     this.#slots--;
     this.#endIfDrained();
@@ -862,6 +901,13 @@ export class H2Connection {
     for (const s of this.#streams.values()) this.#abort(s, 'connection closed');
     this.#streams.clear();
     this.#blocked = [];
+    if (this.#malformedCount > 1)
+      this.#hooks.onError(
+        new Error(
+          `${this.#malformedCount - 1} more malformed requests from ${this.#peer()} on this connection were not logged one by one; the last: ${this.#malformedLast}`,
+        ),
+        'http2 request',
+      );
     this.#hooks.onClose(this);
   }
 }

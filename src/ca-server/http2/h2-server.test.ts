@@ -1,6 +1,6 @@
 import tls from 'node:tls';
 import fc from 'fast-check';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { makeTestTls, type TestTls } from '../testing/test-tls.js';
 import type { H2Limits, H2Stream, HeaderField } from './h2-connection.js';
 import {
@@ -16,7 +16,13 @@ import {
   windowUpdateFrame,
 } from './h2-frames.js';
 import { H2Server } from './h2-server.js';
-import { HpackDecoder, encodeHeaderBlock } from './hpack.js';
+import { encodeHeaderBlock } from './hpack.js';
+import {
+  RawH2Client,
+  SERVER_CONNECTION_WINDOW_INCREMENT,
+  serverSettings,
+  type Seen,
+} from './testing/raw-h2-client.js';
 
 // A raw-frame client drives the server through every path a hostile or unusual peer can take, and
 // each case asserts the exact frames that come back.
@@ -29,203 +35,11 @@ const LIMITS: H2Limits = {
   maxOutputBufferBytes: 1 << 20,
   maxEmptyFrames: 10,
 };
-/** What the server's connection-level WINDOW_UPDATE raises its receive window by. */
-const SERVER_CONNECTION_WINDOW_INCREMENT = (1 << 20) - 65_535;
-
-interface Frame {
-  readonly type: number;
-  readonly flags: number;
-  readonly streamId: number;
-  readonly payload: Buffer;
-}
-
-/** A frame as the assertions compare it. */
-type Seen =
-  | { frame: 'HEADERS'; stream: number; end: boolean; fields: [string, string][] }
-  | { frame: 'DATA'; stream: number; end: boolean; data: string }
-  | { frame: 'RST_STREAM'; stream: number; code: number }
-  | { frame: 'GOAWAY'; lastStreamId: number; code: number; debug: string }
-  | { frame: 'SETTINGS'; ack: boolean; settings: [number, number][] }
-  | { frame: 'PING'; ack: boolean; data: string }
-  | { frame: 'WINDOW_UPDATE'; stream: number; increment: number }
-  | { frame: 'OTHER'; type: number };
-
-/** One TLS connection speaking HTTP/2 frame by frame. */
-class RawClient {
-  readonly decoder = new HpackDecoder();
-  readonly closed: Promise<void>;
-  #buffer = Buffer.alloc(0);
-  readonly #frames: Frame[] = [];
-  #wake: (() => void) | undefined;
-  #isClosed = false;
-
-  constructor(readonly socket: tls.TLSSocket) {
-    socket.on('data', (chunk: Buffer) => {
-      this.#buffer = Buffer.concat([this.#buffer, chunk]);
-      while (this.#buffer.length >= 9) {
-        const length = this.#buffer.readUIntBE(0, 3);
-        if (this.#buffer.length < 9 + length) break;
-        this.#frames.push({
-          type: this.#buffer[3]!,
-          flags: this.#buffer[4]!,
-          streamId: this.#buffer.readUInt32BE(5) & 0x7fff_ffff,
-          payload: Buffer.from(this.#buffer.subarray(9, 9 + length)),
-        });
-        this.#buffer = this.#buffer.subarray(9 + length);
-      }
-      this.#wake?.();
-    });
-    // Resets and broken pipes are how a server that drops us looks from here.
-    socket.on('error', () => undefined);
-    this.closed = new Promise((resolve) =>
-      socket.on('close', () => {
-        this.#isClosed = true;
-        this.#wake?.();
-        resolve();
-      }),
-    );
+/** The raw-frame client, expecting the SETTINGS of LIMITS unless its handshake() is told others. */
+class RawClient extends RawH2Client {
+  constructor(socket: tls.TLSSocket) {
+    super(socket, LIMITS);
   }
-
-  send(...frames: Buffer[]): void {
-    this.socket.write(Buffer.concat(frames));
-  }
-
-  /** The next frame, or undefined once the connection has closed and every frame was read. */
-  async next(): Promise<Frame | undefined> {
-    for (;;) {
-      const f = this.#frames.shift();
-      if (f !== undefined) return f;
-      if (this.#isClosed) return undefined;
-      await new Promise<void>((resolve) => (this.#wake = resolve));
-      this.#wake = undefined;
-    }
-  }
-
-  /** The next frame, described. */
-  async nextSeen(): Promise<Seen | undefined> {
-    const f = await this.next();
-    return f === undefined ? undefined : this.describe(f);
-  }
-
-  /** Every frame until the server closes the connection. */
-  async untilClose(): Promise<Seen[]> {
-    const out: Seen[] = [];
-    for (let s = await this.nextSeen(); s !== undefined; s = await this.nextSeen()) out.push(s);
-    return out;
-  }
-
-  /** `count` frames. */
-  async take(count: number): Promise<Seen[]> {
-    const out: Seen[] = [];
-    for (let i = 0; i < count; i++) {
-      const s = await this.nextSeen();
-      if (s === undefined)
-        throw new Error(`the connection closed after ${i} of ${count} frames: ${JSON.stringify(out)}`);
-      out.push(s);
-    }
-    return out;
-  }
-
-  /** Frames until one with END_STREAM on `stream` (or a RST_STREAM of it). */
-  async untilStreamEnd(stream: number): Promise<Seen[]> {
-    const out: Seen[] = [];
-    for (;;) {
-      const f = await this.next();
-      if (f === undefined)
-        throw new Error(`the connection closed before stream ${stream} ended: ${JSON.stringify(out)}`);
-      const s = this.describe(f);
-      out.push(s);
-      if (f.streamId !== stream) continue;
-      if (f.type === FrameType.RST_STREAM) return out;
-      if ((f.type === FrameType.DATA || f.type === FrameType.HEADERS) && (f.flags & Flag.END_STREAM) !== 0)
-        return out;
-    }
-  }
-
-  /**
-   * Sends a PING and returns the frames that arrive before its ACK: the server handles frames in
-   * order, so whatever it was going to send for the earlier frames has been sent by then.
-   */
-  async barrier(): Promise<Seen[]> {
-    const token = Buffer.from('barrier!');
-    this.send(frame(FrameType.PING, 0, 0, token));
-    const out: Seen[] = [];
-    for (;;) {
-      const f = await this.next();
-      if (f === undefined)
-        throw new Error(`the connection closed before the PING ACK: ${JSON.stringify(out)}`);
-      if (f.type === FrameType.PING && (f.flags & Flag.ACK) !== 0 && f.payload.equals(token)) return out;
-      out.push(this.describe(f));
-    }
-  }
-
-  describe(f: Frame): Seen {
-    switch (f.type) {
-      case FrameType.HEADERS:
-        return {
-          frame: 'HEADERS',
-          stream: f.streamId,
-          end: (f.flags & Flag.END_STREAM) !== 0,
-          fields: this.decoder.decode(f.payload, 1 << 20).fields,
-        };
-      case FrameType.DATA:
-        return {
-          frame: 'DATA',
-          stream: f.streamId,
-          end: (f.flags & Flag.END_STREAM) !== 0,
-          data: f.payload.toString('latin1'),
-        };
-      case FrameType.RST_STREAM:
-        return { frame: 'RST_STREAM', stream: f.streamId, code: f.payload.readUInt32BE(0) };
-      case FrameType.GOAWAY:
-        return {
-          frame: 'GOAWAY',
-          lastStreamId: f.payload.readUInt32BE(0),
-          code: f.payload.readUInt32BE(4),
-          debug: f.payload.subarray(8).toString('utf8'),
-        };
-      case FrameType.SETTINGS: {
-        const settings: [number, number][] = [];
-        for (let i = 0; i + 6 <= f.payload.length; i += 6)
-          settings.push([f.payload.readUInt16BE(i), f.payload.readUInt32BE(i + 2)]);
-        return { frame: 'SETTINGS', ack: (f.flags & Flag.ACK) !== 0, settings };
-      }
-      case FrameType.PING:
-        return { frame: 'PING', ack: (f.flags & Flag.ACK) !== 0, data: f.payload.toString('latin1') };
-      case FrameType.WINDOW_UPDATE:
-        return { frame: 'WINDOW_UPDATE', stream: f.streamId, increment: f.payload.readUInt32BE(0) };
-      default:
-        return { frame: 'OTHER', type: f.type };
-    }
-  }
-
-  /** Preface and SETTINGS out; the server's SETTINGS, window increase and our ACK back. */
-  async handshake(
-    settings: [number, number][] = [],
-    limits: H2Limits = LIMITS,
-    preface = true,
-  ): Promise<void> {
-    this.send(...(preface ? [CLIENT_PREFACE] : []), settingsFrame(settings));
-    expect(await this.take(3)).toEqual([
-      serverSettings(limits),
-      { frame: 'WINDOW_UPDATE', stream: 0, increment: SERVER_CONNECTION_WINDOW_INCREMENT },
-      { frame: 'SETTINGS', ack: true, settings: [] },
-    ]);
-    this.send(frame(FrameType.SETTINGS, Flag.ACK, 0));
-  }
-}
-
-function serverSettings(limits: H2Limits): Seen {
-  return {
-    frame: 'SETTINGS',
-    ack: false,
-    settings: [
-      [Setting.MAX_CONCURRENT_STREAMS, limits.maxConcurrentStreams],
-      [Setting.INITIAL_WINDOW_SIZE, limits.maxRequestBodyBytes],
-      [Setting.MAX_HEADER_LIST_SIZE, limits.maxHeaderListBytes],
-      [Setting.ENABLE_PUSH, 0],
-    ],
-  };
 }
 
 /** The header fields of a well-formed request, with `extra` after the usual ones. */
@@ -267,6 +81,18 @@ function heldHeaders(stream: number): Buffer {
   return headers(stream, encodeHeaderBlock(requestFields(HOLD)), Flag.END_HEADERS | Flag.END_STREAM);
 }
 
+/**
+ * A request, without a body, whose handler answers at once and keeps working until the test
+ * releases it: as a gRPC call answered at its deadline while its handler still runs.
+ */
+function answeredHeldHeaders(stream: number): Buffer {
+  return headers(
+    stream,
+    encodeHeaderBlock(requestFields([['x-mode', 'answer-and-hold']])),
+    Flag.END_HEADERS | Flag.END_STREAM,
+  );
+}
+
 /** What the echo handler answers to a request with this body. */
 function echoed(stream: number, body = 'hello'): Seen[] {
   return [
@@ -301,9 +127,11 @@ interface Harness {
   readonly port: number;
   readonly limits: H2Limits;
   readonly errors: { message: string; context: string }[];
+  /** Reasons given to onMalformedRequest. */
+  readonly malformed: string[];
   /** Headers and body of every request the handler saw end. */
   readonly seen: { id: number; headers: Record<string, string>; body: string }[];
-  /** Streams whose handler is still running (x-mode: hold), by id. */
+  /** Streams whose handler is still running (x-mode: hold or answer-and-hold), by id. */
   readonly held: Map<number, Held>;
   readonly aborts: { id: number; reason: string }[];
   /** Most handlers that ran at once. */
@@ -345,6 +173,7 @@ async function start(overrides: Partial<H2Limits> = {}): Promise<Harness> {
     port: 0,
     limits,
     errors: [],
+    malformed: [],
     seen: [],
     held: new Map(),
     aborts: [],
@@ -354,7 +183,8 @@ async function start(overrides: Partial<H2Limits> = {}): Promise<Harness> {
       const held = h.held.get(id);
       if (held === undefined) throw new Error(`stream ${id} is not held`);
       h.held.delete(id);
-      respondEcho(held.stream, held.body);
+      respondEcho(held.stream, held.body); // does nothing if it was answered or reset meanwhile
+      held.stream.done();
     },
     connect: (options = {}) =>
       new Promise((resolve, reject) => {
@@ -377,6 +207,7 @@ async function start(overrides: Partial<H2Limits> = {}): Promise<Harness> {
     maxConnections: 100,
     handshakeTimeoutMs: 10_000,
     onError: (err, context) => h.errors.push({ message: (err as Error).message, context }),
+    onMalformedRequest: (reason) => h.malformed.push(reason),
     onStream: (stream) => {
       const chunks: Buffer[] = [];
       stream.ondata = (chunk) => chunks.push(Buffer.from(chunk));
@@ -396,10 +227,12 @@ async function start(overrides: Partial<H2Limits> = {}): Promise<Harness> {
           stream.respond([[':status', '200']], pattern(Number(size)), [['x-echo', 'done']]);
           return;
         }
-        if (stream.headers['x-mode'] === 'hold') {
+        const mode = stream.headers['x-mode'];
+        if (mode === 'hold' || mode === 'answer-and-hold') {
           stream.hold();
           h.held.set(stream.id, { stream, body });
           h.maxRunning = Math.max(h.maxRunning, h.held.size);
+          if (mode === 'answer-and-hold') respondEcho(stream, body);
           holdWaiter?.();
           return;
         }
@@ -901,6 +734,57 @@ describe('H2Server: stream errors leave the connection usable', () => {
     expect(h.errors.filter((e) => e.context !== 'http2 request')).toEqual([]);
   });
 
+  it('logs a flood of malformed requests once, then one summary when the connection ends, while counting and resetting each', async () => {
+    const h = await start();
+    const c = await h.connect();
+    await c.handshake();
+    const n = 200;
+    const upperCase = requestFields([['X-Upper', '1']]);
+    const noPath = requestFields().filter(([name]) => name !== ':path');
+    c.send(
+      ...Array.from({ length: n }, (_, i) =>
+        headers(
+          1 + 2 * i,
+          encodeHeaderBlock(i % 2 === 0 ? upperCase : noPath),
+          Flag.END_HEADERS | Flag.END_STREAM,
+        ),
+      ),
+    );
+    expect(await c.barrier()).toEqual(
+      Array.from({ length: n }, (_, i) => ({
+        frame: 'RST_STREAM',
+        stream: 1 + 2 * i,
+        code: H2Error.PROTOCOL_ERROR,
+      })),
+    );
+    expect(h.malformed).toEqual(
+      Array.from({ length: n }, (_, i) =>
+        i % 2 === 0 ? 'the field name "X-Upper" is not a lower-case token' : 'the request has no :path',
+      ),
+    );
+    expect(h.errors).toEqual([
+      {
+        message: expect.stringMatching(
+          /^malformed request on stream 1 from 127\.0\.0\.1:\d+: the field name "X-Upper" is not a lower-case token$/,
+        ) as string,
+        context: 'http2 request',
+      },
+    ]);
+    // The connection still serves well-formed requests.
+    c.send(...request(1 + 2 * n));
+    expect(await c.untilStreamEnd(1 + 2 * n)).toEqual(echoed(1 + 2 * n));
+    c.socket.end();
+    await vi.waitFor(() => expect(h.errors).toHaveLength(2));
+    expect(h.errors[1]).toEqual({
+      message: expect.stringMatching(
+        new RegExp(
+          `^${n - 1} more malformed requests from 127\\.0\\.0\\.1:\\d+ on this connection were not logged one by one; the last: malformed request on stream ${2 * n - 1} from 127\\.0\\.0\\.1:\\d+: the request has no :path$`,
+        ),
+      ) as string,
+      context: 'http2 request',
+    });
+  });
+
   it('tells the handler its stream was reset, and frees the stream', async () => {
     const h = await start();
     const c = await h.connect();
@@ -1259,6 +1143,30 @@ describe('H2Server: floods end the connection with ENHANCE_YOUR_CALM', () => {
     for (const id of [1, 3, 5, 7]) h.release(id);
     c.send(...request(61));
     expect(await c.untilStreamEnd(61)).toEqual(echoed(61));
+  });
+
+  it('keeps the slot of a stream answered before its handler finished (a deadline) until the handler is done', async () => {
+    const h = await start({ maxConcurrentStreams: 2 });
+    const c = await h.connect();
+    await c.handshake([], h.limits);
+    c.send(answeredHeldHeaders(1), answeredHeldHeaders(3));
+    expect(await c.barrier()).toEqual([...echoed(1, ''), ...echoed(3, '')]);
+    // Both streams are answered and closed on the wire, but their handlers still run: no slot is
+    // free, so neither a plain request nor another early-answered one starts more work.
+    c.send(heldHeaders(5), answeredHeldHeaders(7), heldHeaders(9));
+    expect(await c.barrier()).toEqual(
+      [5, 7, 9].map((stream) => ({ frame: 'RST_STREAM', stream, code: H2Error.REFUSED_STREAM })),
+    );
+    expect([...h.held.keys()]).toEqual([1, 3]);
+    expect(h.maxRunning).toBe(2);
+    // A handler that finishes frees its slot; its stream, answered already, sends nothing more.
+    h.release(1);
+    c.send(heldHeaders(11));
+    expect(await c.barrier()).toEqual([]);
+    c.send(heldHeaders(13));
+    expect(await c.barrier()).toEqual([{ frame: 'RST_STREAM', stream: 13, code: H2Error.REFUSED_STREAM }]);
+    expect([...h.held.keys()]).toEqual([3, 11]);
+    expect(h.errors).toEqual([]);
   });
 
   it('disconnects a client that sends PINGs and never reads, once maxOutputBufferBytes is waiting', async () => {

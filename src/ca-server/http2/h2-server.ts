@@ -42,8 +42,13 @@ export interface H2ServerOptions {
   readonly handshakeTimeoutMs: number;
   /** Every request stream, once its headers have arrived and passed RFC 9113's checks. */
   readonly onStream: (stream: H2Stream) => void;
-  /** Transport errors (for the log). */
+  /**
+   * Transport errors (for the log); a client's malformed requests only at a bounded rate (the first
+   * of a connection, then one summary line when it ends).
+   */
   readonly onError: (err: unknown, context: string) => void;
+  /** Every malformed request (answered RST_STREAM PROTOCOL_ERROR), with why: for a counter. */
+  readonly onMalformedRequest?: (reason: string) => void;
 }
 
 /**
@@ -87,6 +92,7 @@ export class H2Server {
       const connection = new H2Connection(socket, options.limits, {
         onStream: options.onStream,
         onError: options.onError,
+        ...(options.onMalformedRequest !== undefined && { onMalformedRequest: options.onMalformedRequest }),
         onClose: (c) => this.#connections.delete(c),
       });
       this.#connections.add(connection);
