@@ -12,13 +12,10 @@ import {
 } from '../certificates/certificate-resources.js';
 import { CERTIFICATE_REQUEST, formatTime } from '../certificates/resource-types.js';
 import type { AcmeIssuerSource } from './acme-issuer-source.js';
-import { ORDER, derivedName, shortHash } from './acme-types.js';
+import { ORDER, orderNameOf } from './acme-types.js';
 import type { OrderObject } from './order-controller.js';
 
-/** The Order name of a CertificateRequest: `<request>-<hash of its CSR>`, as cert-manager names it. */
-export function orderNameOf(request: Pick<RequestObject, 'metadata' | 'spec'>): string {
-  return derivedName(request.metadata.name, shortHash(request.spec.request));
-}
+export { orderNameOf };
 
 /**
  * The ACME side of the request signer: for an Approved CertificateRequest whose issuer is ACME,
@@ -74,6 +71,21 @@ export function createAcmeRequestController(issuers: AcmeIssuerSource): Controll
       const name = orderNameOf(request);
       const orderKey = { ...ORDER, ...(ns !== undefined && { namespace: ns }), name };
       let order = await ctx.store.tryGet<OrderObject>(orderKey);
+      const controller = order?.metadata.ownerReferences?.find((o) => o.controller === true);
+      if (
+        controller?.kind === 'CertificateRequest' &&
+        request.metadata.uid !== undefined &&
+        controller.uid !== request.metadata.uid
+      ) {
+        // The Order of an earlier request of this name and CSR (deleted, then created again): not
+        // ours to take over. The Order controller collects it, and its deletion wakes this request.
+        await setReady(
+          'Pending',
+          'False',
+          `Waiting for order ${ns ?? ''}/${name}, which belongs to an earlier request of this name, to be removed`,
+        );
+        return {};
+      }
       if (order === undefined) {
         let dnsNames: string[];
         let commonName: string | undefined;

@@ -27,3 +27,31 @@ export function acmeRetry(err: unknown, attempt: number, now: Date, baseMs: numb
     after !== undefined && after.getTime() > now.getTime() ? after : new Date(now.getTime() + backoff);
   return { error, retryAt, reason };
 }
+
+/** The longest wait between two polls of an order or challenge whose state has not moved. */
+export const MAX_ACME_POLL_MS = 60_000;
+
+/**
+ * When to poll again something that waits on the server (a pending authorization, an order being
+ * processed): poll n (1-based) in the same state waits pollMs × 2^(n−1), up to a minute, so an
+ * order the server never moves on (a challenge nobody answers, until the authorization expires
+ * after days) is not asked about every two seconds. A new state starts again at pollMs.
+ */
+export class PollBackoff {
+  private readonly polls = new Map<string, { state: string; n: number }>();
+
+  constructor(private readonly pollMs: number) {}
+
+  /** The wait before the next poll of `id`, now in `state`. */
+  next(id: string, state: string): number {
+    const last = this.polls.get(id);
+    const n = last?.state === state ? last.n + 1 : 1;
+    this.polls.set(id, { state, n });
+    return Math.min(this.pollMs * 2 ** Math.min(n - 1, 20), Math.max(MAX_ACME_POLL_MS, this.pollMs));
+  }
+
+  /** Starts `id` again at pollMs (something moved) or forgets it. */
+  reset(id: string): void {
+    this.polls.delete(id);
+  }
+}

@@ -19,3 +19,8 @@ export function shortHash(text: string): string {
 export function derivedName(base: string, hash: string): string {
   return `${base.slice(0, 62 - hash.length).replace(/[-.]+$/, '')}-${hash}`;
 }
+
+/** The Order name of a CertificateRequest: `<request>-<hash of its CSR>`, as cert-manager names it. */
+export function orderNameOf(request: { metadata: { name: string }; spec: { request: string } }): string {
+  return derivedName(request.metadata.name, shortHash(request.spec.request));
+}

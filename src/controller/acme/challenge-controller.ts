@@ -1,10 +1,11 @@
 import type { Challenge } from '../../api/acme-challenge.js';
 import type { Resource, ResourceKey } from '../../api/resource.js';
-import { MeshcaError } from '../../errors/index.js';
+import { MeshcaError, isMeshcaError } from '../../errors/index.js';
 import type { Controller, ReconcileContext, ReconcileResult } from '../runtime/controller.js';
 import type { AcmeIssuerSource } from './acme-issuer-source.js';
-import { acmeRetry } from './acme-retry.js';
+import { PollBackoff, acmeRetry } from './acme-retry.js';
 import { CHALLENGE } from './acme-types.js';
+import { deleteAsRead, ownersGone } from './garbage-collection.js';
 
 type ChallengeObject = Challenge & Resource;
 
@@ -12,6 +13,20 @@ type ChallengeObject = Challenge & Resource;
 export type ChallengePresenter = (challenge: ChallengeObject, ctx: ReconcileContext) => Promise<void>;
 /** Undoes what a presenter did. */
 export type ChallengeCleaner = (challenge: ChallengeObject, ctx: ReconcileContext) => Promise<void>;
+
+/**
+ * Takes a challenge down: undoes what was presented (the DNS-01 record; HTTP-01 is answered from
+ * the resource, so deleting it is enough), then deletes the resource as read. A cleanup that
+ * fails throws, and the Challenge stays for the retry, as cert-manager's finalizer keeps it.
+ */
+export async function removeChallenge(
+  ctx: ReconcileContext,
+  challenge: ChallengeObject,
+  cleanup: ChallengeCleaner,
+): Promise<void> {
+  if (challenge.status?.presented === true) await cleanup(challenge, ctx);
+  await deleteAsRead(ctx, challenge);
+}
 
 /** Settings of the Challenge controller. */
 export interface ChallengeControllerSettings {
@@ -26,7 +41,9 @@ export interface ChallengeControllerSettings {
  * The Challenge controller: presents the challenge, tells the ACME server to validate it
  * (RFC 8555 §7.5.1), then polls the authorization until the challenge is valid or invalid,
  * keeping the server's problem document in `status.reason`. A failed challenge is cleaned up at
- * once; the Order controller removes all of them when the order is final.
+ * once; the Order controller removes all of them when the order is final. A Challenge whose
+ * Order is gone is cleaned up and deleted (the Order controller does it as it deletes an Order;
+ * this catches those left when that was missed, e.g. across a restart).
  */
 export function createChallengeController(settings: ChallengeControllerSettings): Controller {
   const attempts = new Map<string, number>();
@@ -38,6 +55,12 @@ export function createChallengeController(settings: ChallengeControllerSettings)
     notBefore.set(keyText(key), at);
     return { requeueAt: at };
   };
+  const polls = new PollBackoff(settings.pollMs);
+  const forget = (key: ResourceKey): void => {
+    attempts.delete(keyText(key));
+    notBefore.delete(keyText(key));
+    polls.reset(keyText(key));
+  };
   return {
     name: 'challenges',
     kind: CHALLENGE,
@@ -46,8 +69,13 @@ export function createChallengeController(settings: ChallengeControllerSettings)
     async reconcile(key: ResourceKey, ctx: ReconcileContext): Promise<ReconcileResult> {
       const challenge = await ctx.store.tryGet<ChallengeObject>(key);
       if (challenge === undefined) {
-        attempts.delete(keyText(key));
-        notBefore.delete(keyText(key));
+        forget(key);
+        return {};
+      }
+      if (await ownersGone(ctx, challenge)) {
+        ctx.log('info', 'acme challenge garbage-collected: its order is gone', { challenge: keyText(key) });
+        await removeChallenge(ctx, challenge, settings.cleanup);
+        forget(key);
         return {};
       }
       const now = ctx.now();
@@ -62,10 +90,11 @@ export function createChallengeController(settings: ChallengeControllerSettings)
       ) {
         if (status.presented === true && status.state !== 'valid') {
           await settings.cleanup(challenge, ctx);
-          await write({ ...status, presented: false, processing: false });
+          await write({ ...status, presented: false, processing: false }).catch((err: unknown) => {
+            if (!isMeshcaError(err, 'NOT_FOUND')) throw err; // removed meanwhile, with its order
+          });
         }
-        attempts.delete(keyText(key));
-        notBefore.delete(keyText(key));
+        forget(key);
         return {};
       }
       const gate = notBefore.get(keyText(key));
@@ -74,12 +103,20 @@ export function createChallengeController(settings: ChallengeControllerSettings)
       try {
         if (status.presented !== true) {
           await settings.present(challenge, ctx);
-          await write({
-            ...status,
-            presented: true,
-            processing: true,
-            reason: 'presented; waiting for the acme server to validate',
-          });
+          try {
+            await write({
+              ...status,
+              presented: true,
+              processing: true,
+              reason: 'presented; waiting for the acme server to validate',
+            });
+          } catch (err) {
+            // Deleted meanwhile (its order was collected or is final): take the record down again.
+            if (!isMeshcaError(err, 'NOT_FOUND')) throw err;
+            await settings.cleanup(challenge, ctx);
+            forget(key);
+            return {};
+          }
           return { requeueAt: now };
         }
         const issuerResource = await settings.issuers.resource(
@@ -94,7 +131,7 @@ export function createChallengeController(settings: ChallengeControllerSettings)
         if (status.state === undefined) {
           await session.acceptChallenge(challenge.spec.url);
           await write({ ...status, state: 'pending', reason: 'accepted; the acme server validates' });
-          return waitUntil(key, new Date(now.getTime() + settings.pollMs));
+          return waitUntil(key, new Date(now.getTime() + polls.next(keyText(key), 'pending')));
         }
         const authz = await session.getAuthorization(challenge.spec.authorizationURL);
         const remote = authz.challenges.find((c) => c.url === challenge.spec.url);
@@ -128,7 +165,8 @@ export function createChallengeController(settings: ChallengeControllerSettings)
         }
         if (status.state !== remote.status) await write({ ...status, state: remote.status });
         attempts.delete(keyText(key));
-        return waitUntil(key, new Date(now.getTime() + settings.pollMs));
+        // Until the server decides: poll with backoff (a challenge nobody answers stays pending).
+        return waitUntil(key, new Date(now.getTime() + polls.next(keyText(key), remote.status)));
       } catch (err) {
         const n = (attempts.get(keyText(key)) ?? 0) + 1;
         attempts.set(keyText(key), n);

@@ -6,11 +6,12 @@ import { MeshcaError, isMeshcaError } from '../../errors/index.js';
 import type { AcmeAuthorization, AcmeOrder } from '../../issuers/acme/acme-answers.js';
 import { selectSolver } from '../../issuers/acme/select-solver.js';
 import type { Controller, ReconcileContext, ReconcileResult } from '../runtime/controller.js';
-import { formatTime } from '../certificates/resource-types.js';
+import { CERTIFICATE_REQUEST, formatTime } from '../certificates/resource-types.js';
 import type { AcmeIssuerSource } from './acme-issuer-source.js';
-import { acmeRetry } from './acme-retry.js';
-import { CHALLENGE, ORDER, derivedName, shortHash } from './acme-types.js';
-import type { ChallengeCleaner } from './challenge-controller.js';
+import { PollBackoff, acmeRetry } from './acme-retry.js';
+import { CHALLENGE, ORDER, derivedName, orderNameOf, shortHash } from './acme-types.js';
+import { removeChallenge, type ChallengeCleaner } from './challenge-controller.js';
+import { deleteAsRead, ownersGone, refersTo } from './garbage-collection.js';
 
 /** An Order resource as stored. */
 export type OrderObject = Order & Resource;
@@ -20,7 +21,7 @@ export type ChallengeObject = Challenge & Resource;
 /** Settings of the ACME controllers. */
 export interface AcmeControllerSettings {
   readonly issuers: AcmeIssuerSource;
-  /** How often a pending or processing order is polled, ms. */
+  /** How often a pending or processing order is polled at first, ms (then with backoff, see PollBackoff). */
   readonly pollMs: number;
   /** Base of the retry backoff of failed ACME calls, ms. */
   readonly retryBaseMs: number;
@@ -30,13 +31,20 @@ export interface AcmeControllerSettings {
 
 const FINAL = new Set(['valid', 'invalid', 'expired', 'errored']);
 
-/** The Challenges owned by an Order. */
-async function ownedChallenges(ctx: ReconcileContext, order: OrderObject): Promise<ChallengeObject[]> {
+/** The Challenges that name an Order of this name as an owner (of any uid). */
+async function challengesOf(ctx: ReconcileContext, order: ResourceKey): Promise<ChallengeObject[]> {
   const list = await ctx.store.list<ChallengeObject>(CHALLENGE, {
-    ...(order.metadata.namespace !== undefined && { namespace: order.metadata.namespace }),
+    ...(order.namespace !== undefined && { namespace: order.namespace }),
   });
-  return list.items.filter((c) =>
-    c.metadata.ownerReferences?.some((o) => o.kind === 'Order' && o.name === order.metadata.name),
+  return list.items.filter((c) => refersTo(c, 'Order', order.name));
+}
+
+/** Whether this Order owns the Challenge (an earlier Order of the same name, another uid, does not). */
+function ownedBy(challenge: ChallengeObject, order: OrderObject | undefined): boolean {
+  if (order === undefined) return false;
+  const uid = order.metadata.uid;
+  return (challenge.metadata.ownerReferences ?? []).some(
+    (o) => o.kind === 'Order' && o.name === order.metadata.name && (uid === undefined || o.uid === uid),
   );
 }
 
@@ -82,18 +90,30 @@ function authorizationProblem(authz: AcmeAuthorization): string {
 /**
  * The Order controller: creates the RFC 8555 order, a Challenge per pending authorization (the
  * solver chosen by selector), finalizes with the request's CSR when the order is ready, stores
- * the chain when valid, and cleans every Challenge up once the order is final.
+ * the chain when valid, and cleans every Challenge up once the order is final. A Challenge that
+ * failed for good (`errored`: nothing was sent to the server) fails the order at once. An Order
+ * whose CertificateRequest is gone is garbage-collected with its Challenges (see ownersGone).
  */
 export function createOrderController(settings: AcmeControllerSettings): Controller {
   const attempts = new Map<string, number>();
   const keyText = (k: ResourceKey): string => `${k.namespace ?? ''}/${k.name}`;
   // When each order may next talk to the server: its poll or backoff time. The controller's own
   // status write wakes the order again at once (a watch event); without this it would poll or
-  // retry the server right away instead of at the time it chose.
-  const notBefore = new Map<string, Date>();
-  const waitUntil = (key: ResourceKey, at: Date): ReconcileResult => {
-    notBefore.set(keyText(key), at);
+  // retry the server right away instead of at the time it chose. `poll` marks a poll (which a
+  // challenge's progress may bring forward), not a retry (which waits its time).
+  const notBefore = new Map<string, { at: Date; poll: boolean }>();
+  const waitUntil = (key: ResourceKey, at: Date, poll = false): ReconcileResult => {
+    notBefore.set(keyText(key), { at, poll });
     return { requeueAt: at };
+  };
+  const polls = new PollBackoff(settings.pollMs);
+  // Per order, the Challenges the server had validated or refused at its last poll.
+  const settledChallenges = new Map<string, string>();
+  const forget = (key: ResourceKey): void => {
+    attempts.delete(keyText(key));
+    notBefore.delete(keyText(key));
+    polls.reset(keyText(key));
+    settledChallenges.delete(keyText(key));
   };
 
   const update = async (
@@ -166,8 +186,20 @@ export function createOrderController(settings: AcmeControllerSettings): Control
   return {
     name: 'orders',
     kind: ORDER,
-    watches: [CHALLENGE],
+    // A CertificateRequest's changes, its deletion above all, concern its Order (named from it).
+    watches: [CHALLENGE, CERTIFICATE_REQUEST],
     mapToKeys(changed: Resource): ResourceKey[] {
+      if (changed.apiVersion === CERTIFICATE_REQUEST.apiVersion && changed.kind === CERTIFICATE_REQUEST.kind) {
+        const csr = (changed['spec'] as { request?: unknown } | undefined)?.request;
+        if (typeof csr !== 'string') return [];
+        return [
+          {
+            ...ORDER,
+            ...(changed.metadata.namespace !== undefined && { namespace: changed.metadata.namespace }),
+            name: orderNameOf({ metadata: changed.metadata, spec: { request: csr } }),
+          },
+        ];
+      }
       return (changed.metadata.ownerReferences ?? [])
         .filter((o) => o.kind === 'Order')
         .map((o) => ({
@@ -178,33 +210,66 @@ export function createOrderController(settings: AcmeControllerSettings): Control
     },
     async reconcile(key: ResourceKey, ctx: ReconcileContext): Promise<ReconcileResult> {
       const order = await ctx.store.tryGet<OrderObject>(key);
+      const referring = await challengesOf(ctx, key);
+      // The Challenges of an Order of this name that is gone (deleted by hand, say, and made again
+      // by its request since): taken down and deleted, records first.
+      for (const challenge of referring) {
+        if (!ownedBy(challenge, order) && (await ownersGone(ctx, challenge)))
+          await removeChallenge(ctx, challenge, settings.cleanup);
+      }
       if (order === undefined) {
-        attempts.delete(keyText(key));
-        notBefore.delete(keyText(key));
+        forget(key);
+        return {};
+      }
+      const challenges = referring.filter((c) => ownedBy(c, order));
+      if (await ownersGone(ctx, order)) {
+        // Its CertificateRequest is gone (deleted with its Certificate, or as a stale revision):
+        // nobody will use the certificate, so stop talking to the server, take down what was
+        // presented, and delete the Order (a final one too: it holds a whole chain).
+        ctx.log('info', 'acme order garbage-collected: its owner is gone', {
+          order: keyText(key),
+          state: order.status?.state ?? '',
+        });
+        for (const challenge of challenges) await removeChallenge(ctx, challenge, settings.cleanup);
+        await deleteAsRead(ctx, order);
+        forget(key);
         return {};
       }
       const now = ctx.now();
       const status = order.status ?? {};
       if (status.state !== undefined && FINAL.has(status.state)) {
         // RFC 8555 leaves presented records to the client: clean up after success and failure.
-        for (const challenge of await ownedChallenges(ctx, order)) {
-          if (challenge.status?.presented === true) await settings.cleanup(challenge, ctx);
-          await ctx.store
-            .delete({
-              ...CHALLENGE,
-              ...(challenge.metadata.namespace !== undefined && { namespace: challenge.metadata.namespace }),
-              name: challenge.metadata.name,
-            })
-            .catch((err: unknown) => {
-              if (!isMeshcaError(err, 'NOT_FOUND')) throw err;
-            });
-        }
-        attempts.delete(keyText(key));
-        notBefore.delete(keyText(key));
+        for (const challenge of challenges) await removeChallenge(ctx, challenge, settings.cleanup);
+        forget(key);
         return {};
       }
+      if (status.state === undefined || status.state === 'pending') {
+        // A Challenge fails for good (errored) only on a local error, before or instead of asking
+        // the server to validate: the authorization would stay pending until it expires (days).
+        const errored = challenges.find((c) => c.status?.state === 'errored');
+        if (errored !== undefined) {
+          const reason =
+            `challenge ${errored.metadata.name} (${errored.spec.type} for ${errored.spec.dnsName.slice(0, 256)}) ` +
+            `failed and will not be retried: ${errored.status?.reason ?? 'no reason recorded'}`;
+          ctx.log('warn', 'acme order failed', { order: keyText(key), error: reason });
+          await update(ctx, order, { ...status, state: 'errored', reason, failureTime: formatTime(now) });
+          return { requeueAt: now };
+        }
+      }
+      // A challenge the server validated or refused since the last poll: poll now, from the first
+      // step of the backoff (a retry's wait stands).
+      const settled = challenges
+        .filter((c) => c.status?.state === 'valid' || c.status?.state === 'invalid')
+        .map((c) => c.metadata.name)
+        .sort()
+        .join(' ');
+      if (settled !== (settledChallenges.get(keyText(key)) ?? '')) {
+        settledChallenges.set(keyText(key), settled);
+        polls.reset(keyText(key));
+        if (notBefore.get(keyText(key))?.poll === true) notBefore.delete(keyText(key));
+      }
       const gate = notBefore.get(keyText(key));
-      if (gate !== undefined && gate.getTime() > now.getTime()) return { requeueAt: gate };
+      if (gate !== undefined && gate.at.getTime() > now.getTime()) return { requeueAt: gate.at };
       notBefore.delete(keyText(key));
       try {
         const issuerResource = await settings.issuers.resource(
@@ -262,9 +327,10 @@ export function createOrderController(settings: AcmeControllerSettings): Control
           }
           if (JSON.stringify(authorizations) !== JSON.stringify(status.authorizations ?? [])) {
             await update(ctx, order, { ...status, state: 'pending', authorizations });
+            polls.reset(keyText(key));
           }
           attempts.delete(keyText(key));
-          return waitUntil(key, new Date(now.getTime() + settings.pollMs));
+          return waitUntil(key, new Date(now.getTime() + polls.next(keyText(key), 'pending')), true);
         }
         const csrPem = Buffer.from(order.spec.request, 'base64').toString('utf8');
         if (remote.status === 'ready') {
@@ -272,7 +338,8 @@ export function createOrderController(settings: AcmeControllerSettings): Control
         }
         if (remote.status === 'processing' || remote.status === 'ready') {
           if (status.state !== remote.status) await update(ctx, order, { ...status, state: remote.status });
-          return waitUntil(key, new Date(now.getTime() + settings.pollMs));
+          attempts.delete(keyText(key));
+          return waitUntil(key, new Date(now.getTime() + polls.next(keyText(key), remote.status)), true);
         }
         if (remote.status === 'valid') {
           const pem = await session.certificate(remote, csrPem, issuer.options.preferredChain);
