@@ -12,7 +12,13 @@ export const CONDITION_STATUSES: readonly ConditionStatus[] = ['True', 'False', 
 export interface CertificateMetricInput {
   readonly name: string;
   readonly namespace: string;
-  /** `spec.issuerRef`; kind and group as written (cert-manager exports "" when absent). */
+  /**
+   * `spec.issuerRef` as stored; kind and group export "" when absent, as cert-manager exports its
+   * raw spec. meshca's store holds Certificates with the API defaults filled in (`meshca apply`
+   * validates and defaults kind to Issuer and group to cert-manager.io, and keeps nothing of what
+   * was written), so for those the labels show the defaults where cert-manager shows "": a
+   * documented deviation (docs/observability.md), not guessed back from the values.
+   */
   readonly issuerRef: { readonly name: string; readonly kind?: string; readonly group?: string };
   /** The status of the `Ready` condition; `Unknown` when there is none yet. */
   readonly ready: ConditionStatus;

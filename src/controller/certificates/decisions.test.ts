@@ -7,7 +7,11 @@ import { shouldApprove } from './approver-controller.js';
 import type { CertificateObject, RequestObject } from './certificate-resources.js';
 import { desiredCertificate, parseLiteralSubject } from './desired-certificate.js';
 import { decideKey } from './key-manager-controller.js';
-import { SecretNameIndex, certificateKeysOfWatched } from './lifecycle-options.js';
+import {
+  SecretNameIndex,
+  certificateKeysOfWatched,
+  secretNameAndKeystorePasswords,
+} from './lifecycle-options.js';
 import { prunableRevisions } from './readiness-controller.js';
 import { staleRequestReason } from './request-manager-controller.js';
 import { classifySignFailure, pendingRetryDelay } from './request-signer-controller.js';
@@ -263,7 +267,7 @@ describe('staleRequestReason', () => {
       stale: false,
     },
     {
-      // Its issuance failed after signing (a keystore that could not be written): the issuing
+      // Its issuance failed after signing (an issued certificate that could not be read): the issuing
       // controller ignores it, so keeping it would block the issuance for good (rotationPolicy Never).
       name: 'replaces the issued request of an earlier attempt',
       r: issued('0'),
@@ -428,5 +432,48 @@ describe('SecretNameIndex (a Secret → the Certificates naming it in spec.secre
       metadata: { name: 'tls', namespace: 'a' },
     };
     expect(certificateKeysOfWatched(request, index)).toEqual([]);
+  });
+
+  it('with secretNameAndKeystorePasswords, also maps the password Secrets of the keystores asked for, and forgets them when no longer named', () => {
+    const index = new SecretNameIndex(secretNameAndKeystorePasswords);
+    const withKeystores = (keystores: Record<string, unknown>): CertificateObject => {
+      const c = certificate('a', 'web', 'tls');
+      return { ...c, spec: { ...c.spec, keystores } };
+    };
+    index.observe(
+      key('a', 'web'),
+      withKeystores({
+        pkcs12: { create: true, passwordSecretRef: { name: 'p12-pw' } },
+        jks: { create: true, passwordSecretRef: { name: 'jks-pw', key: 'k' } },
+      }),
+    );
+    index.observe(key('a', 'api'), {
+      ...withKeystores({ pkcs12: { create: true, passwordSecretRef: { name: 'p12-pw' } } }),
+      metadata: { name: 'api', namespace: 'a' },
+    });
+    expect(names(certificateKeysOfWatched(secret('a', 'p12-pw'), index))).toEqual(['a/api', 'a/web']);
+    expect(names(certificateKeysOfWatched(secret('a', 'jks-pw'), index))).toEqual(['a/web']);
+    expect(names(certificateKeysOfWatched(secret('a', 'tls'), index))).toEqual(['a/api', 'a/web']);
+    expect(certificateKeysOfWatched(secret('b', 'p12-pw'), index)).toEqual([]);
+    // create: false, or a literal password, reads no Secret.
+    index.observe(
+      key('a', 'web'),
+      withKeystores({
+        pkcs12: { create: false, passwordSecretRef: { name: 'p12-pw' } },
+        jks: { create: true, password: 'lit', passwordSecretRef: { name: 'jks-pw' } },
+      }),
+    );
+    expect(names(certificateKeysOfWatched(secret('a', 'p12-pw'), index))).toEqual(['a/api']);
+    expect(certificateKeysOfWatched(secret('a', 'jks-pw'), index)).toEqual([]);
+    expect(names(certificateKeysOfWatched(secret('a', 'tls'), index))).toEqual(['a/api', 'a/web']);
+    index.observe(key('a', 'api'), undefined);
+    expect(certificateKeysOfWatched(secret('a', 'p12-pw'), index)).toEqual([]);
+    // The default index knows spec.secretName only.
+    const plain = new SecretNameIndex();
+    plain.observe(
+      key('a', 'web'),
+      withKeystores({ pkcs12: { create: true, passwordSecretRef: { name: 'p12-pw' } } }),
+    );
+    expect(certificateKeysOfWatched(secret('a', 'p12-pw'), plain)).toEqual([]);
   });
 });

@@ -1,6 +1,7 @@
-import { setCondition } from '../../api/conditions.js';
+import { getCondition, setCondition } from '../../api/conditions.js';
 import type { Resource, ResourceKey } from '../../api/resource.js';
 import { secretData } from '../../api/secret-data.js';
+import { isMeshcaError, type MeshcaError } from '../../errors/index.js';
 import { publicKeysEqual, renewalTime, type Certificate, type PkiParser } from '../../pki/index.js';
 import type { WriteOp } from '../../store/store.js';
 import type { Controller, ReconcileContext, ReconcileResult } from '../runtime/controller.js';
@@ -18,7 +19,12 @@ import {
 import { buildCertificateSecret, refreshCertificateSecret } from './certificate-secret.js';
 import { desiredCertificate } from './desired-certificate.js';
 import { KEYSTORE_KEYS, buildKeystores, wantsKeystore, type KeystoreFormat } from './keystores.js';
-import { SecretNameIndex, certificateKeysOfWatched, type LifecycleSettings } from './lifecycle-options.js';
+import {
+  SecretNameIndex,
+  certificateKeysOfWatched,
+  secretNameAndKeystorePasswords,
+  type LifecycleSettings,
+} from './lifecycle-options.js';
 import {
   ANNOTATIONS,
   CERTIFICATE,
@@ -28,6 +34,7 @@ import {
   keyOf,
 } from './resource-types.js';
 import { decideReadiness, READY_MESSAGE } from './readiness.js';
+import { pendingRetryDelay } from './request-signer-controller.js';
 import { inspectSecret } from './secret-state.js';
 import { requestMismatch } from './spec-match.js';
 
@@ -97,10 +104,17 @@ export function issuedStatus(
  * next key in ONE transaction, so a crash leaves either the old state or the new one, never a
  * Secret whose key does not match its certificate. When that request failed or was denied,
  * records the failure (Issuing=False, failedIssuanceAttempts+1, lastFailureTime) for the
- * trigger's backoff. When not issuing, keeps the Secret's metadata and extra outputs current.
+ * trigger's backoff. A keystore password that cannot be read yet (its Secret or key missing, or
+ * empty) is no failure, as in cert-manager: the signed request and the next key are kept, the
+ * Issuing condition's message names the Secret, and the issuance completes as soon as the password
+ * Secret is created or fixed (it is watched) or at the next retry. When not issuing, keeps the
+ * Secret's metadata and extra outputs current.
  */
 export function createIssuingController(settings: LifecycleSettings): Controller {
-  const secrets = new SecretNameIndex();
+  // spec.secretName and the keystore password Secrets: a password Secret created later wakes its Certificate.
+  const secrets = new SecretNameIndex(secretNameAndKeystorePasswords);
+  /** `namespace/name` → how many times in a row the Certificate waited for its keystore password. */
+  const passwordWaits = new Map<string, number>();
   return {
     name: 'certificates-issuing',
     kind: CERTIFICATE,
@@ -113,10 +127,15 @@ export function createIssuingController(settings: LifecycleSettings): Controller
       const { store } = ctx;
       const certificate = await store.tryGet<CertificateObject>(key);
       secrets.observe(key, certificate);
-      if (certificate === undefined) return {};
+      const waitId = `${key.namespace ?? ''}/${key.name}`;
+      if (certificate === undefined) {
+        passwordWaits.delete(waitId);
+        return {};
+      }
       const ns = certificate.metadata.namespace;
       const secretKey = keyOf(SECRET, ns, certificate.spec.secretName);
       if (!isTrue(certificate.status?.conditions, 'Issuing')) {
+        passwordWaits.delete(waitId);
         await refreshSecret(certificate, ctx, settings.parser);
         return {};
       }
@@ -141,6 +160,7 @@ export function createIssuingController(settings: LifecycleSettings): Controller
           : [{ op: 'delete', key: withVersion(keyOf(SECRET, ns, keySecretName), keySecret) }];
 
       const fail = async (message: string): Promise<ReconcileResult> => {
+        passwordWaits.delete(waitId);
         const { nextPrivateKeySecretName: _n, ...rest } = certificate.status ?? {};
         void _n;
         const status = {
@@ -170,6 +190,31 @@ export function createIssuingController(settings: LifecycleSettings): Controller
           error: message,
         });
         return {};
+      };
+
+      const waitForPassword = async (err: MeshcaError): Promise<ReconcileResult> => {
+        const issuing = getCondition(certificate.status?.conditions, 'Issuing');
+        const message = `Waiting for the keystore password: ${err.message}${err.hint === undefined ? '' : ` (${err.hint})`}; the certificate signed for request ${request.metadata.name} is kept and stored as soon as the password can be read`;
+        if (issuing !== undefined && issuing.message !== message) {
+          const { lastTransitionTime: _t, ...kept } = issuing;
+          void _t;
+          await store.updateStatus({
+            ...certificate,
+            status: {
+              ...certificate.status,
+              conditions: setCondition(certificate.status?.conditions, { ...kept, message }, now),
+            },
+          });
+        }
+        ctx.log('warn', 'certificate issuance waits for its keystore password', {
+          certificate: `${ns}/${certificate.metadata.name}`,
+          request: request.metadata.name,
+          error: err.message,
+        });
+        // The password Secret is watched; this retry is only the safety net (5 s doubling to 5 min).
+        const n = (passwordWaits.get(waitId) ?? 0) + 1;
+        passwordWaits.set(waitId, n);
+        return { requeueAt: new Date(now.getTime() + pendingRetryDelay(n, settings.pendingRetryBaseMs)) };
       };
 
       if (outcome.state !== 'issued') {
@@ -214,6 +259,9 @@ export function createIssuingController(settings: LifecycleSettings): Controller
           now,
         );
       } catch (err) {
+        // A password Secret (or its key) not there yet is retried, as cert-manager does: the
+        // signed certificate and the key are kept. A spec that cannot work fails the issuance.
+        if (isMeshcaError(err, 'NOT_FOUND') && err.retryable) return waitForPassword(err);
         return fail(`The keystores cannot be written: ${(err as Error).message}`);
       }
       const existing = await store.tryGet<Resource>(secretKey);
@@ -226,6 +274,7 @@ export function createIssuingController(settings: LifecycleSettings): Controller
         existing,
         keystores,
       });
+      passwordWaits.delete(waitId);
       const issued = issuedStatus(certificate, leaf, revision, now);
       // Ready as the readiness controller will see it: True only when what is stored matches the
       // spec (an issuer may answer with another subject or names; the trigger then holds back).

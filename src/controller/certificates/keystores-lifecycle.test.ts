@@ -3,8 +3,9 @@ import { getCondition } from '../../api/conditions.js';
 import type { Resource } from '../../api/resource.js';
 import { secretData } from '../../api/secret-data.js';
 import { parseCertificates } from '../../pki/index.js';
+import { readJksEntries, readPkcs12Certificates } from '../../pki/keystore/testing/read-keystores.js';
 import { LifecycleHarness, NS, certificate, issuer } from '../testing/lifecycle-harness.js';
-import type { CertificateObject } from './certificate-resources.js';
+import type { CertificateObject, RequestObject } from './certificate-resources.js';
 
 let h: LifecycleHarness;
 afterEach(async () => {
@@ -54,6 +55,14 @@ describe('keystores and otherNames in the certificate lifecycle', () => {
     expect(isPfx(secretData(secret, 'keystore.p12'))).toBe(true);
     expect(isPfx(secretData(secret, 'truststore.p12'))).toBe(true);
     expect(secretData(secret, 'keystore.jks')).toBeUndefined();
+    // keystore.p12 holds the leaf and then ca.crt's root, as cert-manager's keystore does.
+    const pem = (k: string): Buffer[] =>
+      parseCertificates(secretData(secret, k)!.toString('latin1')).map((c) => c.der);
+    expect(readPkcs12Certificates(secretData(secret, 'keystore.p12')!, 'changeit')).toEqual([
+      ...pem('tls.crt'),
+      ...pem('ca.crt'),
+    ]);
+    expect(pem('ca.crt')).toHaveLength(1);
   });
 
   it('writes keystore.jks and truststore.jks with the literal password, and drops them when create turns false', async () => {
@@ -85,7 +94,8 @@ describe('keystores and otherNames in the certificate lifecycle', () => {
     expect((await cert('web')).status?.revision).toBe(1);
   });
 
-  it('fails the issuance with a clear message while the password Secret is missing, backs off, and writes the keystore once it exists', async () => {
+  it('keeps the signed request while the password Secret is missing, names the Secret in the Issuing condition, and issues as soon as the Secret is created and fixed, without a backoff', async () => {
+    // cert-manager: a password it cannot read is an error of the sync, retried; the request stays.
     h = new LifecycleHarness();
     await caPlatform();
     await h.apply(
@@ -96,35 +106,54 @@ describe('keystores and otherNames in the certificate lifecycle', () => {
       }),
     );
     const first = await h.settle();
-    const failed = await cert('web');
-    expect(failed.status?.failedIssuanceAttempts).toBe(1);
-    expect(getCondition(failed.status?.conditions, 'Issuing')).toMatchObject({
-      status: 'False',
-      reason: 'Failed',
+    const waiting = await cert('web');
+    expect(waiting.status?.failedIssuanceAttempts).toBeUndefined();
+    expect(waiting.status?.lastFailureTime).toBeUndefined();
+    expect(getCondition(waiting.status?.conditions, 'Issuing')).toMatchObject({
+      status: 'True',
+      reason: 'DoesNotExist',
+      message: `Waiting for the keystore password: the PKCS#12 keystore password Secret "${NS}/p12-password" does not exist (create it with the key "pw" holding the password); the certificate signed for request web-1 is kept and stored as soon as the password can be read`,
     });
-    expect(getCondition(failed.status?.conditions, 'Issuing')?.message).toBe(
-      `The keystores cannot be written: the PKCS#12 keystore password Secret "${NS}/p12-password" does not exist`,
-    );
-    expect(first.wakeUps.get(`certificates-trigger Certificate ${NS}/web`)).toEqual(
-      new Date('2030-01-01T01:00:00Z'),
-    );
+    // The signed request and the next key stay; nothing waits out a backoff.
+    const request = (await h.get<RequestObject>('CertificateRequest', 'web-1'))!;
+    expect(getCondition(request.status?.conditions, 'Ready')?.status).toBe('True');
+    expect(waiting.status?.nextPrivateKeySecretName).toBeDefined();
+    expect(await h.get('Secret', waiting.status!.nextPrivateKeySecretName!)).toBeDefined();
+    expect(await h.get('Secret', 'web')).toBeUndefined();
+    expect(first.wakeUps.get(`certificates-trigger Certificate ${NS}/web`)).toBeUndefined();
+    const retry = first.wakeUps.get(`certificates-issuing Certificate ${NS}/web`);
+    expect(retry!.getTime() - h.now.getTime()).toBeLessThanOrEqual(5 * 60_000);
+
+    // Created with the wrong key: noticed at once (no clock move), the message says what is wrong.
     await h.apply(passwordSecret('p12-password', { password: 'wrong key', pw: '' }));
-    await h.advanceTo(new Date('2030-01-01T01:00:00Z'));
-    expect(getCondition((await cert('web')).status?.conditions, 'Issuing')?.message).toContain(
-      `key "pw" is empty`,
+    await h.settle();
+    const still = await cert('web');
+    expect(getCondition(still.status?.conditions, 'Issuing')?.message).toContain(
+      `the PKCS#12 keystore password in Secret "${NS}/p12-password" key "pw" is empty`,
     );
+    expect(still.status?.failedIssuanceAttempts).toBeUndefined();
+
+    // Fixed: issued at once, from the request signed the first time.
     const secretNow = (await h.get('Secret', 'p12-password'))!;
     await h.store.update({ ...secretNow, data: { pw: Buffer.from('s3cret').toString('base64') } });
-    await h.advanceTo(new Date('2030-01-01T03:00:00Z'));
+    await h.settle();
     const done = await cert('web');
+    expect(done.status?.revision).toBe(1);
     expect(done.status?.failedIssuanceAttempts).toBeUndefined();
-    expect(isPfx(secretData((await h.get('Secret', 'web'))!, 'keystore.p12'))).toBe(true);
+    expect(getCondition(done.status?.conditions, 'Issuing')).toBeUndefined();
+    expect(getCondition(done.status?.conditions, 'Ready')?.status).toBe('True');
+    const secret = (await h.get('Secret', 'web'))!;
+    const [leaf] = parseCertificates(secretData(secret, 'tls.crt')!.toString('latin1'));
+    const [signed] = parseCertificates(
+      Buffer.from(request.status!.certificate!, 'base64').toString('latin1'),
+    );
+    expect(leaf?.der.equals(signed!.der)).toBe(true);
+    expect(readPkcs12Certificates(secretData(secret, 'keystore.p12')!, 's3cret')[0]?.equals(leaf!.der)).toBe(
+      true,
+    );
   });
 
-  it('completes a rotationPolicy Never renewal after the backoff when the keystore could not be written the first time', async () => {
-    // The issuer signs revision 2 (the same key: Never), but the keystore cannot be written: the
-    // failure is recorded, and the signed request web-2 of attempt 0 stays. After the backoff it
-    // must be replaced, not kept for ever while the Certificate stays Issuing and expires.
+  it('completes a rotationPolicy Never renewal as soon as the deleted password Secret is back, with the request signed at the renewal', async () => {
     h = new LifecycleHarness();
     await caPlatform();
     await h.apply(
@@ -144,22 +173,19 @@ describe('keystores and otherNames in the certificate lifecycle', () => {
     await h.store.delete({ apiVersion: 'v1', kind: 'Secret', namespace: NS, name: 'p12-password' });
     const renewal = new Date(issued.status!.renewalTime!);
     expect(renewal).toEqual(new Date('2030-01-01T16:00:00Z'));
-    const failedRun = await h.advanceTo(renewal);
-    const failed = await cert('web');
-    expect(failed.status?.failedIssuanceAttempts).toBe(1);
-    expect(getCondition(failed.status?.conditions, 'Issuing')?.message).toContain(
-      'The keystores cannot be written',
+    const waitingRun = await h.advanceTo(renewal);
+    const waiting = await cert('web');
+    expect(waiting.status?.failedIssuanceAttempts).toBeUndefined();
+    expect(getCondition(waiting.status?.conditions, 'Issuing')?.message).toContain(
+      `the PKCS#12 keystore password Secret "${NS}/p12-password" does not exist`,
     );
-    expect(
-      getCondition(
-        (await h.get<CertificateObject>('CertificateRequest', 'web-2'))?.status?.conditions,
-        'Ready',
-      )?.status,
-    ).toBe('True');
-    const retry = failedRun.wakeUps.get(`certificates-trigger Certificate ${NS}/web`);
-    expect(retry).toEqual(new Date('2030-01-01T17:00:00Z'));
+    const signed = (await h.get<CertificateObject>('CertificateRequest', 'web-2'))!;
+    expect(getCondition(signed.status?.conditions, 'Ready')?.status).toBe('True');
+    expect(waitingRun.wakeUps.get(`certificates-trigger Certificate ${NS}/web`)).toBeUndefined();
+    // The old certificate stays in the Secret meanwhile.
+    expect(isPfx(secretData((await h.get('Secret', 'web'))!, 'keystore.p12'))).toBe(true);
     await h.apply(passwordSecret('p12-password', { password: 'changeit' }));
-    await h.advanceTo(retry!);
+    await h.settle();
     const done = await cert('web');
     expect(done.status?.revision).toBe(2);
     expect(done.status?.failedIssuanceAttempts).toBeUndefined();
@@ -168,7 +194,37 @@ describe('keystores and otherNames in the certificate lifecycle', () => {
     const secret = (await h.get('Secret', 'web'))!;
     expect(secretData(secret, 'tls.key')).toEqual(key);
     expect(isPfx(secretData(secret, 'keystore.p12'))).toBe(true);
-    expect(new Date(done.status!.notAfter!)).toEqual(new Date('2030-01-02T17:00:00Z'));
+    expect(new Date(done.status!.notAfter!)).toEqual(new Date('2030-01-02T16:00:00Z'));
+    expect((await h.get<CertificateObject>('CertificateRequest', 'web-2'))?.metadata.uid).toBe(
+      signed.metadata.uid,
+    );
+  });
+
+  it('adds the keystore to an issued Secret as soon as its password Secret is created, after the spec asked for it', async () => {
+    h = new LifecycleHarness();
+    await caPlatform();
+    await h.apply(certificate('web', { dnsNames: ['web.local'], issuerRef: { name: 'ca' } }));
+    await h.settle();
+    const c = await cert('web');
+    await h.store.update({
+      ...c,
+      spec: {
+        ...c.spec,
+        keystores: { jks: { create: true, passwordSecretRef: { name: 'jks-password' } } },
+      },
+    });
+    await h.settle();
+    expect(secretData((await h.get('Secret', 'web'))!, 'keystore.jks')).toBeUndefined();
+    // No clock move: the password Secret's creation alone must wake the Certificate.
+    await h.apply(passwordSecret('jks-password', { password: 'changeit' }));
+    await h.settle();
+    const secret = (await h.get('Secret', 'web'))!;
+    expect(readJksEntries(secretData(secret, 'keystore.jks')!).map((e) => e.alias)).toEqual([
+      'certificate',
+      'ca',
+    ]);
+    expect(secretData(secret, 'truststore.jks')?.readUInt32BE(0)).toBe(0xfeedfeed);
+    expect((await cert('web')).status?.revision).toBe(1);
   });
 
   it('adds the keystore to an issued Secret when asked later, and drops it when no longer asked', async () => {

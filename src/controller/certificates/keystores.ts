@@ -97,8 +97,32 @@ export async function keystorePassword(
 }
 
 /**
- * cert-manager's PKCS#12 outputs: `keystore.p12` (key, leaf and intermediates) and, when there is
- * a CA, `truststore.p12` (the roots), both with the one password and the spec's profile.
+ * The certificates of `keystore.p12`: the leaf first, then its intermediates, then the CA
+ * certificates of `ca.crt`, as cert-manager's encodePKCS12Keystore does (`cas =
+ * append(certs[1:], cas...)`), so a Java or OpenSSL client finds the whole chain up to the root.
+ * A certificate already there (an issuer that also returns its CA in the chain) is not repeated.
+ */
+export function pkcs12KeystoreCertificates(material: KeystoreMaterial): Certificate[] {
+  const out: Certificate[] = [];
+  for (const c of [material.leaf, ...material.chain.filter((c) => !c.selfSigned), ...material.ca]) {
+    if (!out.some((o) => o.der.equals(c.der))) out.push(c);
+  }
+  return out;
+}
+
+/**
+ * cert-manager's JKS alias of the i-th CA certificate (0-based) in `truststore.jks` and among the
+ * trusted entries of `keystore.jks`: "ca" for the first, then "ca-1", "ca-2" … (its
+ * addCAsToJKSStore: `fmt.Sprintf("ca-%d", i)`, "ca" when i is 0).
+ */
+export function jksCaAlias(index: number): string {
+  return index === 0 ? 'ca' : `ca-${index}`;
+}
+
+/**
+ * cert-manager's PKCS#12 outputs: `keystore.p12` (key, leaf, intermediates and the CA
+ * certificates) and, when there is a CA, `truststore.p12` (the CA certificates), both with the one
+ * password and the spec's profile.
  */
 export function pkcs12Keystores(
   certificate: Pick<CertificateObject, 'spec'>,
@@ -106,11 +130,10 @@ export function pkcs12Keystores(
   material: KeystoreMaterial,
 ): Record<string, Buffer> {
   const profile = certificate.spec.keystores?.pkcs12?.profile ?? 'LegacyRC2';
-  const intermediates = material.chain.filter((c) => !c.selfSigned);
   const out: Record<string, Buffer> = {
     'keystore.p12': encodePkcs12({
       key: material.key,
-      certificates: [material.leaf, ...intermediates],
+      certificates: pkcs12KeystoreCertificates(material),
       password,
       profile,
     }),
@@ -122,8 +145,8 @@ export function pkcs12Keystores(
 
 /**
  * cert-manager's JKS outputs: `keystore.jks` (the key entry, alias spec.keystores.jks.alias or
- * "certificate", with the leaf and intermediates; plus the CA as trusted entry "ca") and, when
- * there is a CA, `truststore.jks` (the roots as trusted entries "ca", "ca-2" …).
+ * "certificate", with the leaf and intermediates; plus the CA certificates as trusted entries
+ * "ca", "ca-1", "ca-2" …) and, when there is a CA, `truststore.jks` (the same trusted entries).
  */
 export function jksKeystores(
   certificate: Pick<CertificateObject, 'spec'>,
@@ -133,10 +156,7 @@ export function jksKeystores(
 ): Record<string, Buffer> {
   const alias = certificate.spec.keystores?.jks?.alias ?? DEFAULT_JKS_ALIAS;
   const intermediates = material.chain.filter((c) => !c.selfSigned);
-  const trusted: JksEntry[] = material.ca.map((c, i) => ({
-    alias: i === 0 ? 'ca' : `ca-${i + 1}`,
-    trusted: c,
-  }));
+  const trusted: JksEntry[] = material.ca.map((c, i) => ({ alias: jksCaAlias(i), trusted: c }));
   const out: Record<string, Buffer> = {
     'keystore.jks': encodeJks({
       entries: [{ alias, key: material.key, chain: [material.leaf, ...intermediates] }, ...trusted],

@@ -82,46 +82,79 @@ export function certificateKeysOf(changed: Resource): ResourceKey[] {
   return [{ ...CERTIFICATE, namespace, name }];
 }
 
+/** The Secret a Certificate names in `spec.secretName`: what SecretNameIndex indexes by default. */
+export const specSecretName = (certificate: CertificateObject): readonly string[] => [
+  certificate.spec.secretName,
+];
+
 /**
- * Which Certificates name a Secret in `spec.secretName`, as one controller last read them: so a
- * Secret that lost its cert-manager.io/certificate-name annotation (overwritten by `kubectl create
- * secret tls … | meshca apply`) still wakes its Certificate, as cert-manager's secretName index
- * does, without a scan of every Certificate per Secret event. `mapToKeys` is synchronous and sees
- * no Certificate events, so the controller's reconcile feeds it: `observe` right after reading the
- * Certificate (undefined when it is gone), before reading its Secret. One index per controller,
- * fed only by that controller's reconciles: a Certificate whose secretName changed has a reconcile
- * of that controller pending until the index knows, and that reconcile reads the Secret afterwards,
- * so no Secret change falls between the two (a shared index could be set back by another
- * controller's reconcile that read an older Certificate).
+ * The Secrets a Certificate's keystores read: `spec.secretName` and the Secrets
+ * `spec.keystores.{pkcs12,jks}.passwordSecretRef` name when that format is asked for. The
+ * issuing controller indexes these, so creating or fixing a password Secret wakes the
+ * Certificates waiting for it.
+ */
+export function secretNameAndKeystorePasswords(certificate: CertificateObject): readonly string[] {
+  const names = [certificate.spec.secretName];
+  for (const format of ['pkcs12', 'jks'] as const) {
+    const spec = certificate.spec.keystores?.[format];
+    if (spec?.create === true && spec.password === undefined && spec.passwordSecretRef !== undefined)
+      names.push(spec.passwordSecretRef.name);
+  }
+  return names;
+}
+
+/**
+ * Which Certificates name a Secret (by default in `spec.secretName`; `namesOf` says which fields
+ * count), as one controller last read them: so a Secret that lost its
+ * cert-manager.io/certificate-name annotation (overwritten by `kubectl create secret tls … |
+ * meshca apply`) still wakes its Certificate, as cert-manager's secretName index does, and a
+ * keystore password Secret created or fixed later wakes the Certificates naming it in
+ * passwordSecretRef, without a scan of every Certificate per Secret event. `mapToKeys` is
+ * synchronous and sees no Certificate events, so the controller's reconcile feeds it: `observe`
+ * right after reading the Certificate (undefined when it is gone), before reading its Secrets. One
+ * index per controller, fed only by that controller's reconciles: a Certificate whose named
+ * Secrets changed has a reconcile of that controller pending until the index knows, and that
+ * reconcile reads the Secrets afterwards, so no Secret change falls between the two (a shared
+ * index could be set back by another controller's reconcile that read an older Certificate).
  */
 export class SecretNameIndex {
-  /** `namespace/certificate` → the secretName last seen. */
-  readonly #secretOf = new Map<string, string>();
+  readonly #namesOf: (certificate: CertificateObject) => readonly string[];
+  /** `namespace/certificate` → the Secret names last seen (sorted, unique, non-empty). */
+  readonly #secretsOf = new Map<string, readonly string[]>();
   /** `namespace/secret` → the names of the Certificates naming it. */
   readonly #certificatesOf = new Map<string, Set<string>>();
+
+  constructor(namesOf: (certificate: CertificateObject) => readonly string[] = specSecretName) {
+    this.#namesOf = namesOf;
+  }
 
   /** Records what `certificate` (read for `key`; undefined = deleted) names now. */
   observe(key: ResourceKey, certificate: CertificateObject | undefined): void {
     const namespace = key.namespace ?? '';
     const id = `${namespace}/${key.name}`;
-    const secretName = certificate?.spec.secretName;
-    const before = this.#secretOf.get(id);
-    if (before === secretName) return;
-    if (before !== undefined) {
-      const names = this.#certificatesOf.get(`${namespace}/${before}`);
+    const now =
+      certificate === undefined
+        ? []
+        : [...new Set(this.#namesOf(certificate).filter((n) => typeof n === 'string' && n !== ''))].sort();
+    const before = this.#secretsOf.get(id) ?? [];
+    if (before.length === now.length && before.every((n, i) => n === now[i])) return;
+    for (const secretName of before) {
+      const names = this.#certificatesOf.get(`${namespace}/${secretName}`);
       names?.delete(key.name);
-      if (names?.size === 0) this.#certificatesOf.delete(`${namespace}/${before}`);
-      this.#secretOf.delete(id);
+      if (names?.size === 0) this.#certificatesOf.delete(`${namespace}/${secretName}`);
     }
-    if (secretName === undefined || secretName === '') return;
-    this.#secretOf.set(id, secretName);
-    const at = `${namespace}/${secretName}`;
-    let names = this.#certificatesOf.get(at);
-    if (names === undefined) this.#certificatesOf.set(at, (names = new Set()));
-    names.add(key.name);
+    this.#secretsOf.delete(id);
+    if (now.length === 0) return;
+    this.#secretsOf.set(id, now);
+    for (const secretName of now) {
+      const at = `${namespace}/${secretName}`;
+      let names = this.#certificatesOf.get(at);
+      if (names === undefined) this.#certificatesOf.set(at, (names = new Set()));
+      names.add(key.name);
+    }
   }
 
-  /** The Certificates in the Secret's namespace whose spec.secretName names it. */
+  /** The Certificates in the Secret's namespace that name it. */
   certificatesNaming(secret: Resource): ResourceKey[] {
     const namespace = secret.metadata.namespace;
     if (namespace === undefined || namespace === '') return [];
@@ -131,13 +164,14 @@ export class SecretNameIndex {
 
   /** How many Certificates it knows (for tests). */
   get size(): number {
-    return this.#secretOf.size;
+    return this.#secretsOf.size;
   }
 }
 
 /**
  * The Certificates a changed Secret or CertificateRequest concerns: by the certificate-name
- * annotation and, for a Secret, by `spec.secretName` through `index`; each once.
+ * annotation and, for a Secret, by the Secret names `index` knows (spec.secretName, and the
+ * keystore password Secrets for an index built with secretNameAndKeystorePasswords); each once.
  */
 export function certificateKeysOfWatched(changed: Resource, index: SecretNameIndex): ResourceKey[] {
   const byAnnotation = certificateKeysOf(changed);

@@ -85,6 +85,9 @@ export function createReadinessController(settings: LifecycleSettings): Controll
 
       if (settings.metrics !== undefined) {
         const ready: ConditionStatus = getCondition(written.status?.conditions, 'Ready')?.status ?? 'Unknown';
+        // The spec as stored, not issuerRefOf's defaults: cert-manager exports the raw spec. A
+        // Certificate validated on the way in (`meshca apply`) was stored with kind and group
+        // defaulted, and what was written is not kept: those export the defaults (documented).
         const ref: { name: string; kind?: string; group?: string } = certificate.spec.issuerRef;
         const notAfter = parseTime(written.status?.notAfter);
         const renewal = parseTime(written.status?.renewalTime);

@@ -3,6 +3,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import type { CertificateObject } from '../../../src/controller/certificates/certificate-resources.js';
+import { jksKeystores } from '../../../src/controller/certificates/keystores.js';
 import { encodeJks } from '../../../src/pki/keystore/jks.js';
 import type { KeySpec } from '../../../src/pki/index.js';
 import { makeIssued, makeRoot } from '../../../src/pki/testing/pki-fixtures.js';
@@ -67,6 +69,38 @@ describe.runIf(requirePeer('keytool', 'openjdk-17-jre-headless'))('JKS keystores
       expect(converted).toContain('2 entries successfully imported, 0 entries failed or cancelled');
     },
   );
+
+  it('keytool lists the CAs of truststore.jks and keystore.jks as "ca", "ca-1", "ca-2", as cert-manager names them', () => {
+    const roots = [root, makeRoot({ now, name: 'next root' }), makeRoot({ now, name: 'old root' })];
+    const leaf = makeIssued(root, { spec: { algorithm: 'ECDSA' } }, { now });
+    const spec = { keystores: { jks: { create: true, password } } } as unknown as CertificateObject['spec'];
+    const out = jksKeystores(
+      { spec },
+      password,
+      { leaf: leaf.certificate, chain: [], ca: roots.map((r) => r.certificate), key: leaf.key },
+      now,
+    );
+    for (const file of ['truststore.jks', 'keystore.jks']) {
+      const path = join(dir, `controller-${file}`);
+      writeFileSync(path, out[file]!, { mode: 0o600 });
+      const listed = keytool('-list', '-v', '-storetype', 'JKS', '-keystore', path, '-storepass', password);
+      const aliases = [...listed.matchAll(/^Alias name: (.*)$/gm)].map((m) => m[1]);
+      expect(aliases.sort()).toEqual(
+        file === 'keystore.jks' ? ['ca', 'ca-1', 'ca-2', 'certificate'] : ['ca', 'ca-1', 'ca-2'],
+      );
+      for (const [alias, cn] of [
+        ['ca', 'test root'],
+        ['ca-1', 'next root'],
+        ['ca-2', 'old root'],
+      ] as const) {
+        expect(listed).toMatch(
+          new RegExp(
+            `Alias name: ${alias}\\s+Creation date: .*\\s+Entry type: trustedCertEntry\\s+\\s*Owner: CN=${cn},`,
+          ),
+        );
+      }
+    }
+  });
 
   it('keytool refuses the keystore under a wrong password (the integrity check fails)', () => {
     const path = join(dir, 'wrong.jks');
