@@ -11,6 +11,8 @@ import { DAY, HOUR, T0, makeIssued, makeRoot } from '../testing/pki-fixtures.js'
 import { parseCertificate, parseCertificates } from './certificate.js';
 import { issueCertificate } from './issue-certificate.js';
 import { templateFromCsr } from './template-from-csr.js';
+import { verifyChain } from '../chain/verify-chain.js';
+import type { SubjectAltNames } from '../names/subject-alt-names.js';
 
 const codeOf = (f: () => unknown): { code: string; message: string } => {
   try {
@@ -299,5 +301,99 @@ describe('issuing and parsing certificates', () => {
       }),
       { numRuns: 100 },
     );
+  });
+
+  describe("the signer's own name constraints", () => {
+    const prodCa = makeIssued(root, {
+      isCA: true,
+      subject: { commonName: 'prod-ca' },
+      nameConstraints: {
+        permittedUriDomains: ['prod.example'],
+        permittedDnsDomains: ['prod.example'],
+        excludedDnsDomains: ['secret.prod.example'],
+        permittedIpRanges: ['10.0.0.0/8'],
+        permittedEmailAddresses: ['prod.example'],
+      },
+    });
+
+    it('refuses to sign a SPIFFE ID outside permittedUriDomains, from a CSR as the CA issuer does', () => {
+      const csr = parseCsr(
+        buildCsr({ key: generatePrivateKey(), sans: { uris: ['spiffe://cluster.local/ns/x/sa/y'] } }),
+      );
+      const e = codeOf(() =>
+        issueCertificate(
+          templateFromCsr(csr, { lifetimeMs: HOUR }),
+          { certificate: prodCa.certificate, key: prodCa.key },
+          { now: T0 },
+        ),
+      );
+      expect(e.code).toBe('INVALID_INPUT');
+      expect(e.message).toBe(
+        'the name constraints of the signing CA "CN=prod-ca" forbid this certificate: URI "spiffe://cluster.local/ns/x/sa/y" is not within the permitted prod.example',
+      );
+    });
+
+    it.each<[string, Partial<SubjectAltNames>, RegExp]>([
+      [
+        'a DNS name outside the permitted domains',
+        { dnsNames: ['web.cluster.local'] },
+        /DNS name "web.cluster.local" is not within the permitted prod.example/,
+      ],
+      [
+        'a DNS name in an excluded subtree',
+        { dnsNames: ['db.secret.prod.example'] },
+        /DNS name "db.secret.prod.example" is excluded by "secret.prod.example"/,
+      ],
+      [
+        'an IP address outside the permitted ranges',
+        { ipAddresses: ['192.168.0.1'] },
+        /IP address "192.168.0.1" is not within the permitted 10.0.0.0\/8/,
+      ],
+      [
+        'an e-mail address outside the permitted domains',
+        { emailAddresses: ['ops@example.com'] },
+        /e-mail address "ops@example.com" is not within the permitted prod.example/,
+      ],
+      ['a hostless URI', { uris: ['urn:x'] }, /URI "urn:x" has no host to match against the URI constraints/],
+      [
+        'one bad name among good ones',
+        { dnsNames: ['a.prod.example', 'b.elsewhere'] },
+        /DNS name "b.elsewhere"/,
+      ],
+    ])('refuses %s', (_name, sans, message) => {
+      const e = codeOf(() => makeIssued(prodCa, { sans }));
+      expect(e.code).toBe('INVALID_INPUT');
+      expect(e.message).toMatch(
+        /^the name constraints of the signing CA "CN=prod-ca" forbid this certificate: /,
+      );
+      expect(e.message).toMatch(message);
+    });
+
+    it('refuses an intermediate CA whose SANs break them, and cuts a long name in the message', () => {
+      const long = `spiffe://elsewhere/${'a'.repeat(1500)}`;
+      const e = codeOf(() =>
+        makeIssued(prodCa, { isCA: true, subject: { commonName: 'sub' }, sans: { uris: [long] } }),
+      );
+      expect(e.code).toBe('INVALID_INPUT');
+      expect(e.message.length).toBeLessThan(400);
+    });
+
+    it('signs names inside them, and the chain verifies', () => {
+      const leaf = makeIssued(prodCa, {
+        sans: {
+          uris: ['spiffe://prod.example/ns/x/sa/y'],
+          dnsNames: ['web.prod.example'],
+          ipAddresses: ['10.1.2.3'],
+          emailAddresses: ['ops@prod.example'],
+        },
+      });
+      expect(
+        verifyChain(leaf.certificate, {
+          intermediates: [prodCa.certificate],
+          roots: [root.certificate],
+          at: T0,
+        }).ok,
+      ).toBe(true);
+    });
   });
 });

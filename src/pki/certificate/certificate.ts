@@ -1,6 +1,6 @@
 import { hash, type KeyObject } from 'node:crypto';
 import { MeshcaError, isMeshcaError } from '../../errors/index.js';
-import { DerReader } from '../der/der-reader.js';
+import { DerReader, truncateForMessage } from '../der/der-reader.js';
 import { Tag } from '../der/der-writer.js';
 import {
   KNOWN_EXTENSIONS,
@@ -134,7 +134,7 @@ function parseFields(der: Buffer): Fields {
   if (innerAlg !== f.signatureAlgorithmOid) {
     // RFC 5280 §4.1.1.2: the two algorithm fields MUST be the same.
     throw invalid(
-      `the signature algorithm inside the certificate (${innerAlg}) differs from the one outside (${f.signatureAlgorithmOid})`,
+      `the signature algorithm inside the certificate (${truncateForMessage(innerAlg)}) differs from the one outside (${truncateForMessage(f.signatureAlgorithmOid)})`,
     );
   }
   const issuer = decodeNameWithRaw(t, 'issuer');

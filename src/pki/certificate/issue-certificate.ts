@@ -23,6 +23,7 @@ import {
   type KeyUsage,
   type NameConstraints,
 } from '../extensions/extensions.js';
+import { nameConstraintViolation, unsupportedNameConstraints } from '../extensions/name-constraints.js';
 import { PublicKeyInfo, publicKeysEqual, subjectPublicKeyInfo } from '../keys/key-spec.js';
 import { encodeName, isEmptyName, type DistinguishedName } from '../names/distinguished-name.js';
 import { encodeGeneralNames, hasNoSans, type SubjectAltNames } from '../names/subject-alt-names.js';
@@ -245,6 +246,18 @@ export function issueCertificate(
     );
   }
 
+  // The names must lie within the signer's own name constraints (RFC 5280 §4.2.1.10), checked
+  // with the rules chain verification uses: meshca never signs what verification would refuse.
+  if (!('selfSigned' in signer) && signer.certificate.nameConstraints !== undefined) {
+    const violation = nameConstraintViolation(sans, signer.certificate.nameConstraints);
+    if (violation !== undefined) {
+      throw invalidInput(
+        `the name constraints of the signing CA "${signer.certificate.subjectString}" forbid this certificate: ${violation}`,
+        "ask only for names the CA's name constraints permit, or sign with a CA whose constraints allow them",
+      );
+    }
+  }
+
   const algorithm = signatureAlgorithmFor(signingKey, options.signatureAlgorithm);
   const serial = randomSerial(options.randomBytes ?? pooledRandomBytes);
   const tbs = sequence(
@@ -296,6 +309,16 @@ function checkSigner(ca: Certificate, key: KeyObject, issuingCA: boolean): void 
         hint: 'issue the intermediate from a CA with a larger pathLen, or issue a leaf',
       },
     );
+  }
+  if (ca.nameConstraints !== undefined) {
+    const unsupported = unsupportedNameConstraints(ca.nameConstraints);
+    if (unsupported !== undefined) {
+      throw new MeshcaError(
+        'CERT_INVALID',
+        `the signing CA "${ca.subjectString}" cannot sign: ${unsupported}`,
+        { hint: 'sign with a CA whose name constraints are DNS, IP, e-mail and URI subtrees only' },
+      );
+    }
   }
   let checked = verifiedPairs.get(ca);
   if (checked?.has(key)) return;

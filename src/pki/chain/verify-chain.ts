@@ -1,7 +1,9 @@
 import type { Certificate } from '../certificate/certificate.js';
-import type { ExtKeyUsage, NameConstraints } from '../extensions/extensions.js';
+import type { ExtKeyUsage } from '../extensions/extensions.js';
+import { truncateForMessage } from '../der/der-reader.js';
 import { OID } from '../der/oids.js';
-import { ipToBytes } from '../names/ip-address.js';
+import { publicKeysEqual } from '../keys/key-spec.js';
+import { nameConstraintViolation, unsupportedNameConstraints } from '../extensions/name-constraints.js';
 import { MAX_CHAIN_LENGTH, signedBy } from './build-chain.js';
 
 /** The outcome of verifying a chain: the path found, and the reason when it does not verify. */
@@ -23,10 +25,21 @@ const label = (c: Certificate, i: number): string =>
   `certificate ${i} ("${c.subjectString || c.sans.uris[0] || c.sans.dnsNames[0] || c.serialNumber}")`;
 
 /**
+ * The most candidate issuers verifyChain tries (one signature verification each) before it gives
+ * up. A normal chain needs one per link, a root rotation a few more; without a bound, many
+ * certificates sharing one name (self-issued, cross-signed) make the search try every ordering
+ * of them, exponential in their number. Go's crypto/x509 bounds its search the same way (100).
+ */
+export const MAX_CANDIDATE_ISSUERS_TRIED = 100;
+
+/**
  * Verifies `leaf` up to one of `roots` (RFC 5280 §6.1, the parts a mesh needs): signatures,
  * validity at `at`, CA flags, path length, keyCertSign, unknown critical extensions, name
  * constraints and the leaf's extended key usage. Tries every candidate issuer (roots may share a
- * name during rotation) and, on failure, gives the reason from the longest path tried.
+ * name during rotation) and, on failure, gives the reason from the longest path tried. A
+ * candidate with the subject and key of a CA already on the path is skipped (the shorter path
+ * through it is tried anyway), and the search stops with "too many candidate issuers" after
+ * MAX_CANDIDATE_ISSUERS_TRIED signature verifications.
  */
 export function verifyChain(leaf: Certificate, options: ChainVerificationOptions): ChainVerification {
   const rootPrints = new Set(options.roots.map((r) => r.fingerprintSha256));
@@ -38,6 +51,8 @@ export function verifyChain(leaf: Certificate, options: ChainVerificationOptions
   const fail = (reason: string, chain: Certificate[]): void => {
     if (chain.length >= best.chain.length) best = { reason, chain };
   };
+  let tried = 0;
+  let exhausted: { reason: string; chain: Certificate[] } | undefined;
 
   const extend = (path: Certificate[]): Certificate[] | undefined => {
     const current = path[path.length - 1] as Certificate;
@@ -63,7 +78,26 @@ export function verifyChain(leaf: Certificate, options: ChainVerificationOptions
       );
       return undefined;
     }
-    for (const candidate of named) {
+    // A CA with the subject and key of one already above the leaf adds nothing: whatever it
+    // signed, that one signed too, so the path without the loop is (or was) tried directly.
+    // The leaf is not compared: a re-issued root must still verify against its old copy.
+    const fresh = named.filter((c) => !path.slice(1).some((p) => sameSubjectAndKey(p, c)));
+    if (fresh.length === 0) {
+      fail(
+        `${label(current, path.length - 1)} was issued by "${current.issuerString}", but every certificate of that name repeats the name and key of a CA already on the path, so none leads to a trusted root`,
+        path,
+      );
+      return undefined;
+    }
+    for (const candidate of fresh) {
+      if (tried >= MAX_CANDIDATE_ISSUERS_TRIED) {
+        exhausted ??= {
+          reason: `too many candidate issuers: gave up after trying ${MAX_CANDIDATE_ISSUERS_TRIED} without finding a valid path (the pool holds ${pool.length} certificates; many share the name "${truncateForMessage(current.issuerString)}")`,
+          chain: path,
+        };
+        return undefined;
+      }
+      tried++;
       const reason = signedBy(current, candidate);
       if (reason !== undefined) {
         fail(`${label(current, path.length - 1)} is not signed by "${candidate.subjectString}": ${reason}`, [
@@ -74,12 +108,24 @@ export function verifyChain(leaf: Certificate, options: ChainVerificationOptions
       }
       const found = extend([...path, candidate]);
       if (found !== undefined) return found;
+      if (exhausted !== undefined) return undefined;
     }
     return undefined;
   };
 
   const chain = extend([leaf]);
-  return chain !== undefined ? { ok: true, chain } : { ok: false, reason: best.reason, chain: best.chain };
+  if (chain !== undefined) return { ok: true, chain };
+  if (exhausted !== undefined) return { ok: false, ...exhausted };
+  return { ok: false, reason: best.reason, chain: best.chain };
+}
+
+function sameSubjectAndKey(a: Certificate, b: Certificate): boolean {
+  if (!a.subjectDer.equals(b.subjectDer)) return false;
+  try {
+    return publicKeysEqual(a.publicKey, b.publicKey);
+  } catch {
+    return false; // an unreadable key: leave it to signedBy to say why
+  }
 }
 
 function checkPath(path: Certificate[], options: ChainVerificationOptions): string | undefined {
@@ -88,7 +134,7 @@ function checkPath(path: Certificate[], options: ChainVerificationOptions): stri
     if (at < c.notBefore.getTime()) return `${label(c, i)} is not valid until ${c.notBefore.toISOString()}`;
     if (at > c.notAfter.getTime()) return `${label(c, i)} expired at ${c.notAfter.toISOString()}`;
     if (c.unknownCriticalExtensions.length > 0)
-      return `${label(c, i)} has critical extensions meshca does not understand: ${c.unknownCriticalExtensions.join(', ')}`;
+      return `${label(c, i)} has critical extensions meshca does not understand: ${c.unknownCriticalExtensions.map((o) => truncateForMessage(o)).join(', ')}`;
     if (i === 0) continue;
     if (!c.isCA) return `${label(c, i)} signs certificates but is not a CA (BasicConstraints cA is not set)`;
     if (c.keyUsages !== undefined && !c.keyUsages.includes('keyCertSign'))
@@ -100,8 +146,10 @@ function checkPath(path: Certificate[], options: ChainVerificationOptions): stri
         return `${label(c, i)} allows ${c.pathLen} intermediate CA(s) below it (pathLen), but the chain has ${below}`;
     }
     if (c.nameConstraints !== undefined) {
+      const unsupported = unsupportedNameConstraints(c.nameConstraints);
+      if (unsupported !== undefined) return `${label(c, i)} cannot be used: ${unsupported}`;
       for (const [j, sub] of path.slice(0, i).entries()) {
-        const reason = nameConstraintViolation(sub, c.nameConstraints);
+        const reason = nameConstraintViolation(sub.sans, c.nameConstraints);
         if (reason !== undefined)
           return `${label(sub, j)} breaks the name constraints of ${label(c, i)}: ${reason}`;
       }
@@ -117,77 +165,6 @@ function checkPath(path: Certificate[], options: ChainVerificationOptions): stri
     );
     if (!ok)
       return `${label(leaf, 0)} does not allow ${want} (its extended key usages are ${leaf.extKeyUsages.join(', ')})`;
-  }
-  return undefined;
-}
-
-// RFC 5280 §4.2.1.10: "example.com" matches the host and its subdomains; ".example.com" only subdomains.
-function dnsMatches(name: string, constraint: string): boolean {
-  const n = name.toLowerCase().replace(/\.$/, '');
-  const c = constraint.toLowerCase().replace(/\.$/, '');
-  if (c === '') return true;
-  if (c.startsWith('.')) return n.endsWith(c);
-  return n === c || n.endsWith(`.${c}`);
-}
-
-function uriHost(uri: string): string {
-  const m = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/(?:[^@/]*@)?(\[[^\]]*\]|[^:/?#]*)/.exec(uri);
-  return m?.[1] ?? '';
-}
-
-function emailMatches(email: string, constraint: string): boolean {
-  if (constraint.includes('@')) return email.toLowerCase() === constraint.toLowerCase();
-  const domain = email.slice(email.lastIndexOf('@') + 1);
-  return constraint.startsWith('.')
-    ? dnsMatches(domain, constraint) && domain.toLowerCase() !== constraint.slice(1).toLowerCase()
-    : domain.toLowerCase() === constraint.toLowerCase();
-}
-
-function ipInRange(ip: string, cidr: string): boolean {
-  const addr = ipToBytes(ip);
-  const [base = '', bitsText = ''] = cidr.split('/');
-  const net = ipToBytes(base);
-  if (addr === undefined || net === undefined || addr.length !== net.length) return false;
-  const bits = Number(bitsText);
-  for (let i = 0; i < bits; i++) {
-    const mask = 0x80 >> (i & 7);
-    if (((addr[i >> 3] ?? 0) & mask) !== ((net[i >> 3] ?? 0) & mask)) return false;
-  }
-  return true;
-}
-
-function nameConstraintViolation(cert: Certificate, nc: NameConstraints): string | undefined {
-  const kinds: [
-    string,
-    string[],
-    string[] | undefined,
-    string[] | undefined,
-    (n: string, c: string) => boolean,
-  ][] = [
-    ['DNS name', cert.sans.dnsNames, nc.permittedDnsDomains, nc.excludedDnsDomains, dnsMatches],
-    [
-      'URI',
-      cert.sans.uris,
-      nc.permittedUriDomains,
-      nc.excludedUriDomains,
-      (n, c) => dnsMatches(uriHost(n), c),
-    ],
-    [
-      'e-mail address',
-      cert.sans.emailAddresses,
-      nc.permittedEmailAddresses,
-      nc.excludedEmailAddresses,
-      emailMatches,
-    ],
-    ['IP address', cert.sans.ipAddresses, nc.permittedIpRanges, nc.excludedIpRanges, ipInRange],
-  ];
-  for (const [kind, names, permitted, excluded, matches] of kinds) {
-    for (const n of names) {
-      if (permitted !== undefined && permitted.length > 0 && !permitted.some((c) => matches(n, c)))
-        return `${kind} "${n}" is not within the permitted ${permitted.join(', ')}`;
-      const hit = excluded?.find((c) => matches(n, c));
-      if (hit !== undefined) return `${kind} "${n}" is excluded by "${hit}"`;
-    }
   }
   return undefined;
 }

@@ -3,8 +3,20 @@ import { CertificationRequest as AsnCsr } from '@peculiar/asn1-csr';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isMeshcaError } from '../../errors/index.js';
+import {
+  Tag,
+  bitString,
+  contextConstructed,
+  integer,
+  octetString,
+  oid,
+  sequence,
+  setOf,
+  tlv,
+} from '../der/der-writer.js';
+import { OID } from '../der/oids.js';
 import { generatePrivateKey } from '../keys/generate-private-key.js';
-import { publicKeysEqual, type KeySpec } from '../keys/key-spec.js';
+import { publicKeysEqual, subjectPublicKeyInfo, type KeySpec } from '../keys/key-spec.js';
 import { pemDecodeAll, pemEncode } from '../pem/pem.js';
 import { buildCsr } from './build-csr.js';
 import { MAX_CSR_BYTES, parseCsr } from './certification-request.js';
@@ -153,6 +165,37 @@ describe('CSRs', () => {
       expect((err as { code?: string }).code).toBe(code);
       expect((err as Error).message).toMatch(message);
     }
+  });
+
+  it('refuses a CSR carrying a 60 KB object identifier, with a short message', () => {
+    // The OID is the extnID of an extension request: the old decoder spent ~300 ms of BigInt work
+    // on it, returned a 126 KB string and cached it.
+    const huge = tlv(
+      Tag.OID,
+      Buffer.concat([Buffer.from([0x2a]), Buffer.alloc(60_000, 0x81), Buffer.from([0x01])]),
+    );
+    const cri = sequence(
+      integer(0),
+      sequence(),
+      subjectPublicKeyInfo(generatePrivateKey()),
+      contextConstructed(
+        0,
+        sequence(oid(OID.extensionRequest), setOf(sequence(sequence(huge, octetString(Buffer.alloc(0)))))),
+      ),
+    );
+    const der = sequence(cri, sequence(oid(OID.ecdsaWithSha256)), bitString(Buffer.alloc(64)));
+    expect(der.length).toBeLessThan(MAX_CSR_BYTES);
+    let error: unknown;
+    try {
+      parseCsr(der);
+    } catch (err) {
+      error = err;
+    }
+    expect(isMeshcaError(error, 'DER_INVALID')).toBe(true);
+    expect((error as Error).message).toMatch(
+      /extnID at offset \d+: malformed object identifier: the object identifier is 60002 octets long; meshca accepts at most 128$/,
+    );
+    expect((error as Error).message.length).toBeLessThan(300);
   });
 
   it('refuses to put a malformed name in a CSR', () => {

@@ -3,7 +3,8 @@ import { Time } from '@peculiar/asn1-x509';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isMeshcaError } from '../../errors/index.js';
-import { DerReader, decodeOid } from './der-reader.js';
+import { DerReader, decodeOid, oidDecodeCacheSize } from './der-reader.js';
+import { MAX_OID_CONTENT_OCTETS } from './oids.js';
 import { Tag, encodeLength, integer, integerFromBytes, oid, sequence, time, tlv } from './der-writer.js';
 
 const read = (der: Buffer): DerReader => new DerReader(der, 'test');
@@ -104,6 +105,84 @@ describe('DER writer and reader', () => {
     expect(() => decodeOid(Buffer.from([0x2a, 0x80]), fail)).toThrow('bad');
     expect(() => decodeOid(Buffer.from([0x80, 0x01]), fail)).toThrow('bad');
     expect(() => decodeOid(Buffer.alloc(0), fail)).toThrow('bad');
+  });
+
+  describe('object identifier bounds', () => {
+    const failWith = (problem: string): Error => new Error(problem);
+    // 0x2a (1.2) then `n - 1` single-octet arcs of 1: 1.2.1.1.1…
+    const oidOf = (n: number): Buffer => Buffer.concat([Buffer.from([0x2a]), Buffer.alloc(n - 1, 0x01)]);
+
+    it(`decodes an OID of ${MAX_OID_CONTENT_OCTETS} content octets and refuses one octet more, precisely`, () => {
+      expect(decodeOid(oidOf(MAX_OID_CONTENT_OCTETS), failWith)).toBe(
+        ['1', '2', ...Array<string>(MAX_OID_CONTENT_OCTETS - 1).fill('1')].join('.'),
+      );
+      expect(() => decodeOid(oidOf(MAX_OID_CONTENT_OCTETS + 1), failWith)).toThrow(
+        `the object identifier is ${MAX_OID_CONTENT_OCTETS + 1} octets long; meshca accepts at most ${MAX_OID_CONTENT_OCTETS}`,
+      );
+    });
+
+    it('refuses a 60 KB OID from its length, with a short message naming the field and the bound', () => {
+      const huge = tlv(
+        Tag.OID,
+        Buffer.concat([Buffer.from([0x2a]), Buffer.alloc(60_000, 0x81), Buffer.from([0x01])]),
+      );
+      let message = '';
+      try {
+        read(huge).readOid('extnID');
+      } catch (err) {
+        expect(isMeshcaError(err, 'DER_INVALID')).toBe(true);
+        message = (err as Error).message;
+      }
+      expect(message).toBe(
+        `test.extnID at offset 4: malformed object identifier: the object identifier is 60002 octets long; meshca accepts at most ${MAX_OID_CONTENT_OCTETS}`,
+      );
+    });
+
+    it('decodes arcs on both sides of the exact-number limit (7 octets) as BigInt does', () => {
+      for (const arc of [
+        2n ** 49n - 1n,
+        2n ** 49n,
+        2n ** 53n - 1n,
+        2n ** 53n,
+        2n ** 56n - 1n,
+        2n ** 200n + 7n,
+      ]) {
+        const dotted = `1.3.6.${arc}.${arc}`;
+        expect(read(oid(dotted)).readOid('x')).toBe(dotted);
+      }
+      expect(read(oid('2.999.1')).readOid('x')).toBe('2.999.1');
+      expect(read(oid('2.5.29.37.0')).readOid('x')).toBe('2.5.29.37.0');
+    });
+
+    it('caches only short OIDs, so many long ones do not grow the cache', () => {
+      const before = oidDecodeCacheSize();
+      for (let i = 0; i < 2000; i++) {
+        const content = Buffer.concat([
+          Buffer.from([0x2a]),
+          Buffer.alloc(60, 0x05),
+          Buffer.from([0x81, i & 0x7f, (i >> 7) & 0x7f]),
+        ]);
+        decodeOid(content, failWith);
+      }
+      expect(oidDecodeCacheSize()).toBe(before);
+    });
+
+    it('refuses to write an over-long OID, echoing only its start', () => {
+      const dotted = `1.2.${Array<string>(200).fill('1').join('.')}`;
+      let message = '';
+      try {
+        oid(dotted);
+      } catch (err) {
+        message = (err as Error).message;
+      }
+      expect(message).toMatch(
+        /^"1\.2\.1\.1.*… \(403 characters\)" is 201 octets encoded; meshca accepts object identifiers of at most 128$/,
+      );
+      expect(message.length).toBeLessThan(200);
+      expect(() => oid(`1.2.${'9'.repeat(5000)}`)).toThrow(
+        /\(5004 characters\)" is not a dotted object identifier/,
+      );
+    });
   });
 
   it('never throws anything but DER_INVALID on random bytes (property)', () => {

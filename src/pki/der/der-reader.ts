@@ -1,5 +1,6 @@
 import { MeshcaError } from '../../errors/index.js';
 import { Tag } from './der-writer.js';
+import { MAX_OID_CONTENT_OCTETS } from './oids.js';
 
 /**
  * A narrow, strict DER reader (X.690 §10) for certificates and CSRs: definite minimal lengths,
@@ -144,7 +145,9 @@ export class DerReader {
   /** Decodes an OBJECT IDENTIFIER to dotted form. */
   readOid(field: string): string {
     const node = this.expect(Tag.OID, field);
-    return decodeOid(this.content(node), () => this.fail(field, 'malformed object identifier', node.start));
+    return decodeOid(this.content(node), (problem) =>
+      this.fail(field, `malformed object identifier: ${problem}`, node.start),
+    );
   }
 
   /** Decodes a BOOLEAN (DER: 0x00 or 0xff). */
@@ -207,30 +210,71 @@ export class DerReader {
   }
 }
 
+/** Only OIDs this short are cached: every OID a certificate normally holds, at a bounded cost. */
+const MAX_CACHED_OID_OCTETS = 32;
+const MAX_CACHED_OIDS = 1024;
 const oidDecodeCache = new Map<string, string>();
 
-/** Decodes OBJECT IDENTIFIER content octets to dotted form; `fail` builds the error. */
-export function decodeOid(content: Buffer, fail: () => Error): string {
-  const key = content.toString('latin1');
-  const cached = oidDecodeCache.get(key);
-  if (cached !== undefined) return cached;
-  if (content.length === 0 || (content[content.length - 1] ?? 0) & 0x80) throw fail();
-  const arcs: bigint[] = [];
-  let value = 0n;
-  let fresh = true;
-  for (const b of content) {
-    if (fresh && b === 0x80) throw fail(); // a leading 0x80 is a non-minimal arc (X.690 §8.19.2)
-    value = (value << 7n) | BigInt(b & 0x7f);
-    fresh = false;
-    if ((b & 0x80) === 0) {
-      arcs.push(value);
-      value = 0n;
-      fresh = true;
-    }
+/** Entries in the OID decode cache (bounded by count, and only short OIDs enter it); for tests. */
+export function oidDecodeCacheSize(): number {
+  return oidDecodeCache.size;
+}
+
+/** The longest part of a decoded value echoed in an error message. */
+const MAX_ECHOED_CHARS = 64;
+
+/** `text` for an error message: cut to MAX_ECHOED_CHARS with its full length said. */
+export function truncateForMessage(text: string, max = MAX_ECHOED_CHARS): string {
+  return text.length <= max ? text : `${text.slice(0, max)}… (${text.length} characters)`;
+}
+
+/**
+ * Decodes OBJECT IDENTIFIER content octets to dotted form; `fail(problem)` builds the error.
+ * Refuses empty, non-minimal, truncated and over-long (MAX_OID_CONTENT_OCTETS) encodings.
+ */
+export function decodeOid(content: Buffer, fail: (problem: string) => Error): string {
+  if (content.length > MAX_OID_CONTENT_OCTETS) {
+    throw fail(
+      `the object identifier is ${content.length} octets long; meshca accepts at most ${MAX_OID_CONTENT_OCTETS}`,
+    );
   }
-  const first = arcs[0] ?? 0n;
-  const head = first < 80n ? [first / 40n, first % 40n] : [2n, first - 80n];
-  const dotted = [...head, ...arcs.slice(1)].join('.');
-  if (oidDecodeCache.size < 1024) oidDecodeCache.set(key, dotted);
+  const cacheable = content.length <= MAX_CACHED_OID_OCTETS;
+  const key = cacheable ? content.toString('latin1') : '';
+  if (cacheable) {
+    const cached = oidDecodeCache.get(key);
+    if (cached !== undefined) return cached;
+  }
+  if (content.length === 0) throw fail('an object identifier needs at least one octet');
+  if ((content[content.length - 1] ?? 0) & 0x80)
+    throw fail('the last arc of the object identifier is cut short');
+  const arcs: string[] = [];
+  let start = 0;
+  for (let i = 0; i < content.length; i++) {
+    const b = content[i] ?? 0;
+    // A leading 0x80 is a non-minimal arc (X.690 §8.19.2).
+    if (i === start && b === 0x80)
+      throw fail(`arc ${arcs.length + 1} is not in its minimal form, as DER requires`);
+    if (b & 0x80) continue;
+    // Up to 7 octets (49 bits) fit a number exactly; longer arcs (at most 128 octets) use BigInt.
+    let arc: number | bigint;
+    if (i - start < 7) {
+      let v = 0;
+      for (let j = start; j <= i; j++) v = v * 128 + ((content[j] ?? 0) & 0x7f);
+      arc = v;
+    } else {
+      let v = 0n;
+      for (let j = start; j <= i; j++) v = (v << 7n) | BigInt((content[j] ?? 0) & 0x7f);
+      arc = v;
+    }
+    if (arcs.length === 0) {
+      // The first arc packs two: 40·X + Y, X in 0..2 (X.690 §8.19.4).
+      if (typeof arc === 'number') {
+        arcs.push(...(arc < 80 ? [String(Math.floor(arc / 40)), String(arc % 40)] : ['2', String(arc - 80)]));
+      } else arcs.push('2', String(arc - 80n));
+    } else arcs.push(String(arc));
+    start = i + 1;
+  }
+  const dotted = arcs.join('.');
+  if (cacheable && oidDecodeCache.size < MAX_CACHED_OIDS) oidDecodeCache.set(key, dotted);
   return dotted;
 }

@@ -10,6 +10,8 @@
  * openssl by property tests; all issuance goes through this one path.
  */
 
+import { MAX_OID_CONTENT_OCTETS } from './oids.js';
+
 /** Universal and context tags used by the encoders. */
 export const Tag = {
   BOOLEAN: 0x01,
@@ -127,18 +129,32 @@ export function bitString(content: Buffer, unusedBits = 0): Buffer {
 }
 
 const oidCache = new Map<string, Buffer>();
+/** Only short OIDs are cached (every OID meshca writes itself), so the cache stays small. */
+const MAX_CACHED_OID_CHARS = 64;
 
-/** OBJECT IDENTIFIER from dotted form (X.690 §8.19); cached, since the same few OIDs repeat. */
+/**
+ * OBJECT IDENTIFIER from dotted form (X.690 §8.19); cached, since the same few OIDs repeat.
+ * Throws a RangeError (the value cut to 64 characters) for a malformed OID or one longer than
+ * MAX_OID_CONTENT_OCTETS, which the reader would refuse.
+ */
 export function oid(dotted: string): Buffer {
   const cached = oidCache.get(dotted);
   if (cached !== undefined) return cached;
-  if (!/^[0-2]\.(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*$/.test(dotted)) {
-    throw new RangeError(`"${dotted}" is not a dotted object identifier`);
+  const shown = dotted.length > 64 ? `${dotted.slice(0, 64)}… (${dotted.length} characters)` : dotted;
+  // A content octet gives at most 4 characters (".127"), so a longer text cannot fit: refuse it
+  // before any BigInt work.
+  if (
+    dotted.length > 5 * MAX_OID_CONTENT_OCTETS ||
+    !/^[0-2]\.(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*$/.test(dotted)
+  ) {
+    throw new RangeError(
+      `"${shown}" is not a dotted object identifier of at most ${MAX_OID_CONTENT_OCTETS} octets`,
+    );
   }
   const arcs = dotted.split('.').map((a) => BigInt(a));
   const [first = 0n, second = 0n] = arcs;
   if (first < 2n && second > 39n)
-    throw new RangeError(`"${dotted}": the second arc must be below 40 under arc ${first}`);
+    throw new RangeError(`"${shown}": the second arc must be below 40 under arc ${first}`);
   const out: number[] = [];
   const pushArc = (arc: bigint): void => {
     const chunk: number[] = [Number(arc & 0x7fn)];
@@ -151,8 +167,12 @@ export function oid(dotted: string): Buffer {
   };
   pushArc(first * 40n + second);
   for (const arc of arcs.slice(2)) pushArc(arc);
+  if (out.length > MAX_OID_CONTENT_OCTETS)
+    throw new RangeError(
+      `"${shown}" is ${out.length} octets encoded; meshca accepts object identifiers of at most ${MAX_OID_CONTENT_OCTETS}`,
+    );
   const encoded = tlv(Tag.OID, Buffer.from(out));
-  if (oidCache.size < 1024) oidCache.set(dotted, encoded);
+  if (dotted.length <= MAX_CACHED_OID_CHARS && oidCache.size < 1024) oidCache.set(dotted, encoded);
   return encoded;
 }
 

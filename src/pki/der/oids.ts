@@ -44,3 +44,12 @@ export const OID = {
   OCSPSigning: '1.3.6.1.5.5.7.3.9',
   anyExtendedKeyUsage: '2.5.29.37.0',
 } as const;
+
+/**
+ * The longest OBJECT IDENTIFIER meshca reads or writes, in content octets. Real OIDs are far
+ * shorter (Microsoft's certificate-template OIDs and 2.25 UUID OIDs, among the longest in use,
+ * are under 40 octets); X.690 sets no limit, and without one a 60 KB OID in a CSR cost ~300 ms of
+ * BigInt work and a 126 KB string. 128 octets is at most 129 arcs and a dotted string of at most
+ * ~520 characters.
+ */
+export const MAX_OID_CONTENT_OCTETS = 128;

@@ -1,5 +1,5 @@
 import { MeshcaError } from '../../errors/index.js';
-import { DerReader } from '../der/der-reader.js';
+import { DerReader, tagName, truncateForMessage } from '../der/der-reader.js';
 import {
   Tag,
   bitString,
@@ -66,6 +66,13 @@ export interface NameConstraints {
   excludedUriDomains?: string[];
   /** RFC 5280 says conforming CAs MUST mark the extension critical, so meshca does unless told false. */
   critical?: boolean;
+  /**
+   * Read from a certificate only: subtrees meshca cannot enforce, as "permitted directoryName",
+   * "excluded otherName", "permitted dNSName with minimum/maximum" … Verification refuses a chain
+   * through such a CA and issuance refuses to sign under it (see name-constraints.ts); absent
+   * when there are none. Never written.
+   */
+  unsupportedSubtrees?: string[];
 }
 
 /** One encoded Extension (RFC 5280 §4.1: extnID, critical DEFAULT FALSE, extnValue). */
@@ -145,6 +152,13 @@ export function encodeNameConstraints(nc: NameConstraints): Buffer {
       out.push(sequence(contextPrimitive(GeneralNameTag.uniformResourceIdentifier, ascii('uriDomains', u))));
     return out;
   };
+  if (nc.unsupportedSubtrees !== undefined && nc.unsupportedSubtrees.length > 0) {
+    throw new MeshcaError(
+      'INVALID_INPUT',
+      `nameConstraints cannot be written with subtrees meshca does not enforce (${nc.unsupportedSubtrees.slice(0, 5).join(', ')})`,
+      { hint: 'use DNS, IP, e-mail and URI constraints only' },
+    );
+  }
   const permitted = subtrees(
     nc.permittedDnsDomains,
     nc.permittedIpRanges,
@@ -193,7 +207,8 @@ export function decodeExtensions(
     const critical = er.peekTag() === Tag.BOOLEAN ? er.readBoolean('critical') : false;
     const value = er.expect(Tag.OCTET_STRING, 'extnValue');
     er.finish();
-    if (out.has(extnId)) throw r.fail(`[${i}]`, `the extension ${extnId} appears twice`, ext.headerStart);
+    if (out.has(extnId))
+      throw r.fail(`[${i}]`, `the extension ${truncateForMessage(extnId)} appears twice`, ext.headerStart);
     out.set(extnId, { critical, value: er.content(value), offset: value.start });
     i++;
   }
@@ -287,6 +302,19 @@ export function decodeKnownExtensions(exts: Map<string, RawExtension>, path: str
   return out;
 }
 
+/** GeneralName kinds by choice number, for naming subtrees meshca does not enforce. */
+const SUBTREE_KINDS: Record<number, string> = {
+  0: 'otherName',
+  1: 'rfc822Name',
+  2: 'dNSName',
+  3: 'x400Address',
+  4: 'directoryName',
+  5: 'ediPartyName',
+  6: 'uniformResourceIdentifier',
+  7: 'iPAddress',
+  8: 'registeredID',
+};
+
 function decodeNameConstraints(ext: RawExtension, path: string): NameConstraints {
   const r = sub(ext, path);
   const seq = r.expect(Tag.SEQUENCE, '');
@@ -302,10 +330,23 @@ function decodeNameConstraints(ext: RawExtension, path: string): NameConstraints
       const str = DerReader.within(ext.value, subtree, `${tr.path}[${i}]`);
       const base = str.next('base');
       const bytes = str.content(base);
-      const push = (key: keyof NameConstraints, v: string): void => {
-        ((nc[key] as string[] | undefined) ??= [] as string[]).push(v);
+      const push = (key: keyof Omit<NameConstraints, 'critical'>, v: string): void => {
+        (nc[key] ??= []).push(v);
       };
-      if (base.tag === (0x80 | GeneralNameTag.dNSName)) push(`${kind}DnsDomains`, bytes.toString('latin1'));
+      const kindName =
+        (base.tag & 0xc0) === 0x80
+          ? (SUBTREE_KINDS[base.tag & 0x1f] ?? `[${base.tag & 0x1f}]`)
+          : tagName(base.tag);
+      // minimum and maximum (RFC 5280: MUST be 0 and absent); a subtree carrying either is a
+      // range meshca does not implement, so the whole subtree is unsupported (as OpenSSL refuses it).
+      let minMax = false;
+      while (!str.atEnd()) {
+        str.next('minimum/maximum');
+        minMax = true;
+      }
+      if (minMax) push('unsupportedSubtrees', `${kind} ${kindName} with minimum/maximum`);
+      else if (base.tag === (0x80 | GeneralNameTag.dNSName))
+        push(`${kind}DnsDomains`, bytes.toString('latin1'));
       else if (base.tag === (0x80 | GeneralNameTag.rfc822Name))
         push(`${kind}EmailAddresses`, bytes.toString('latin1'));
       else if (base.tag === (0x80 | GeneralNameTag.uniformResourceIdentifier))
@@ -319,9 +360,11 @@ function decodeNameConstraints(ext: RawExtension, path: string): NameConstraints
             base.start,
           );
         push(`${kind}IpRanges`, cidr);
+      } else {
+        // directoryName, otherName, registeredID, x400Address, ediPartyName: never dropped
+        // silently, whatever the criticality (RFC 5280 §4.2.1.10).
+        push('unsupportedSubtrees', `${kind} ${kindName}`);
       }
-      // minimum and maximum (RFC 5280: MUST be 0 and absent) are read past.
-      while (!str.atEnd()) str.next('minimum/maximum');
     }
   };
   readSubtrees(0xa0, 'permitted');

@@ -1,5 +1,6 @@
 import { KeyObject, sign, verify } from 'node:crypto';
 import { MeshcaError } from '../../errors/index.js';
+import { truncateForMessage } from '../der/der-reader.js';
 import { NULL, oid, sequence } from '../der/der-writer.js';
 import { OID } from '../der/oids.js';
 import { PublicKeyInfo, describeKey, type KeyAlgorithm } from '../keys/key-spec.js';
@@ -161,7 +162,8 @@ export function verifySignature(
   signature: Buffer,
 ): string | undefined {
   const algorithm = BY_OID.get(o);
-  if (algorithm === undefined) return `the signature algorithm ${signatureAlgorithmName(o)} is not accepted`;
+  if (algorithm === undefined)
+    return `the signature algorithm ${truncateForMessage(signatureAlgorithmName(o))} is not accepted`;
   let keyAlgorithm: KeyAlgorithm;
   try {
     keyAlgorithm = key instanceof PublicKeyInfo ? key.spec.algorithm : describeKey(key).algorithm;

@@ -123,16 +123,30 @@ describe.runIf(requirePeer('openssl', 'openssl'))('openssl cross-checks', () => 
   );
 
   it('openssl refuses a leaf whose name breaks the intermediate’s name constraints, as meshca does', () => {
-    const { root, ca, caKey } = hierarchy({ algorithm: 'ECDSA' });
-    const leaf = issueCertificate(
-      {
-        publicKey: generatePrivateKey(),
-        sans: { uris: ['spiffe://evil.local/ns/a/sa/b'] },
-        lifetimeMs: 3_600_000,
-      },
-      { certificate: ca, key: caKey },
-      { now },
+    const { root, rootKey, ca, caKey } = hierarchy({ algorithm: 'ECDSA' });
+    const evil = {
+      publicKey: generatePrivateKey(),
+      sans: { uris: ['spiffe://evil.local/ns/a/sa/b'] },
+      lifetimeMs: 3_600_000,
+    };
+    // meshca will not sign outside its own CA's name constraints…
+    expect(() => issueCertificate(evil, { certificate: ca, key: caKey }, { now })).toThrow(
+      /forbid this certificate: URI "spiffe:\/\/evil.local\/ns\/a\/sa\/b" is not within the permitted cluster.local/,
     );
+    // …so the leaf is signed by an unconstrained twin of the intermediate (same name and key): to
+    // a verifier it is a leaf of the constrained intermediate.
+    const twin = issueCertificate(
+      {
+        publicKey: caKey,
+        subject: { commonName: 'istio-intermediate-ca.cluster.local' },
+        isCA: true,
+        pathLen: 0,
+        lifetimeMs: 720 * 3_600_000,
+      },
+      { certificate: root, key: rootKey },
+      { now, backdateMs: 60_000 },
+    );
+    const leaf = issueCertificate(evil, { certificate: twin, key: caKey }, { now });
     expect(() =>
       openssl(
         'verify',
