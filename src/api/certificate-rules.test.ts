@@ -25,7 +25,28 @@ describe('certificateSpecIssues', () => {
     ],
     ['an RSA key of 2048 and of 8192 bits', { privateKey: { algorithm: 'RSA', size: 8192 } }],
     ['RSA as the default algorithm, 3072 bits', { privateKey: { size: 3072 } }],
-    ['an ECDSA key on P-521', { privateKey: { algorithm: 'ECDSA', size: 521 } }],
+    ['an ECDSA key on P-384', { privateKey: { algorithm: 'ECDSA', size: 384 } }],
+    ['an RSA key of an uncommon even size', { privateKey: { algorithm: 'RSA', size: 2560 } }],
+    ['RSA size 0, which means the default 2048', { privateKey: { algorithm: 'RSA', size: 0 } }],
+    ['ECDSA size 0, which means the default 256', { privateKey: { algorithm: 'ECDSA', size: 0 } }],
+    [
+      'an Ed25519 key with a size, which cert-manager ignores',
+      { privateKey: { algorithm: 'Ed25519', size: 256 } },
+    ],
+    ['renewBeforePercentage whose renewBefore is exactly 5m', { duration: '100m', renewBeforePercentage: 5 }],
+    [
+      'renewBeforePercentage 97 of 1h (renews 58m12s before expiry)',
+      { duration: '1h', renewBeforePercentage: 97 },
+    ],
+    ['renewBeforePercentage 1 of the default 90 days', { renewBeforePercentage: 1 }],
+    [
+      'a password next to the empty passwordSecretRef a Go client writes',
+      { keystores: { pkcs12: { create: true, password: 'changeit', passwordSecretRef: { name: '' } } } },
+    ],
+    [
+      'the one secretTemplate annotation cert-manager allows under its prefix',
+      { secretTemplate: { annotations: { 'cert-manager.io/allow-direct-injection': 'true' } } },
+    ],
     [
       'an Ed25519 key without a size',
       { privateKey: { algorithm: 'Ed25519' }, signatureAlgorithm: 'PureEd25519' },
@@ -106,12 +127,57 @@ describe('certificateSpecIssues', () => {
     [
       'an ECDSA key of 2048 bits',
       { privateKey: { algorithm: 'ECDSA', size: 2048 } },
-      'spec.privateKey.size: must be 256, 384 or 521 for ECDSA keys (the curves P-256, P-384, P-521); it is 2048',
+      'spec.privateKey.size: must be 256 or 384 for ECDSA keys (the curves P-256 and P-384); it is 2048',
     ],
     [
-      'an Ed25519 key with a size',
-      { privateKey: { algorithm: 'Ed25519', size: 256 } },
-      'spec.privateKey.size: must be omitted for Ed25519 keys, which have one fixed size',
+      'an ECDSA key on P-521, which meshca cannot issue for',
+      { privateKey: { algorithm: 'ECDSA', size: 521 } },
+      'spec.privateKey.size: must be 256 or 384 for ECDSA keys (the curves P-256 and P-384): meshca does not issue for P-521 keys, which cert-manager accepts; it is 521',
+    ],
+    [
+      'an RSA key of an odd size, which OpenSSL cannot make',
+      { privateKey: { size: 2049 } },
+      "spec.privateKey.size: must be an even number of bits for RSA keys (meshca's key generator, OpenSSL, makes only even sizes); it is 2049, use 2048 or 2050",
+    ],
+    [
+      'a negative RSA size',
+      { privateKey: { size: -1 } },
+      'spec.privateKey.size: must be between 2048 and 8192 for RSA keys; it is -1',
+    ],
+    [
+      'renewBeforePercentage whose renewBefore is under 5m',
+      { duration: '1h', renewBeforePercentage: 8 },
+      'spec.renewBeforePercentage: 8% of the duration 1h renews 4m48s before expiry, under the 5m minimum for renewBefore; use at least 9 or a longer duration',
+    ],
+    [
+      'renewBeforePercentage just under 5m',
+      { duration: '100m', renewBeforePercentage: 4 },
+      'spec.renewBeforePercentage: 4% of the duration 100m renews 4m0s before expiry, under the 5m minimum for renewBefore; use at least 5 or a longer duration',
+    ],
+    [
+      'an empty literal JKS password',
+      { keystores: { jks: { create: true, password: '' } } },
+      'spec.keystores.jks.password: literal password cannot be empty; set a password or use passwordSecretRef',
+    ],
+    [
+      'an empty literal PKCS#12 password',
+      { keystores: { pkcs12: { create: true, password: '' } } },
+      'spec.keystores.pkcs12.password: literal password cannot be empty; set a password or use passwordSecretRef',
+    ],
+    [
+      'an empty JKS alias',
+      { keystores: { jks: { create: true, password: 'changeit', alias: '' } } },
+      'spec.keystores.jks.alias: must not be empty; omit alias for the default "certificate"',
+    ],
+    [
+      'only the empty passwordSecretRef a Go client writes',
+      { keystores: { jks: { create: true, passwordSecretRef: { name: '' } } } },
+      'spec.keystores.jks: needs exactly one of password and passwordSecretRef (it has neither)',
+    ],
+    [
+      'a cert-manager.io/ annotation in secretTemplate',
+      { secretTemplate: { annotations: { 'cert-manager.io/issuer-name': 'other' } } },
+      'spec.secretTemplate.annotations["cert-manager.io/issuer-name"]: cert-manager.io/ annotations are reserved for the ones the controller writes on the Secret; use another prefix (only cert-manager.io/allow-direct-injection may be set)',
     ],
     [
       'an RSA signature on an ECDSA key',

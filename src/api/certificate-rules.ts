@@ -1,4 +1,4 @@
-import { parseGoDuration } from './go-duration.js';
+import { formatGoDuration, parseGoDuration } from './go-duration.js';
 import { asRecord } from './raw.js';
 import type { ValidationIssue } from './validation-issue.js';
 
@@ -20,7 +20,12 @@ const IDENTITY_FIELDS = [
 ] as const;
 const RSA_MIN = 2048;
 const RSA_MAX = 8192;
-const ECDSA_SIZES = [256, 384, 521];
+// The sizes meshca's key generator makes. cert-manager also accepts ECDSA 521 and odd RSA sizes:
+// meshca does not yet sign a P-521 key's CSR with SHA-512 as cert-manager does, and OpenSSL makes
+// RSA keys of even sizes only (docs/resources.md, differences from cert-manager).
+const ECDSA_SIZES = [256, 384];
+/** The secretTemplate annotation cert-manager lets users set under its own prefix. */
+const ALLOWED_CERT_MANAGER_ANNOTATION = 'cert-manager.io/allow-direct-injection';
 const SIGNATURE_ALGORITHMS: Readonly<Record<string, readonly string[]>> = {
   RSA: ['SHA256WithRSA', 'SHA384WithRSA', 'SHA512WithRSA'],
   ECDSA: ['ECDSAWithSHA256', 'ECDSAWithSHA384', 'ECDSAWithSHA512'],
@@ -93,21 +98,36 @@ export function certificateSpecIssues(rawSpec: unknown): ValidationIssue[] {
   }
   if (isSet(spec.renewBefore) && pct !== undefined) {
     at(['renewBeforePercentage'], 'must not be set together with renewBefore; keep one of them');
+  } else if (typeof pct === 'number' && Number.isInteger(pct) && pct >= 1 && pct <= 99) {
+    // As the renewal time is computed (and cert-manager validates): renewBefore = lifetime × pct / 100.
+    if (lifetime * pct < MIN_RENEW_BEFORE_MS * 100) {
+      const least = Math.ceil((MIN_RENEW_BEFORE_MS * 100) / lifetime);
+      at(
+        ['renewBeforePercentage'],
+        `${pct}% of the ${duration === undefined ? 'default duration 2160h' : `duration ${String(spec.duration)}`} renews ${formatGoDuration((lifetime * pct) / 100)} before expiry, under the 5m minimum for renewBefore; ${least <= 99 ? `use at least ${least} or a longer duration` : 'use a longer duration'}`,
+      );
+    }
   }
 
   const key = asRecord(spec.privateKey);
   const algorithm = typeof key?.algorithm === 'string' ? key.algorithm : 'RSA';
   const size = key?.size;
-  if (typeof size === 'number' && Number.isInteger(size)) {
+  // Size 0 means the algorithm's default, and Ed25519 ignores the size, as in cert-manager.
+  if (typeof size === 'number' && Number.isInteger(size) && size !== 0) {
     if (algorithm === 'RSA' && (size < RSA_MIN || size > RSA_MAX)) {
       at(['privateKey', 'size'], `must be between ${RSA_MIN} and ${RSA_MAX} for RSA keys; it is ${size}`);
+    } else if (algorithm === 'RSA' && size % 2 !== 0) {
+      at(
+        ['privateKey', 'size'],
+        `must be an even number of bits for RSA keys (meshca's key generator, OpenSSL, makes only even sizes); it is ${size}, use ${size - 1} or ${size + 1}`,
+      );
     } else if (algorithm === 'ECDSA' && !ECDSA_SIZES.includes(size)) {
       at(
         ['privateKey', 'size'],
-        `must be 256, 384 or 521 for ECDSA keys (the curves P-256, P-384, P-521); it is ${size}`,
+        size === 521
+          ? 'must be 256 or 384 for ECDSA keys (the curves P-256 and P-384): meshca does not issue for P-521 keys, which cert-manager accepts; it is 521'
+          : `must be 256 or 384 for ECDSA keys (the curves P-256 and P-384); it is ${size}`,
       );
-    } else if (algorithm === 'Ed25519' && size !== 0) {
-      at(['privateKey', 'size'], 'must be omitted for Ed25519 keys, which have one fixed size');
     }
   }
   const sig = spec.signatureAlgorithm;
@@ -129,11 +149,32 @@ export function certificateSpecIssues(rawSpec: unknown): ValidationIssue[] {
   for (const name of ['jks', 'pkcs12'] as const) {
     const store = asRecord(keystores?.[name]);
     if (store === undefined) continue;
-    const count = (store.password !== undefined ? 1 : 0) + (store.passwordSecretRef !== undefined ? 1 : 0);
+    // cert-manager treats a passwordSecretRef with an empty name (Go clients write one) as unset.
+    const hasRef = store.passwordSecretRef !== undefined && asRecord(store.passwordSecretRef)?.name !== '';
+    const count = (store.password !== undefined ? 1 : 0) + (hasRef ? 1 : 0);
     if (count !== 1) {
       at(
         ['keystores', name],
         `needs exactly one of password and passwordSecretRef (it has ${count === 0 ? 'neither' : 'both'})`,
+      );
+    }
+    if (store.password === '') {
+      at(
+        ['keystores', name, 'password'],
+        'literal password cannot be empty; set a password or use passwordSecretRef',
+      );
+    }
+  }
+  if (asRecord(keystores?.jks)?.alias === '') {
+    at(['keystores', 'jks', 'alias'], 'must not be empty; omit alias for the default "certificate"');
+  }
+
+  const annotations = asRecord(asRecord(spec.secretTemplate)?.annotations);
+  for (const annotation of Object.keys(annotations ?? {})) {
+    if (annotation.startsWith('cert-manager.io/') && annotation !== ALLOWED_CERT_MANAGER_ANNOTATION) {
+      at(
+        ['secretTemplate', 'annotations', annotation],
+        `cert-manager.io/ annotations are reserved for the ones the controller writes on the Secret; use another prefix (only ${ALLOWED_CERT_MANAGER_ANNOTATION} may be set)`,
       );
     }
   }

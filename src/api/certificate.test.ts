@@ -101,6 +101,46 @@ describe('Certificate', () => {
     expect(cert.spec.issuerRef.group).toBe('cert-manager.io');
   });
 
+  it.each<[string, Record<string, unknown>, Record<string, unknown>]>([
+    ['RSA size 0 (the default)', { algorithm: 'RSA', size: 0 }, { algorithm: 'RSA' }],
+    [
+      'ECDSA size 0 (the default)',
+      { algorithm: 'ECDSA', size: 0, encoding: 'PKCS8' },
+      { algorithm: 'ECDSA', encoding: 'PKCS8' },
+    ],
+    ['size 0 of the default algorithm', { size: 0 }, {}],
+    [
+      'an Ed25519 size, which cert-manager ignores',
+      { algorithm: 'Ed25519', size: 256 },
+      { algorithm: 'Ed25519' },
+    ],
+    ['a real size, kept', { algorithm: 'ECDSA', size: 384 }, { algorithm: 'ECDSA', size: 384 }],
+  ])('accepts privateKey with %s and stores the key it stands for', (_what, privateKey, stored) => {
+    const cert = parseResource(withSpec(GATEWAY_CERTIFICATE, { privateKey })) as Certificate;
+    expect(cert.spec.privateKey).toEqual(stored);
+  });
+
+  it('accepts a keystore as a Go typed client writes it and drops the empty passwordSecretRef', () => {
+    const cert = parseResource(
+      withSpec(GATEWAY_CERTIFICATE, {
+        keystores: {
+          jks: { create: true, password: 'changeit', passwordSecretRef: { name: '' } },
+          pkcs12: { create: true, passwordSecretRef: { name: 'p12-password', key: 'pw' } },
+        },
+      }),
+    ) as Certificate;
+    expect(cert.spec.keystores).toEqual({
+      jks: { create: true, password: 'changeit' },
+      pkcs12: { create: true, passwordSecretRef: { name: 'p12-password', key: 'pw' } },
+    });
+  });
+
+  it('accepts a fully qualified DNS name and e-mail addresses cert-manager accepts, unchanged', () => {
+    const names = { dnsNames: ['gateway.example.com.'], emailAddresses: ['root@localhost', 'a@b.c'] };
+    const cert = parseResource(withSpec(GATEWAY_CERTIFICATE, names)) as Certificate;
+    expect(cert.spec).toMatchObject(names);
+  });
+
   it('does not change the object it validates', () => {
     const doc = withSpec(GATEWAY_CERTIFICATE, { issuerRef: { name: 'ca' } });
     const before = JSON.stringify(doc);
@@ -240,6 +280,28 @@ describe('Certificate', () => {
       ],
     ],
     ['isCA as a string', { isCA: 'true' }, ['spec.isCA: must be true or false, not the string "true"']],
+    [
+      'a bad passwordSecretRef name',
+      { keystores: { jks: { create: true, passwordSecretRef: { name: 'Bad_Name', key: 'a/b' } } } },
+      [
+        expect.stringMatching(
+          /^spec\.keystores\.jks\.passwordSecretRef\.name: must be a lowercase RFC 1123 subdomain/,
+        ),
+        expect.stringMatching(/^spec\.keystores\.jks\.passwordSecretRef\.key: must be a data key/),
+      ],
+    ],
+    [
+      'an e-mail address with a display name',
+      { emailAddresses: ['Root <root@localhost>'] },
+      [
+        'spec.emailAddresses[0]: must be the address alone, without a display name or angle brackets (e.g. "security@example.com")',
+      ],
+    ],
+    [
+      'a DNS name with two trailing dots',
+      { dnsNames: ['example.com..'] },
+      ['spec.dnsNames[0]: may end with at most one "." (e.g. "example.com.")'],
+    ],
     [
       'dnsNames as one string',
       { dnsNames: 'example.com' },

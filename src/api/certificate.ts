@@ -8,12 +8,13 @@ import {
   annotationsSchema,
   objectMetaSchema,
   requiredString,
-  secretKeySelectorSchema,
 } from './common-schemas.js';
 import { KEY_USAGES } from './key-usage.js';
 import {
   checkAbsoluteUri,
+  checkCertificateDnsName,
   checkCidr,
+  checkDataKey,
   checkDns1123Subdomain,
   checkDnsName,
   checkEmailAddress,
@@ -41,30 +42,68 @@ const nameConstraintItemSchema = z.strictObject({
   uriDomains: strings.optional(),
 });
 
-const jksKeystoreSchema = z.strictObject({
-  create: z.boolean(),
-  passwordSecretRef: secretKeySelectorSchema.optional(),
-  password: z.string().optional(),
-  alias: z.string().optional(),
-});
+/**
+ * A keystore's passwordSecretRef. Go clients write the struct even when it is unused, as
+ * `{name: ""}`; like cert-manager, an empty name means "not set" (the keystore rules then look at
+ * `password`), and the keystore schemas drop such a reference.
+ */
+const passwordSecretRefSchema = z
+  .strictObject({ name: z.string(), key: z.string().optional() })
+  .superRefine((ref, ctx) => {
+    if (ref.name === '') return;
+    const nameWhy = checkDns1123Subdomain(ref.name);
+    if (nameWhy !== undefined) ctx.addIssue({ code: 'custom', path: ['name'], message: nameWhy });
+    const keyWhy = ref.key === undefined ? undefined : checkDataKey(ref.key);
+    if (keyWhy !== undefined) ctx.addIssue({ code: 'custom', path: ['key'], message: keyWhy });
+  });
 
-const pkcs12KeystoreSchema = z.strictObject({
-  create: z.boolean(),
-  passwordSecretRef: secretKeySelectorSchema.optional(),
-  password: z.string().optional(),
-  profile: z.enum(['LegacyRC2', 'LegacyDES', 'Modern2023']).optional(),
-});
+/** Drops a passwordSecretRef whose name is empty: cert-manager treats it as unset. */
+const withoutEmptyRef = <T extends { passwordSecretRef?: { name: string; key?: string | undefined } }>(
+  store: T,
+): T => {
+  if (store.passwordSecretRef?.name !== '') return store;
+  const { passwordSecretRef: _unset, ...rest } = store;
+  return rest as T;
+};
+
+const jksKeystoreSchema = z
+  .strictObject({
+    create: z.boolean(),
+    passwordSecretRef: passwordSecretRefSchema.optional(),
+    password: z.string().optional(),
+    alias: z.string().optional(),
+  })
+  .transform(withoutEmptyRef);
+
+const pkcs12KeystoreSchema = z
+  .strictObject({
+    create: z.boolean(),
+    passwordSecretRef: passwordSecretRefSchema.optional(),
+    password: z.string().optional(),
+    profile: z.enum(['LegacyRC2', 'LegacyDES', 'Modern2023']).optional(),
+  })
+  .transform(withoutEmptyRef);
 
 /** Key usages as cert-manager spells them. */
 export const keyUsageSchema = z.enum(KEY_USAGES);
 
-/** The private key to generate: algorithm, size, encoding, rotation. */
-export const privateKeySchema = z.strictObject({
-  algorithm: z.enum(['RSA', 'ECDSA', 'Ed25519']).optional(),
-  size: z.number().int().optional(),
-  encoding: z.enum(['PKCS1', 'PKCS8']).optional(),
-  rotationPolicy: z.enum(['Never', 'Always']).optional(),
-});
+/**
+ * The private key to generate: algorithm, size, encoding, rotation. Like cert-manager, `size: 0`
+ * means the algorithm's default and an Ed25519 key ignores any size: both sizes are dropped, so
+ * the stored spec asks for the key the controllers make.
+ */
+export const privateKeySchema = z
+  .strictObject({
+    algorithm: z.enum(['RSA', 'ECDSA', 'Ed25519']).optional(),
+    size: z.number().int().optional(),
+    encoding: z.enum(['PKCS1', 'PKCS8']).optional(),
+    rotationPolicy: z.enum(['Never', 'Always']).optional(),
+  })
+  .transform((key): typeof key => {
+    if (key.size === undefined || (key.size !== 0 && key.algorithm !== 'Ed25519')) return key;
+    const { size: _ignored, ...rest } = key;
+    return rest;
+  });
 
 /** cert-manager.io/v1 CertificateSpec, every field. Cross-field rules live in certificate-rules.ts. */
 export const certificateSpecSchema = z.strictObject({
@@ -77,7 +116,7 @@ export const certificateSpecSchema = z.strictObject({
   duration: goDurationString.optional(),
   renewBefore: goDurationString.optional(),
   renewBeforePercentage: z.number().int().optional(),
-  dnsNames: z.array(checkedString(checkDnsName)).optional(),
+  dnsNames: z.array(checkedString(checkCertificateDnsName)).optional(),
   ipAddresses: z.array(checkedString(checkIpAddress)).optional(),
   uris: z.array(checkedString(checkAbsoluteUri)).optional(),
   emailAddresses: z.array(checkedString(checkEmailAddress)).optional(),

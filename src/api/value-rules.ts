@@ -18,7 +18,10 @@ const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$
 const URI_SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*:/;
 const ipv4 = z.ipv4();
 const ipv6 = z.ipv6();
-const email = z.email();
+// RFC 5322 atext (Go's net/mail, ASCII only) and the domain labels meshca writes into an rfc822Name.
+const EMAIL_LOCAL_ATOM = /^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+$/;
+const EMAIL_DOMAIN_LABEL = /^[A-Za-z0-9_-]+$/;
+const EMAIL_EXAMPLE = '(e.g. "security@example.com")';
 
 /** A DNS-1123 subdomain: metadata.name of most kinds, Secret names. */
 export function checkDns1123Subdomain(value: string): string | undefined {
@@ -97,6 +100,16 @@ export function checkDnsName(value: string): string | undefined {
   return undefined;
 }
 
+/**
+ * A DNS name of a Certificate's dnsNames: checkDnsName, and a single trailing dot (a fully
+ * qualified `example.com.`) is accepted, as cert-manager accepts it. The name is written into the
+ * CSR and the certificate as given, dot included.
+ */
+export function checkCertificateDnsName(value: string): string | undefined {
+  if (value.endsWith('..')) return 'may end with at most one "." (e.g. "example.com.")';
+  return checkDnsName(value.length > 1 && value.endsWith('.') ? value.slice(0, -1) : value);
+}
+
 /** An IPv4 or IPv6 address. */
 export function checkIpAddress(value: string): string | undefined {
   if (ipv4.safeParse(value).success || ipv6.safeParse(value).success) return undefined;
@@ -135,11 +148,40 @@ export function checkHttpUrl(value: string): string | undefined {
   return undefined;
 }
 
-/** An e-mail address (`user@example.com`). */
+/**
+ * An e-mail address as cert-manager accepts it (Go's mail.ParseAddress, the result equal to the
+ * input): a bare addr-spec, `local@domain`, such as `root@localhost` or `a@b.c`. Refused like
+ * cert-manager: display names, angle brackets, spaces, comments, quoted local parts (Go unquotes
+ * them, so the result differs from the input). Refused because a certificate cannot carry them
+ * (rfc822Name is an IA5String, which meshca writes for a domain name only): non-ASCII addresses
+ * and address literals such as `user@[10.0.0.1]`.
+ */
 export function checkEmailAddress(value: string): string | undefined {
-  return email.safeParse(value).success
-    ? undefined
-    : 'must be an e-mail address (e.g. "security@example.com")';
+  if (value.length === 0) return 'must not be empty';
+  if (/[<>]/.test(value)) {
+    return `must be the address alone, without a display name or angle brackets ${EMAIL_EXAMPLE}`;
+  }
+  if (/\s/.test(value)) return `must not contain spaces or line breaks ${EMAIL_EXAMPLE}`;
+  if (/[^\x21-\x7e]/.test(value)) {
+    return 'must be ASCII: a certificate holds an e-mail address as an IA5String, so internationalized addresses cannot be written';
+  }
+  const at = value.lastIndexOf('@');
+  if (at < 0) return `must be an e-mail address ${EMAIL_EXAMPLE}`;
+  const local = value.slice(0, at);
+  const domain = value.slice(at + 1);
+  if (local.startsWith('"')) {
+    return 'must not quote the local part: cert-manager reads "a"@example.com as a@example.com and refuses it; write the address without quotes';
+  }
+  if (local.length === 0 || !local.split('.').every((atom) => EMAIL_LOCAL_ATOM.test(atom))) {
+    return `local part ${JSON.stringify(local)} must be letters, digits and !#$%&'*+-/=?^_\`{|}~ in runs separated by single dots, not starting or ending with a dot`;
+  }
+  if (domain.startsWith('[')) {
+    return 'must name a domain, not an address literal such as [10.0.0.1]: meshca cannot write one into a certificate';
+  }
+  if (domain.length === 0 || !domain.split('.').every((label) => EMAIL_DOMAIN_LABEL.test(label))) {
+    return `domain ${JSON.stringify(domain)} must be labels of letters, digits, "-" and "_" separated by single dots (e.g. "example.com" or "localhost")`;
+  }
+  return undefined;
 }
 
 /** An object identifier in dotted form (`1.3.6.1.4.1.311.20.2.3`). */

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Certificate as CertificateResource, CertificateSpec } from '../../api/certificate.js';
 import type { CertificateRequest } from '../../api/certificate-request.js';
 import type { Condition } from '../../api/common-schemas.js';
@@ -37,9 +38,38 @@ export function withoutCondition(conditions: readonly Condition[] | undefined, t
   return (conditions ?? []).filter((c) => c.type !== type);
 }
 
-/** The name of the CertificateRequest of one revision of a Certificate. */
+/** The longest name of a resource (a DNS-1123 subdomain). */
+export const MAX_NAME_LENGTH = 253;
+/** How much of a long Certificate name a shortened generated name keeps, as cert-manager does. */
+export const SHORT_NAME_PREFIX_LENGTH = 52;
+
+/** The first 52 characters of a name, cut back to end in a letter or digit so "-" may follow. */
+function shortPrefix(name: string): string {
+  return name.slice(0, SHORT_NAME_PREFIX_LENGTH).replace(/[-.]+$/, '');
+}
+
+/**
+ * `<base>-<suffix>` when that is a name of at most 253 characters; else a short prefix of `base`,
+ * "-" and `suffix`. `base` is a resource name and `suffix` letters and digits, so the result is
+ * always a valid name; telling two results apart is up to the suffix.
+ */
+export function suffixedName(base: string, suffix: string): string {
+  const full = `${base}-${suffix}`;
+  return full.length <= MAX_NAME_LENGTH ? full : `${shortPrefix(base)}-${suffix}`;
+}
+
+/**
+ * The name of the CertificateRequest of one revision of a Certificate: `<certificate>-<revision>`
+ * while that fits in 253 characters (the names stores already hold). A longer one is shortened
+ * like cert-manager does: the Certificate name's first 52 characters, "-" and 16 hex digits of
+ * the SHA-256 of the full name, unique per Certificate and revision. It cannot be mistaken for
+ * the plain name of another Certificate, which ends in "-" and a revision number: that would
+ * take a revision of some fifteen digits.
+ */
 export function requestName(certificateName: string, revision: number): string {
-  return `${certificateName}-${revision}`;
+  const full = `${certificateName}-${revision}`;
+  if (full.length <= MAX_NAME_LENGTH) return full;
+  return `${shortPrefix(certificateName)}-${createHash('sha256').update(full).digest('hex').slice(0, 16)}`;
 }
 
 /** The revision the next issuance will produce. */

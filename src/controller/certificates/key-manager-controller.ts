@@ -6,7 +6,7 @@ import { isMeshcaError } from '../../errors/index.js';
 import { describeKey, encodePrivateKey, type KeySpec, type PkiParser } from '../../pki/index.js';
 import type { WriteOp } from '../../store/store.js';
 import type { Controller, ReconcileContext, ReconcileResult } from '../runtime/controller.js';
-import { isTrue, type CertificateObject } from './certificate-resources.js';
+import { isTrue, suffixedName, type CertificateObject } from './certificate-resources.js';
 import { desiredCertificate } from './desired-certificate.js';
 import { ownerCertificateKeysOf, type LifecycleSettings } from './lifecycle-options.js';
 import { ANNOTATIONS, CERTIFICATE, SECRET, keyOf } from './resource-types.js';
@@ -48,6 +48,15 @@ export function decideKey(
     reuse: true,
     message: 'rotationPolicy is Never: the private key of the existing Secret is reused',
   };
+}
+
+/**
+ * The name of a new temporary Secret for the next private key: `<certificate>-<random>`, with the
+ * Certificate's name shortened (to 52 characters, cut back to a letter or digit) when the whole
+ * would pass 253 characters; the random suffix keeps it unique.
+ */
+export function nextPrivateKeySecretName(certificateName: string, random: string): string {
+  return suffixedName(certificateName, random);
 }
 
 function readKey(secret: Resource | undefined, parser: PkiParser): KeyObject | undefined {
@@ -116,7 +125,7 @@ export function createKeyManagerController(settings: LifecycleSettings): Control
       const decision = decideKey(desired.rotationPolicy, currentKey, desired.keySpec);
       const privateKey =
         'reuse' in decision && currentKey !== undefined ? currentKey : settings.generateKey(desired.keySpec);
-      const name = nextName ?? `${certificate.metadata.name.slice(0, 246)}-${settings.random()}`;
+      const name = nextName ?? nextPrivateKeySecretName(certificate.metadata.name, settings.random());
       const keyPem = encodePrivateKey(privateKey, 'PKCS8');
       const secret: Resource = {
         apiVersion: 'v1',

@@ -2,6 +2,10 @@ import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { MeshcaError } from '../../errors/index.js';
 import type { KeySpec } from './key-spec.js';
 
+/** The RSA sizes generatePrivateKey makes: every even number of bits in this range (cert-manager's range). */
+export const RSA_GENERATE_MIN_BITS = 2048;
+export const RSA_GENERATE_MAX_BITS = 8192;
+
 /** A new private key; ECDSA P-256 unless `spec` says otherwise. */
 export function generatePrivateKey(spec: KeySpec = { algorithm: 'ECDSA' }): KeyObject {
   switch (spec.algorithm) {
@@ -16,12 +20,26 @@ export function generatePrivateKey(spec: KeySpec = { algorithm: 'ECDSA' }): KeyO
     }
     case 'RSA': {
       const size = spec.size ?? 2048;
-      if (size !== 2048 && size !== 3072 && size !== 4096) {
+      // OpenSSL makes a modulus of exactly the asked size only when the size is even.
+      if (
+        !Number.isInteger(size) ||
+        size < RSA_GENERATE_MIN_BITS ||
+        size > RSA_GENERATE_MAX_BITS ||
+        size % 2 !== 0
+      ) {
         throw new MeshcaError('KEY_UNSUPPORTED', `RSA size ${size} is not supported`, {
-          hint: 'use 2048, 3072 or 4096',
+          hint: `use an even number of bits from ${RSA_GENERATE_MIN_BITS} to ${RSA_GENERATE_MAX_BITS} (2048, 3072 and 4096 are usual)`,
         });
       }
-      return generateKeyPairSync('rsa', { modulusLength: size, publicExponent: 0x10001 }).privateKey;
+      const key = generateKeyPairSync('rsa', { modulusLength: size, publicExponent: 0x10001 }).privateKey;
+      const made = key.asymmetricKeyDetails?.modulusLength;
+      if (made !== size) {
+        throw new MeshcaError(
+          'INTERNAL',
+          `asked for an RSA key of ${size} bits, OpenSSL made one of ${made ?? 'unknown'} bits`,
+        );
+      }
+      return key;
     }
     case 'Ed25519':
       if (spec.size !== undefined) {

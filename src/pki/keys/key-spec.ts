@@ -8,7 +8,7 @@ import { nativeEcdsa, type NativeCurve } from '../native/native-ecdsa.js';
 /** Key algorithms meshca issues for and signs with. */
 export type KeyAlgorithm = 'ECDSA' | 'RSA' | 'Ed25519';
 
-/** An algorithm and, for ECDSA and RSA, a size: ECDSA 256|384, RSA 2048|3072|4096 (bits). */
+/** An algorithm and, for ECDSA and RSA, a size: ECDSA 256|384, RSA 2048..16384 read, 2048..8192 (even) made (bits). */
 export interface KeySpec {
   algorithm: KeyAlgorithm;
   size?: number;
@@ -47,7 +47,7 @@ export function describeKey(key: KeyObject): KeySpec {
       const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
       if (bits < RSA_MIN_BITS || bits > RSA_MAX_BITS) {
         throw new MeshcaError('KEY_UNSUPPORTED', `an RSA key of ${bits} bits is not accepted`, {
-          hint: `use RSA of ${RSA_MIN_BITS} to ${RSA_MAX_BITS} bits (2048, 3072 or 4096 to generate)`,
+          hint: `use RSA of ${RSA_MIN_BITS} to ${RSA_MAX_BITS} bits (an even size up to 8192 to generate)`,
         });
       }
       spec = { algorithm: 'RSA', size: bits };

@@ -49,6 +49,14 @@ describe('keys', () => {
     });
   }, 60_000);
 
+  it.each([2050, 2560])(
+    'generates an RSA key of exactly %i bits, as cert-manager accepts any size from 2048 to 8192',
+    (size) => {
+      expect(describeKey(generatePrivateKey({ algorithm: 'RSA', size }))).toEqual({ algorithm: 'RSA', size });
+    },
+    60_000,
+  );
+
   it('reads an SEC1 key preceded by EC PARAMETERS, as openssl ecparam writes it', () => {
     const key = generatePrivateKey();
     const pem = `-----BEGIN EC PARAMETERS-----\nBggqhkjOPQMBBw==\n-----END EC PARAMETERS-----\n${encodePrivateKey(key)}`;
@@ -65,6 +73,12 @@ describe('keys', () => {
   it.each([
     ['ECDSA 521', () => generatePrivateKey({ algorithm: 'ECDSA', size: 521 }), /ECDSA size 521/],
     ['RSA 1024', () => generatePrivateKey({ algorithm: 'RSA', size: 1024 }), /RSA size 1024/],
+    ['RSA 8200, past 8192', () => generatePrivateKey({ algorithm: 'RSA', size: 8200 }), /RSA size 8200/],
+    [
+      'RSA 2049, an odd size OpenSSL would make as 2048 bits',
+      () => generatePrivateKey({ algorithm: 'RSA', size: 2049 }),
+      /RSA size 2049/,
+    ],
     ['Ed25519 with a size', () => generatePrivateKey({ algorithm: 'Ed25519', size: 256 }), /no size/],
     [
       'an unknown algorithm',
