@@ -52,6 +52,17 @@ describe('EventRecorder', () => {
     });
   });
 
+  it.each([
+    ['"."', `${'a'.repeat(235)}.b${'c'.repeat(16)}`],
+    ['"-"', `${'a'.repeat(235)}-b${'c'.repeat(16)}`],
+  ])('records events about an object with a 253-character name whose cut falls on %s', async (_cut, name) => {
+    store = openSqliteStore({ path: ':memory:' });
+    const long: Resource = { ...involved, metadata: { ...involved.metadata, name } };
+    await new EventRecorder().record(store, long, { type: 'Normal', reason: 'Issuing', message: 'm' }, T);
+    const [event] = await events();
+    expect(event?.metadata.name).toMatch(new RegExp(`^${'a'.repeat(235)}\\.[0-9a-f]{16}$`));
+  });
+
   it(`keeps at most ${MAX_EVENTS_PER_OBJECT} events per object, dropping the oldest`, async () => {
     store = openSqliteStore({ path: ':memory:' });
     const recorder = new EventRecorder();

@@ -42,7 +42,9 @@ export class EventRecorder {
       .update(`${uid}\n${event.reason}\n${event.message}`)
       .digest('hex')
       .slice(0, 16);
-    const name = `${involved.metadata.name.slice(0, 236)}.${digest}`;
+    // Cut so "<prefix>.<digest>" stays a valid name: a cut that ends in "." or "-" would make
+    // ".." or "-." (invalid), and the store would refuse every event about that object.
+    const name = `${involved.metadata.name.slice(0, 236).replace(/[^a-z0-9]+$/, '')}.${digest}`;
     const at = rfc3339(now);
     const existing = await store.tryGet<Resource>({ ...EVENT, namespace, name });
     if (existing !== undefined) {

@@ -9,7 +9,7 @@ export {
   subjectPublicKeyInfo,
 } from './keys/key-spec.js';
 export { nativeEcdsaStatus, setNativeEcdsaEnabled } from './native/native-ecdsa.js';
-export { generatePrivateKey } from './keys/generate-private-key.js';
+export { generatePrivateKey, generatePrivateKeyAsync } from './keys/generate-private-key.js';
 export { parsePrivateKey, encodePrivateKey } from './keys/private-key-pem.js';
 export { type DistinguishedName, formatDistinguishedName, isEmptyName } from './names/distinguished-name.js';
 export { type SubjectAltNames } from './names/subject-alt-names.js';

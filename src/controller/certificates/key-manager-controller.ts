@@ -123,8 +123,9 @@ export function createKeyManagerController(settings: LifecycleSettings): Control
       const current = await store.tryGet<Resource>(keyOf(SECRET, ns, certificate.spec.secretName));
       const currentKey = readKey(current, settings.parser);
       const decision = decideKey(desired.rotationPolicy, currentKey, desired.keySpec);
+      // A new RSA key can take seconds to find: generated off the event loop by default.
       const privateKey =
-        'reuse' in decision && currentKey !== undefined ? currentKey : settings.generateKey(desired.keySpec);
+        'reuse' in decision && currentKey !== undefined ? currentKey : await settings.generateKey(desired.keySpec);
       const name = nextName ?? nextPrivateKeySecretName(certificate.metadata.name, settings.random());
       const keyPem = encodePrivateKey(privateKey, 'PKCS8');
       const secret: Resource = {

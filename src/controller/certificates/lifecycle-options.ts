@@ -1,7 +1,7 @@
 import { randomInt, type KeyObject } from 'node:crypto';
 import type { Resource, ResourceKey } from '../../api/resource.js';
 import type { IssuerDependencies } from '../../issuers/create-issuer.js';
-import { ParseCache, generatePrivateKey, type KeySpec } from '../../pki/index.js';
+import { ParseCache, generatePrivateKeyAsync, type KeySpec } from '../../pki/index.js';
 import type { CertManagerMetrics } from '../../telemetry/cert-manager-metrics.js';
 import { EventRecorder } from '../events.js';
 import type { CertificateObject } from './certificate-resources.js';
@@ -22,8 +22,8 @@ export interface CertificateControllerOptions {
   readonly metrics?: CertManagerMetrics;
   /** Five characters of [a-z0-9] for the next-private-key Secret's name (injected in tests). */
   readonly random?: () => string;
-  /** Makes a private key (injected in tests to save time). */
-  readonly generateKey?: (spec: KeySpec) => KeyObject;
+  /** Makes a private key (injected in tests to save time); default off the event loop. */
+  readonly generateKey?: (spec: KeySpec) => KeyObject | Promise<KeyObject>;
   /** How far issuers backdate notBefore. */
   readonly backdateMs?: number;
   /** What upstream issuers (vault, acme) need from outside: a token minter, a token cache … */
@@ -40,7 +40,7 @@ export interface LifecycleSettings {
   readonly pendingRetryBaseMs: number;
   readonly metrics: CertManagerMetrics | undefined;
   readonly random: () => string;
-  readonly generateKey: (spec: KeySpec) => KeyObject;
+  readonly generateKey: (spec: KeySpec) => KeyObject | Promise<KeyObject>;
   readonly backdateMs: number | undefined;
   readonly events: EventRecorder;
   readonly issuerDependencies: IssuerDependencies;
@@ -66,7 +66,7 @@ export function lifecycleSettings(options: CertificateControllerOptions): Lifecy
     pendingRetryBaseMs: options.pendingRetryBase ?? 5000,
     metrics: options.metrics,
     random: options.random ?? randomSuffix,
-    generateKey: options.generateKey ?? generatePrivateKey,
+    generateKey: options.generateKey ?? generatePrivateKeyAsync,
     backdateMs: options.backdateMs,
     events: new EventRecorder(),
     issuerDependencies: options.issuerDependencies ?? {},

@@ -1,7 +1,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { isMeshcaError } from '../../errors/index.js';
-import { generatePrivateKey } from './generate-private-key.js';
+import { generatePrivateKey, generatePrivateKeyAsync } from './generate-private-key.js';
 import { describeKey, publicKeysEqual } from './key-spec.js';
 import { encodePrivateKey, parsePrivateKey } from './private-key-pem.js';
 import type { KeySpec } from './key-spec.js';
@@ -140,5 +140,25 @@ describe('keys', () => {
       'KEY_INVALID',
       /expected a private key/,
     );
+  });
+});
+
+describe('generatePrivateKeyAsync (off the event loop, for controllers sharing it with the CA server)', () => {
+  it.each<[KeySpec, string, number | undefined]>([
+    [{ algorithm: 'ECDSA' }, 'prime256v1', undefined],
+    [{ algorithm: 'ECDSA', size: 384 }, 'secp384r1', undefined],
+    [{ algorithm: 'RSA', size: 2048 }, '', 2048],
+    [{ algorithm: 'Ed25519' }, '', undefined],
+  ])('makes %j as the sync generator does', async (spec, curve, bits) => {
+    const key = await generatePrivateKeyAsync(spec);
+    expect(key.type).toBe('private');
+    expect(describeKey(key)).toEqual(describeKey(generatePrivateKey(spec)));
+    if (curve !== '') expect(key.asymmetricKeyDetails?.namedCurve).toBe(curve);
+    if (bits !== undefined) expect(key.asymmetricKeyDetails?.modulusLength).toBe(bits);
+  });
+
+  it('refuses a size it cannot make, before starting', () => {
+    expect(() => generatePrivateKeyAsync({ algorithm: 'RSA', size: 2049 })).toThrow(/RSA size 2049 is not supported/);
+    expect(() => generatePrivateKeyAsync({ algorithm: 'ECDSA', size: 521 })).toThrow(/ECDSA size 521 is not supported/);
   });
 });
