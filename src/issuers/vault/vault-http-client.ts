@@ -135,7 +135,6 @@ export class VaultHttpClient {
       const options: https.RequestOptions = {
         method: request.method,
         headers,
-        timeout: timeoutMs,
         ...(url.protocol === 'https:' && {
           ...(this.#c.caPem !== undefined && { ca: this.#c.caPem }),
           ...(this.#c.clientCertPem !== undefined && { cert: this.#c.clientCertPem }),
@@ -206,9 +205,8 @@ export class VaultHttpClient {
           }
         });
       });
-      // `timeout` is the socket's idle timeout: it never fires for a server (or proxy) that
-      // trickles a byte now and then. The deadline bounds the whole exchange, answer included.
-      req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+      // One deadline for the whole exchange, answer included: a socket idle timeout never fires
+      // for a server (or proxy) that trickles a byte now and then.
       const deadline = setTimeout(
         () => req.destroy(new Error(`no complete answer within ${timeoutMs} ms`)),
         timeoutMs,

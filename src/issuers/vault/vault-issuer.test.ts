@@ -373,7 +373,7 @@ describe('the Vault issuer against the fake Vault', () => {
       'is slower than the timeout',
       (v: FakeVault) => void (v.mode = 'slow'),
       'UPSTREAM_UNAVAILABLE',
-      'no answer within 200 ms',
+      'no complete answer within 200 ms',
     ],
     [
       'answers 429',
