@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isMeshcaError } from '../errors/index.js';
-import { MISSING_BACKOFF, RENEWAL_BACKOFF, backoffDelay, nextRenewalAt } from './renewal-schedule.js';
+import { MAX_GRACE_PERIOD_RATIO, MIN_GRACE_PERIOD_RATIO, MISSING_BACKOFF, RENEWAL_BACKOFF, backoffDelay, nextRenewalAt } from './renewal-schedule.js';
 
 const H = 3_600_000;
 const T = new Date('2026-01-01T00:00:00Z');
@@ -24,8 +24,40 @@ describe('nextRenewalAt', () => {
     ['a ratio of 1', 1],
     ['a negative ratio', -0.5],
     ['a ratio that is not a number', Number.NaN],
+    // With the ±0.01 jitter these could renew at notAfter itself (or at notBefore, over and over).
+    ['a ratio of 0.01', 0.01],
+    ['a ratio of 0.005', 0.005],
+    ['a ratio just under 0.02', 0.0199],
+    ['a ratio of 0.99', 0.99],
+    ['a ratio just over 0.98', 0.9801],
   ])('refuses %s with a message naming the allowed range', (_name, ratio) => {
-    expect(() => nextRenewalAt(cert(H), ratio, () => 0.5)).toThrow(/between 0 and 1 \(exclusive\), got/);
+    expect(() => nextRenewalAt(cert(H), ratio, () => 0.5)).toThrow(/^the grace period ratio must be from 0.02 to 0.98, got /);
+  });
+
+  it.each([
+    ['the smallest ratio, moved down by the whole jitter, renews 1% of the lifetime before notAfter', 0.02, 0, at(100 * H - H)],
+    ['the largest ratio, moved up by almost the whole jitter, renews about 1% of the lifetime after notBefore', 0.98, 0.9999999, at(H)],
+  ])('%s', (_name, ratio, random, expected) => {
+    const renew = nextRenewalAt(cert(100 * H), ratio, () => random).getTime();
+    expect(Math.abs(renew - new Date(expected).getTime())).toBeLessThanOrEqual(100);
+  });
+
+  it('renews at least 1% of the lifetime before notAfter and after notBefore for every accepted ratio, whatever random returns', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 400 * 24 * 3600 }).map((s) => s * 1000),
+        fc.double({ min: MIN_GRACE_PERIOD_RATIO, max: MAX_GRACE_PERIOD_RATIO, noNaN: true }),
+        fc.oneof(fc.double({ min: -1, max: 2, noNaN: true }), fc.constantFrom(0, 1, 1 - Number.EPSILON)),
+        (life, ratio, r) => {
+          const c = cert(life);
+          const renew = nextRenewalAt(c, ratio, () => r).getTime();
+          const margin = Math.round(0.01 * life) - 1;
+          expect(renew).toBeLessThan(c.notAfter.getTime());
+          expect(c.notAfter.getTime() - renew).toBeGreaterThanOrEqual(margin);
+          expect(renew - c.notBefore.getTime()).toBeGreaterThanOrEqual(margin);
+        },
+      ),
+    );
   });
 
   it('refuses a certificate whose notAfter is not after its notBefore', () => {

@@ -16,18 +16,30 @@ export type Random = () => number;
 
 const unit = (random: Random): number => Math.min(Math.max(random(), 0), 1 - Number.EPSILON);
 
-/** Throws unless 0 < ratio < 1. */
+/**
+ * The accepted grace period ratios, inside Istio's (0, 1) with room for the jitter on both sides:
+ * the jittered ratio then stays within [0.01, 0.99], so renewal is always at least 1% of the
+ * lifetime after notBefore and before notAfter (14 min of a 24h certificate), never at expiry.
+ */
+export const MIN_GRACE_PERIOD_RATIO = 0.02;
+export const MAX_GRACE_PERIOD_RATIO = 0.98;
+/** The bounds of the jittered ratio: only reached through float rounding when the ratio was accepted. */
+const MIN_EFFECTIVE_RATIO = MIN_GRACE_PERIOD_RATIO - GRACE_PERIOD_RATIO_JITTER;
+const MAX_EFFECTIVE_RATIO = MAX_GRACE_PERIOD_RATIO + GRACE_PERIOD_RATIO_JITTER;
+
+/** Throws unless MIN_GRACE_PERIOD_RATIO ≤ ratio ≤ MAX_GRACE_PERIOD_RATIO. */
 export function checkGracePeriodRatio(ratio: number): void {
-  if (!(Number.isFinite(ratio) && ratio > 0 && ratio < 1)) {
-    throw new MeshcaError('INVALID_INPUT', `the grace period ratio must be between 0 and 1 (exclusive), got ${ratio}`, {
-      hint: 'use 0.5 to renew at half the lifetime, as Istio does',
+  if (!(Number.isFinite(ratio) && ratio >= MIN_GRACE_PERIOD_RATIO && ratio <= MAX_GRACE_PERIOD_RATIO)) {
+    throw new MeshcaError('INVALID_INPUT', `the grace period ratio must be from ${MIN_GRACE_PERIOD_RATIO} to ${MAX_GRACE_PERIOD_RATIO}, got ${ratio}`, {
+      hint: `use 0.5 to renew at half the lifetime, as Istio does; the ±${GRACE_PERIOD_RATIO_JITTER} jitter needs room on both sides`,
     });
   }
 }
 
 /**
  * When to renew (DESIGN §3): `notAfter − r × lifetime` where r is `ratio` moved by up to
- * ±GRACE_PERIOD_RATIO_JITTER (random 0 → −0.01, random → 1 gives +0.01), kept inside (0, 1).
+ * ±GRACE_PERIOD_RATIO_JITTER (random 0 → −0.01, random → 1 gives +0.01). With an accepted ratio
+ * the result is within [0.01, 0.99] of the lifetime, so strictly before notAfter with a margin.
  */
 export function nextRenewalAt(cert: Validity, ratio: number, random: Random): Date {
   checkGracePeriodRatio(ratio);
@@ -37,7 +49,7 @@ export function nextRenewalAt(cert: Validity, ratio: number, random: Random): Da
     throw new MeshcaError('VALIDITY_INVALID', 'the certificate has no valid lifetime: notAfter must be after notBefore');
   }
   const jitter = (2 * unit(random) - 1) * GRACE_PERIOD_RATIO_JITTER;
-  const effective = Math.min(Math.max(ratio + jitter, 0), 1);
+  const effective = Math.min(Math.max(ratio + jitter, MIN_EFFECTIVE_RATIO), MAX_EFFECTIVE_RATIO);
   return new Date(Math.round(end - effective * (end - start)));
 }
 

@@ -156,7 +156,8 @@ describe('WorkloadAgent.ensure (meshca agent --once)', () => {
   it.each([
     ['a namespace that is not a SPIFFE path segment', { namespace: 'a/b' }, /the namespace: the path segment "a\/b"|not a valid SPIFFE ID/],
     ['a trust domain with uppercase letters', { trustDomain: 'Cluster.Local' }, /the trust domain may contain only lowercase letters/],
-    ['a grace period ratio of 1', { gracePeriodRatio: 1 }, /between 0 and 1 \(exclusive\), got 1/],
+    ['a grace period ratio of 1', { gracePeriodRatio: 1 }, /must be from 0.02 to 0.98, got 1$/],
+    ['a grace period ratio of 0.01, which the jitter could move to notAfter', { gracePeriodRatio: 0.01 }, /must be from 0.02 to 0.98, got 0.01$/],
     ['a requested lifetime under a second', { requestedLifetimeMs: 10 }, /at least one second, got 10 ms/],
   ])('refuses to start with %s', (_name, overrides, message) => {
     expect(() => fx.agent(overrides)).toThrow(message);

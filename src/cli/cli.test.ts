@@ -194,6 +194,8 @@ describe('meshca init', () => {
     [['init', '--root-duration', '30d'], '--root-duration: invalid duration "30d"'],
     [['init', '--intermediate-duration', '0s'], '--intermediate-duration must be longer than zero'],
     [['init', '--root-key-algorithm', 'dsa'], '--root-key-algorithm: unknown key algorithm "dsa"'],
+    [['init', '--root-key-algorithm', 'constructor'], '--root-key-algorithm: unknown key algorithm "constructor"'],
+    [['init', '--intermediate-key-algorithm', '__proto__'], '--intermediate-key-algorithm: unknown key algorithm "__proto__"'],
     [['init', '--no-such-flag'], "unknown option '--no-such-flag'"],
   ])('exits 2 with a precise message for the usage error %j', async (args, message) => {
     const run = await cli.run(...args);

@@ -26,7 +26,9 @@ const KEY_ALGORITHMS: Readonly<Record<string, KeySpec>> = {
 
 /** A key algorithm flag (`ecdsa-p256`, `rsa-2048`, …) as a key spec. */
 export function parseKeyAlgorithmFlag(flag: string, value: string): KeySpec {
-  const spec = KEY_ALGORITHMS[value.toLowerCase()];
+  // Own keys only: "constructor" or "__proto__" must not pass as an algorithm.
+  const key = value.toLowerCase();
+  const spec = Object.hasOwn(KEY_ALGORITHMS, key) ? KEY_ALGORITHMS[key] : undefined;
   if (spec === undefined) {
     throw usageError(`${flag}: unknown key algorithm ${JSON.stringify(value)}`, `choose one of: ${Object.keys(KEY_ALGORITHMS).join(', ')}`);
   }

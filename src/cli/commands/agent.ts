@@ -3,13 +3,19 @@ import type { Command } from 'commander';
 import { Registry } from 'prom-client';
 import {
   DEFAULT_GRACE_PERIOD_RATIO,
+  GRACE_PERIOD_RATIO_JITTER,
   GrpcCaClient,
+  MAX_GRACE_PERIOD_RATIO,
+  MIN_GRACE_PERIOD_RATIO,
   WorkloadAgent,
+  checkOutFolder,
   createAgentMetrics,
+  hostNameProblem,
   parseHostPort,
   readRootCertFile,
   startMetricsServer,
   systemClock,
+  tokenFileWarning,
   type AgentConfig,
   type AgentLog,
   type MetricsServer,
@@ -37,10 +43,12 @@ interface AgentFlags {
   once?: boolean;
 }
 
-const KEY_TYPES: Readonly<Record<string, KeySpec>> = {
-  'ec-p256': { algorithm: 'ECDSA', size: 256 },
-  'rsa-2048': { algorithm: 'RSA', size: 2048 },
-};
+// A Map, not an object literal: `--key-type constructor` (or toString, __proto__) must not find
+// something on Object.prototype.
+const KEY_TYPES: ReadonlyMap<string, KeySpec> = new Map<string, KeySpec>([
+  ['ec-p256', { algorithm: 'ECDSA', size: 256 }],
+  ['rsa-2048', { algorithm: 'RSA', size: 2048 }],
+]);
 
 /** `meshca agent`: the workload side of the Istio CA API, keeping cert-chain.pem, key.pem and root-cert.pem current. */
 export function registerAgent(program: Command, ctx: CliContext): void {
@@ -55,7 +63,11 @@ export function registerAgent(program: Command, ctx: CliContext): void {
     .requiredOption('--out <dir>', 'folder for cert-chain.pem, key.pem (0600) and root-cert.pem')
     .option('--trust-domain <domain>', 'SPIFFE trust domain', 'cluster.local')
     .option('--key-type <type>', 'workload key: ec-p256 or rsa-2048', 'ec-p256')
-    .option('--grace-period-ratio <ratio>', 'renew when this fraction of the lifetime is left (±0.01 jitter)', String(DEFAULT_GRACE_PERIOD_RATIO))
+    .option(
+      '--grace-period-ratio <ratio>',
+      `renew when this fraction of the lifetime is left, ${MIN_GRACE_PERIOD_RATIO} to ${MAX_GRACE_PERIOD_RATIO} (±${GRACE_PERIOD_RATIO_JITTER} jitter)`,
+      String(DEFAULT_GRACE_PERIOD_RATIO),
+    )
     .option('--cluster-id <id>', 'sent as the clusterid header', 'Kubernetes')
     .option('--ca-server-name <name>', 'name the CA\'s serving certificate must carry (default: the host of --ca-address)')
     .option('--requested-lifetime <duration>', 'lifetime to ask for (Go duration); the CA may grant less', '24h')
@@ -65,14 +77,21 @@ export function registerAgent(program: Command, ctx: CliContext): void {
       const config = agentConfigFromFlags(flags, ctx.cwd);
       parseHostPort('--ca-address', flags.caAddress);
       const metricsAddress = flags.metricsAddress === undefined ? undefined : parseHostPort('--metrics-address', flags.metricsAddress);
-      if (flags.caServerName !== undefined && !/^[A-Za-z0-9.-]{1,253}$/.test(flags.caServerName)) {
-        throw usageError(`--ca-server-name must be a DNS name, got ${JSON.stringify(flags.caServerName.slice(0, 80))}`);
+      if (flags.caServerName !== undefined) {
+        const problem = hostNameProblem(flags.caServerName);
+        if (problem !== undefined) {
+          throw usageError(`--ca-server-name must be a DNS name or an IPv4 address, got ${JSON.stringify(flags.caServerName.slice(0, 80))}: ${problem}`);
+        }
       }
-      // Fail at once on a root file that cannot work; later reads (before each request) pick up changes.
+      // Fail at once on a root file or an --out that cannot work; later reads (before each request) pick up changes.
       await readRootCertFile(config.rootCertFile);
+      await checkOutFolder(config.outDir);
 
       const once = flags.once === true;
       const log = jsonLog(ctx, once);
+      // A missing token is only a warning: a projected token may appear a moment later, and it is read before each request.
+      const tokenWarning = await tokenFileWarning(config.tokenFile);
+      if (tokenWarning !== undefined) log('warn', tokenWarning);
       const registry = new Registry();
       const client = new GrpcCaClient({
         address: flags.caAddress,
@@ -119,13 +138,17 @@ export function agentConfigFromFlags(flags: AgentFlags, cwd: string): AgentConfi
     if (!isMeshcaError(err)) throw err;
     throw usageError(`--trust-domain, --namespace and --service-account do not make a SPIFFE ID: ${err.message}`, err.hint);
   }
-  const keySpec = KEY_TYPES[flags.keyType];
+  const keySpec = KEY_TYPES.get(flags.keyType);
   if (keySpec === undefined) {
-    throw usageError(`--key-type: unknown key type ${JSON.stringify(flags.keyType.slice(0, 40))}`, `choose one of: ${Object.keys(KEY_TYPES).join(', ')}`);
+    throw usageError(`--key-type: unknown key type ${JSON.stringify(flags.keyType.slice(0, 40))}`, `choose one of: ${[...KEY_TYPES.keys()].join(', ')}`);
   }
   const ratio = /^\d*\.?\d+$/.test(flags.gracePeriodRatio) ? Number(flags.gracePeriodRatio) : Number.NaN;
-  if (!(ratio > 0 && ratio < 1)) {
-    throw usageError(`--grace-period-ratio must be a number between 0 and 1 (exclusive), got ${JSON.stringify(flags.gracePeriodRatio.slice(0, 40))}`, 'use 0.5 to renew at half the lifetime, as Istio does');
+  // Inside Istio's (0, 1) with room for the ±0.01 jitter: renewal stays at least 1% of the lifetime before notAfter.
+  if (!(ratio >= MIN_GRACE_PERIOD_RATIO && ratio <= MAX_GRACE_PERIOD_RATIO)) {
+    throw usageError(
+      `--grace-period-ratio must be a number from ${MIN_GRACE_PERIOD_RATIO} to ${MAX_GRACE_PERIOD_RATIO}, got ${JSON.stringify(flags.gracePeriodRatio.slice(0, 40))}`,
+      `use 0.5 to renew at half the lifetime, as Istio does; the ±${GRACE_PERIOD_RATIO_JITTER} jitter needs room on both sides`,
+    );
   }
   const requestedLifetimeMs = parseDurationFlag('--requested-lifetime', flags.requestedLifetime);
   if (requestedLifetimeMs < 1000) throw usageError(`--requested-lifetime must be at least 1s, got ${JSON.stringify(flags.requestedLifetime)}`);

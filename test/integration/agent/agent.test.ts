@@ -129,8 +129,8 @@ describe('meshca agent refuses bad upstreams, writing nothing and keeping the pr
     expect((await agent([...base(), '--once'])).code).toBe(0);
     const before = [read('cert-chain.pem'), read('key.pem'), read('root-cert.pem')];
     breakIt(server);
-    // The server backdates by an hour: with a ratio of 0.99 the certificate is due, so the agent calls.
-    const run = await agent([...base(), '--once', '--grace-period-ratio', '0.99']);
+    // The server backdates by an hour: with a ratio of 0.98 the certificate is due, so the agent calls.
+    const run = await agent([...base(), '--once', '--grace-period-ratio', '0.98']);
     expect(server.calls).toHaveLength(2);
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(message);
@@ -174,6 +174,25 @@ describe('meshca agent refuses bad upstreams, writing nothing and keeping the pr
     expect(server.calls).toHaveLength(0);
   });
 
+  it('reuses the certificate in --out though the token file is gone, with a warning at start', async () => {
+    expect((await agent([...base(), '--once'])).code).toBe(0);
+    rmSync(tokenFile);
+    const run = await agent([...base(), '--once']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^reused spiffe:\/\/cluster.local\/ns\/default\/sa\/sleep /);
+    const lines = run.stderr.trim().split('\n').map((l) => JSON.parse(l) as { level: string; msg: string });
+    expect(lines).toEqual([expect.objectContaining({ level: 'warn', msg: expect.stringMatching(/^at start: cannot read the token file .*token: ENOENT; it is read again before every request/) as unknown })]);
+    expect(server.calls).toHaveLength(1);
+  });
+
+  it('refuses an --out that is a file before calling the CA', async () => {
+    writeFileSync(out, 'not a folder\n');
+    const run = await agent([...base(), '--once']);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/^error: --out .*out exists and is not a folder$/m);
+    expect(server.calls).toHaveLength(0);
+  });
+
   it('refuses an oversized token file before calling the CA', async () => {
     writeFileSync(tokenFile, 'a'.repeat(100_000));
     const run = await agent([...base(), '--once']);
@@ -193,11 +212,14 @@ describe('meshca agent flag errors exit 2 with a precise message', () => {
   it.each<[string, () => string[], RegExp]>([
     ['a missing --ca-address', () => drop('--ca-address'), /required option '--ca-address <host:port>' not specified/],
     ['a missing --out', () => drop('--out'), /required option '--out <dir>' not specified/],
-    ['a --ca-address without a port', () => [...base(), '--ca-address', 'istiod'], /^error: --ca-address must be HOST:PORT with a port from 1 to 65535, got "istiod"$/m],
+    ['a --ca-address without a port', () => [...base(), '--ca-address', 'istiod'], /^error: --ca-address must be HOST:PORT, got "istiod": the port is missing$/m],
+    ['an IPv4 --ca-address in brackets', () => [...base(), '--ca-address', '[127.0.0.1]:15012'], /^error: --ca-address must be HOST:PORT, got "\[127.0.0.1\]:15012": "127.0.0.1" in brackets is not an IPv6 address/m],
+    ['a --key-type named like an Object.prototype member', () => [...base(), '--key-type', 'constructor'], /^error: --key-type: unknown key type "constructor"$/m],
+    ['a --grace-period-ratio of 0.01, which the jitter could move to notAfter', () => [...base(), '--grace-period-ratio', '0.01'], /^error: --grace-period-ratio must be a number from 0.02 to 0.98, got "0.01"$/m],
     ['a --metrics-address with a bad port', () => [...base(), '--metrics-address', 'localhost:99999'], /^error: --metrics-address must be HOST:PORT/m],
     ['an unknown --key-type', () => [...base(), '--key-type', 'dsa'], /^error: --key-type: unknown key type "dsa"$/m],
-    ['a --grace-period-ratio of 1.5', () => [...base(), '--grace-period-ratio', '1.5'], /^error: --grace-period-ratio must be a number between 0 and 1 \(exclusive\), got "1.5"$/m],
-    ['a --grace-period-ratio that is not a number', () => [...base(), '--grace-period-ratio', 'half'], /^error: --grace-period-ratio must be a number between 0 and 1 \(exclusive\), got "half"$/m],
+    ['a --grace-period-ratio of 1.5', () => [...base(), '--grace-period-ratio', '1.5'], /^error: --grace-period-ratio must be a number from 0.02 to 0.98, got "1.5"$/m],
+    ['a --grace-period-ratio that is not a number', () => [...base(), '--grace-period-ratio', 'half'], /^error: --grace-period-ratio must be a number from 0.02 to 0.98, got "half"$/m],
     ['a --requested-lifetime that is not a Go duration', () => [...base(), '--requested-lifetime', '1 day'], /^error: --requested-lifetime: /m],
     ['a namespace with a slash', () => [...base(), '--namespace', 'a/b'], /^error: --trust-domain, --namespace and --service-account do not make a SPIFFE ID: /m],
     ['an uppercase trust domain', () => [...base(), '--trust-domain', 'Cluster.Local'], /do not make a SPIFFE ID: .*lowercase/m],
