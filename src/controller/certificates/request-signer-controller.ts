@@ -4,6 +4,7 @@ import { parseGoDuration } from '../../api/go-duration.js';
 import type { Resource, ResourceKey } from '../../api/resource.js';
 import { secretData } from '../../api/secret-data.js';
 import { MeshcaError, toMeshcaError } from '../../errors/index.js';
+import { CaNotYetValidError } from '../../issuers/ca/ca-issuer.js';
 import { createIssuer } from '../../issuers/create-issuer.js';
 import type { Issuer } from '../../issuers/issuer.js';
 import { parseCsr, parsePrivateKey, verifyCsr, type NameConstraints } from '../../pki/index.js';
@@ -25,9 +26,13 @@ import { mapUsages } from './usages.js';
 /** The longest wait between two tries of a request whose issuer is not ready. */
 export const MAX_PENDING_RETRY_MS = 300_000;
 
-/** What a signing failure means for the request: final (Ready=False Failed) or worth retrying (Pending). */
-export function classifySignFailure(err: unknown): { final: boolean; error: MeshcaError } {
+/**
+ * What a signing failure means for the request: final (Ready=False Failed) or worth retrying
+ * (Pending); `notBefore`, when set, is the earliest instant a retry can succeed (a CA not valid yet).
+ */
+export function classifySignFailure(err: unknown): { final: boolean; error: MeshcaError; notBefore?: Date } {
   const error = toMeshcaError(err);
+  if (error instanceof CaNotYetValidError) return { final: false, error, notBefore: error.validFrom };
   return { final: !error.retryable, error };
 }
 
@@ -42,8 +47,9 @@ const keyText = (k: ResourceKey): string => `${k.kind}/${k.namespace ?? ''}/${k.
  * The request signer (cert-manager's per-issuer CertificateRequest controllers): signs an
  * Approved request with its Issuer or ClusterIssuer, writing `status.certificate` and
  * `status.ca` with `Ready=True` (Issued). A final failure is `Ready=False` (Failed) with a
- * failureTime; an issuer not ready yet leaves it `Ready=False` (Pending) and retries with backoff,
- * and sooner when that issuer or its Secret changes. A Denied request becomes `Ready=False` (Denied).
+ * failureTime; an issuer not ready yet leaves it `Ready=False` (Pending) and retries with backoff
+ * (a CA not valid yet: at its notBefore), and sooner when that issuer or its Secret changes. A
+ * Denied request becomes `Ready=False` (Denied).
  */
 export function createRequestSignerController(settings: LifecycleSettings): Controller {
   // Requests waiting on an issuer, by what they wait on (the issuer, its Secret), so a change to
@@ -226,7 +232,7 @@ export function createRequestSignerController(settings: LifecycleSettings): Cont
         });
         return {};
       } catch (err) {
-        const { final, error } = classifySignFailure(err);
+        const { final, error, notBefore } = classifySignFailure(err);
         const message = `${final ? 'The certificate request has failed to complete and will not be retried' : 'Waiting for the issuer'}: ${error.message}${error.hint === undefined ? '' : ` (${error.hint})`}`;
         const status: Record<string, unknown> = {
           ...request.status,
@@ -254,6 +260,9 @@ export function createRequestSignerController(settings: LifecycleSettings): Cont
           },
         );
         if (final) return {};
+        // A CA not valid yet can sign from its notBefore on, and not a moment before: retry then,
+        // not at the backoff, which may come too soon (another failure) or minutes late.
+        if (notBefore !== undefined && notBefore.getTime() > now.getTime()) return { requeueAt: notBefore };
         const n = (attempts.get(keyText(key)) ?? 0) + 1;
         attempts.set(keyText(key), n);
         return { requeueAt: new Date(now.getTime() + pendingRetryDelay(n, settings.pendingRetryBaseMs)) };

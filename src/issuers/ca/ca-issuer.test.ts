@@ -1,8 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { isMeshcaError } from '../../errors/index.js';
-import { generatePrivateKey, encodePrivateKey, verifyChain } from '../../pki/index.js';
+import { MeshcaError, isMeshcaError } from '../../errors/index.js';
+import {
+  buildCsr,
+  encodePrivateKey,
+  generatePrivateKey,
+  issueCertificate,
+  parseCsr,
+  verifyChain,
+} from '../../pki/index.js';
+import { T0, makeRawCa, makeRoot as makePkiRoot } from '../../pki/testing/pki-fixtures.js';
 import { makeIntermediate, makeRoot, workloadCsr } from '../testing/fixtures.js';
-import { CaIssuer } from './ca-issuer.js';
+import { CaIssuer, CaNotYetValidError } from './ca-issuer.js';
 
 const now = new Date('2026-11-22T12:00:00Z');
 const HOUR = 3_600_000;
@@ -80,5 +88,92 @@ describe('the ca issuer', () => {
     await expect(issuer.sign({ csr: workloadCsr().csr, durationMs: HOUR, now: later })).rejects.toThrow(
       `the signing CA "CN=Test Root" expired at ${root.certificate.notAfter.toISOString()}`,
     );
+  });
+
+  it('is not ready (retryable) while the CA is not valid yet, naming its notBefore, and signs from then on', async () => {
+    // A CA minted on a host whose clock runs 30 s ahead.
+    const root = makeRoot(new Date(now.getTime() + 30_000));
+    const issuer = CaIssuer.fromKeyPair({ certChainPem: root.certificate.pem, keyPem: root.keyPem });
+    let caught: unknown;
+    try {
+      issuer.signSync({ csr: workloadCsr().csr, durationMs: HOUR, now });
+    } catch (err) {
+      caught = err;
+    }
+    const error = caught as CaNotYetValidError;
+    expect(error.code).toBe('ISSUER_NOT_READY');
+    expect(error.retryable).toBe(true);
+    expect(error.message).toBe('the signing CA "CN=Test Root" is not valid until 2026-11-22T12:00:30.000Z');
+    expect(caught).toBeInstanceOf(CaNotYetValidError);
+    expect(error.validFrom).toEqual(root.certificate.notBefore);
+    const at = root.certificate.notBefore;
+    const result = await issuer.sign({ csr: workloadCsr().csr, durationMs: HOUR, now: at });
+    expect(result.certificate.notBefore).toEqual(at);
+  });
+
+  describe('pathLen of the CA certificates it issues', () => {
+    const caCsr = (commonName: string) =>
+      parseCsr(buildCsr({ key: generatePrivateKey(), subject: { commonName }, isCA: true }));
+    const pemOfKey = (key: Parameters<typeof encodePrivateKey>[0]) => encodePrivateKey(key, 'PKCS8');
+
+    it('gives a sub-CA of a pathLen-1 CA pathLen 0 when the request names none, and refuses a larger one', async () => {
+      const key = generatePrivateKey();
+      const top = issueCertificate(
+        { publicKey: key, subject: { commonName: 'Limited Root' }, isCA: true, pathLen: 1, lifetimeMs: 1000 * HOUR },
+        { selfSigned: key },
+        { now },
+      );
+      const issuer = CaIssuer.fromKeyPair({ certChainPem: top.pem, keyPem: pemOfKey(key) });
+      const sub = await issuer.sign({ csr: caCsr('Sub CA'), durationMs: HOUR, isCA: true, now });
+      expect(sub.certificate.isCA).toBe(true);
+      expect(sub.certificate.pathLen).toBe(0);
+      await expect(
+        issuer.sign({ csr: caCsr('Sub CA'), durationMs: HOUR, isCA: true, pathLen: 5, now }),
+      ).rejects.toThrow(
+        'pathLen 5 is too large: the signing CA "CN=Limited Root" has pathLen 1, so a CA it issues may have pathLen 0 at most',
+      );
+    });
+
+    it.each([
+      ['the root at the end of tls.crt', true],
+      ['the root in ca.crt', false],
+    ])("counts the pathLen of the CAs above it, with %s", async (_name, rootInTlsCrt) => {
+      // An intermediate with no pathLen under a root with pathLen 1 (made elsewhere): it may sign
+      // leaves, but a CA under it would break the root's limit for every verifier.
+      const top = makePkiRoot({ name: 'Limited Root', pathLen: 1 });
+      const mid = makeRawCa(top, { subject: { commonName: 'Mid CA' }, extensions: [] });
+      const issuer = CaIssuer.fromKeyPair({
+        certChainPem: mid.certificate.pem + (rootInTlsCrt ? top.certificate.pem : ''),
+        keyPem: pemOfKey(mid.key),
+        ...(!rootInTlsCrt && { caPem: top.certificate.pem }),
+      });
+      let caught: unknown;
+      try {
+        issuer.signSync({ csr: caCsr('Sub CA'), durationMs: HOUR, isCA: true, now: T0 });
+      } catch (err) {
+        caught = err;
+      }
+      expect(caught).toBeInstanceOf(MeshcaError);
+      expect((caught as MeshcaError).code).toBe('CERT_INVALID');
+      expect((caught as MeshcaError).message).toBe(
+        'the signing CA "CN=Mid CA" may not issue CA certificates: "CN=Limited Root, O=meshca tests", 1 CA above the signing CA "CN=Mid CA", has pathLen 1, which leaves no room for another CA below it',
+      );
+      // Leaves still verify up to the root.
+      const leaf = issuer.signSync({ csr: workloadCsr().csr, durationMs: HOUR, now: T0 });
+      expect(verifyChain(leaf.certificate, { intermediates: leaf.chain, roots: leaf.ca, at: T0 }).ok).toBe(true);
+    });
+
+    it('ignores a root in ca.crt that is not the issuer of its chain', async () => {
+      const top = makePkiRoot({ name: 'Roomy Root', pathLen: 2 });
+      const other = makePkiRoot({ name: 'Other Root', pathLen: 0 });
+      const mid = makeRawCa(top, { subject: { commonName: 'Mid CA' }, extensions: [] });
+      const issuer = CaIssuer.fromKeyPair({
+        certChainPem: mid.certificate.pem,
+        keyPem: pemOfKey(mid.key),
+        caPem: other.certificate.pem + top.certificate.pem,
+      });
+      const sub = issuer.signSync({ csr: caCsr('Sub CA'), durationMs: HOUR, isCA: true, now: T0 });
+      expect(sub.certificate.pathLen).toBe(0);
+    });
   });
 });

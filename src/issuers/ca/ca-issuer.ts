@@ -30,6 +30,26 @@ export interface CaIssuerOptions {
   readonly parser?: PkiParser;
 }
 
+/**
+ * ISSUER_NOT_READY for a CA whose notBefore is still ahead (minted on a host whose clock runs
+ * ahead, or imported early): retryable, and `validFrom` says when a retry can succeed.
+ */
+export class CaNotYetValidError extends MeshcaError {
+  /** The CA's notBefore: retrying before it fails the same way. */
+  readonly validFrom: Date;
+
+  constructor(ca: Certificate) {
+    super(
+      'ISSUER_NOT_READY',
+      `the signing CA "${ca.subjectString}" is not valid until ${ca.notBefore.toISOString()}`,
+      {
+        hint: 'it can sign from then on; if that is far off, check the clocks of this host and of the host that made the CA',
+      },
+    );
+    this.validFrom = ca.notBefore;
+  }
+}
+
 const PLAIN_PARSER: Pick<PkiParser, 'parseCertificates' | 'parsePrivateKey'> = {
   parseCertificates,
   parsePrivateKey,
@@ -49,6 +69,8 @@ export class CaIssuer implements Issuer {
   readonly ca: readonly Certificate[];
   readonly #key: KeyObject;
   readonly #backdateMs: number;
+  /** The CAs above the signing CA, nearest first, root included when known: their pathLen counts. */
+  readonly #ancestors: readonly Certificate[];
 
   private constructor(
     certificate: Certificate,
@@ -56,12 +78,14 @@ export class CaIssuer implements Issuer {
     chain: Certificate[],
     ca: Certificate[],
     backdateMs: number,
+    ancestors: Certificate[],
   ) {
     this.certificate = certificate;
     this.#key = key;
     this.chain = chain;
     this.ca = ca;
     this.#backdateMs = backdateMs;
+    this.#ancestors = ancestors;
   }
 
   /**
@@ -116,7 +140,14 @@ export class CaIssuer implements Issuer {
     for (const c of certs.filter((c) => c.selfSigned)) {
       if (!ca.some((r) => r.fingerprintSha256 === c.fingerprintSha256)) ca.push(c);
     }
-    return new CaIssuer(first, key, chain, ca, options.backdateMs ?? 0);
+    return new CaIssuer(
+      first,
+      key,
+      chain,
+      ca,
+      options.backdateMs ?? 0,
+      ancestorsOf(first, [...certs.slice(1), ...ca]),
+    );
   }
 
   /** Signs the CSR under this CA; the lifetime is clamped to the CA's own notAfter. */
@@ -126,6 +157,9 @@ export class CaIssuer implements Issuer {
 
   /** The same as sign, without a promise: the CSR hot path calls this directly. */
   signSync(request: SignRequest): SignResult {
+    // Not valid yet is a wait, not a failure: the clock of the host that made the CA may run ahead.
+    if (request.now.getTime() < this.certificate.notBefore.getTime())
+      throw new CaNotYetValidError(this.certificate);
     if (request.now.getTime() >= this.certificate.notAfter.getTime()) {
       throw new MeshcaError(
         'ISSUER_NOT_READY',
@@ -136,9 +170,37 @@ export class CaIssuer implements Issuer {
     const template = templateFromSignRequest(request);
     const certificate = issueCertificate(
       template,
-      { certificate: this.certificate, key: this.#key },
+      { certificate: this.certificate, key: this.#key, ancestors: this.#ancestors },
       { now: request.now, backdateMs: this.#backdateMs },
     );
     return { certificate, chain: this.chain, ca: this.ca };
   }
+}
+
+/**
+ * The issuers above `ca`, nearest first, found among `candidates` (the rest of tls.crt, then
+ * ca.crt) by issuer name and, when both are present, authority and subject key identifiers; it
+ * stops at a self-issued certificate or where no issuer is found. Signatures are not checked: this
+ * only gathers the pathLen constraints that verifiers will apply to what the CA signs.
+ */
+function ancestorsOf(ca: Certificate, candidates: readonly Certificate[]): Certificate[] {
+  const out: Certificate[] = [];
+  const left = [...candidates];
+  let current = ca;
+  while (!current.subjectDer.equals(current.issuerDer)) {
+    const child = current;
+    const i = left.findIndex(
+      (c) =>
+        c.subjectDer.equals(child.issuerDer) &&
+        (child.authorityKeyId === undefined ||
+          c.subjectKeyId === undefined ||
+          child.authorityKeyId === c.subjectKeyId),
+    );
+    const parent = left[i];
+    if (parent === undefined) break;
+    left.splice(i, 1);
+    out.push(parent);
+    current = parent;
+  }
+  return out;
 }

@@ -7,7 +7,7 @@ import { buildCsr } from '../csr/build-csr.js';
 import { parseCsr } from '../csr/certification-request.js';
 import { generatePrivateKey } from '../keys/generate-private-key.js';
 import { publicKeysEqual } from '../keys/key-spec.js';
-import { DAY, HOUR, T0, makeIssued, makeRoot } from '../testing/pki-fixtures.js';
+import { DAY, HOUR, T0, makeIssued, makeRawCa, makeRoot } from '../testing/pki-fixtures.js';
 import { parseCertificate, parseCertificates } from './certificate.js';
 import { issueCertificate } from './issue-certificate.js';
 import { templateFromCsr } from './template-from-csr.js';
@@ -394,6 +394,81 @@ describe('issuing and parsing certificates', () => {
           at: T0,
         }).ok,
       ).toBe(true);
+    });
+  });
+
+  describe('pathLen below the signer (RFC 5280 §4.2.1.9)', () => {
+    const pathLenOf = (f: () => { certificate: { pathLen: number | undefined } }): number | undefined =>
+      f().certificate.pathLen;
+
+    it('gives a CA issued by a pathLen-1 CA pathLen 0 when the template names none, so it can issue only leaves', () => {
+      const top = makeRoot({ pathLen: 1 });
+      const sub = makeIssued(top, { isCA: true, subject: { commonName: 'sub' } });
+      expect(sub.certificate.pathLen).toBe(0);
+      const e = codeOf(() => makeIssued(sub, { isCA: true, subject: { commonName: 'sub-sub' } }));
+      expect(e).toEqual({
+        code: 'CERT_INVALID',
+        message: 'the signing CA "CN=sub" has pathLen 0 and may not issue CA certificates',
+      });
+      const leaf = makeIssued(sub);
+      expect(
+        verifyChain(leaf.certificate, { intermediates: [sub.certificate], roots: [top.certificate], at: T0 })
+          .ok,
+      ).toBe(true);
+    });
+
+    it('refuses a pathLen larger than the signer leaves, saying what is allowed', () => {
+      const top = makeRoot({ pathLen: 1 });
+      const e = codeOf(() => makeIssued(top, { isCA: true, subject: { commonName: 'sub' }, pathLen: 5 }));
+      expect(e).toEqual({
+        code: 'INVALID_INPUT',
+        message:
+          'pathLen 5 is too large: the signing CA "CN=test root, O=meshca tests" has pathLen 1, so a CA it issues may have pathLen 0 at most (RFC 5280 §4.2.1.9)',
+      });
+      expect(
+        pathLenOf(() => makeIssued(top, { isCA: true, subject: { commonName: 'sub' }, pathLen: 0 })),
+      ).toBe(0);
+      expect(
+        pathLenOf(() => makeIssued(makeRoot({ pathLen: 3 }), { isCA: true, subject: { commonName: 's' } })),
+      ).toBe(2);
+      // No limit above: none is written.
+      expect(
+        pathLenOf(() => makeIssued(root, { isCA: true, subject: { commonName: 'sub' } })),
+      ).toBeUndefined();
+    });
+
+    it("counts the pathLen of the signer's ancestors", () => {
+      const top = makeRoot({ pathLen: 1 });
+      // An intermediate with no pathLen of its own, as another CA may have made it: its root allows
+      // it no CA below.
+      const mid = makeRawCa(top, { subject: { commonName: 'mid' }, extensions: [] });
+      expect(mid.certificate.pathLen).toBeUndefined();
+      const template = {
+        publicKey: generatePrivateKey(),
+        subject: { commonName: 'sub' },
+        isCA: true,
+        lifetimeMs: HOUR,
+      };
+      const e = codeOf(() =>
+        issueCertificate(
+          template,
+          { certificate: mid.certificate, key: mid.key, ancestors: [top.certificate] },
+          { now: T0 },
+        ),
+      );
+      expect(e).toEqual({
+        code: 'CERT_INVALID',
+        message:
+          'the signing CA "CN=mid" may not issue CA certificates: "CN=test root, O=meshca tests", 1 CA above the signing CA "CN=mid", has pathLen 1, which leaves no room for another CA below it',
+      });
+
+      const roomy = makeRoot({ pathLen: 3 });
+      const mid2 = makeRawCa(roomy, { subject: { commonName: 'mid' }, extensions: [] });
+      const signer = { certificate: mid2.certificate, key: mid2.key, ancestors: [roomy.certificate] };
+      expect(issueCertificate(template, signer, { now: T0 }).pathLen).toBe(1);
+      expect(codeOf(() => issueCertificate({ ...template, pathLen: 2 }, signer, { now: T0 })).message).toBe(
+        'pathLen 2 is too large: "CN=test root, O=meshca tests", 1 CA above the signing CA "CN=mid", has pathLen 3, so a CA it issues may have pathLen 1 at most (RFC 5280 §4.2.1.9)',
+      );
     });
   });
 });

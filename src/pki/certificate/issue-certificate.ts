@@ -37,7 +37,10 @@ export interface CertificateTemplate {
   subject?: DistinguishedName;
   sans?: Partial<SubjectAltNames>;
   isCA?: boolean;
-  /** Only with isCA. */
+  /**
+   * Only with isCA. Under a CA signer it may be at most what the signer and its ancestors leave
+   * (RFC 5280 §4.2.1.9): INVALID_INPUT when larger; when omitted, that largest allowed value is set.
+   */
   pathLen?: number;
   /** Default: CA → keyCertSign, cRLSign, digitalSignature; leaf → digitalSignature, keyEncipherment. */
   keyUsages?: KeyUsage[];
@@ -49,8 +52,14 @@ export interface CertificateTemplate {
   lifetimeMs: number;
 }
 
-/** Who signs: a CA certificate with its key, or the subject's own key (a self-signed root). */
-export type Signer = { certificate: Certificate; key: KeyObject } | { selfSigned: KeyObject };
+/**
+ * Who signs: a CA certificate with its key, or the subject's own key (a self-signed root).
+ * `ancestors` are the CAs above the signing certificate, nearest first, up to and including the
+ * root when known: their pathLen, as the signer's own, limits the CA certificates it may issue.
+ */
+export type Signer =
+  | { certificate: Certificate; key: KeyObject; ancestors?: readonly Certificate[] }
+  | { selfSigned: KeyObject };
 
 /** Time, randomness and algorithm for one issuance; nothing here reads a clock of its own. */
 export interface SigningOptions {
@@ -147,6 +156,7 @@ export function issueCertificate(
   let authorityKeyId: Buffer;
   let earliest = -Infinity;
   let latest = Infinity;
+  let caPathLimit: PathLenLimit | undefined;
   if ('selfSigned' in signer) {
     signingKey = signer.selfSigned;
     if (signingKey.type !== 'private')
@@ -162,7 +172,8 @@ export function issueCertificate(
   } else {
     const ca = signer.certificate;
     signingKey = signer.key;
-    checkSigner(ca, signingKey, isCA);
+    if (isCA) caPathLimit = pathLenLimit(ca, signer.ancestors ?? []);
+    checkSigner(ca, signingKey, caPathLimit);
     if (now < ca.notBefore.getTime()) {
       throw new MeshcaError(
         'VALIDITY_INVALID',
@@ -216,6 +227,18 @@ export function issueCertificate(
   ) {
     throw invalidInput(`pathLen ${template.pathLen} needs isCA and a non-negative integer`);
   }
+  // RFC 5280 §4.2.1.9, §6.1.4 (l)-(m): a CA may carry no larger pathLen than the CAs above it
+  // leave room for; any larger one would only make the leaves under it fail verification.
+  let pathLen = template.pathLen;
+  if (caPathLimit !== undefined && !('selfSigned' in signer)) {
+    if (pathLen === undefined) pathLen = caPathLimit.max;
+    else if (pathLen > caPathLimit.max) {
+      throw invalidInput(
+        `pathLen ${pathLen} is too large: ${describeLimit(caPathLimit, signer.certificate)}, so a CA it issues may have pathLen ${caPathLimit.max} at most (RFC 5280 §4.2.1.9)`,
+        `ask for pathLen ${caPathLimit.max} or less, or for none (meshca then sets ${caPathLimit.max})`,
+      );
+    }
+  }
   if (template.nameConstraints !== undefined && !isCA)
     throw invalidInput('nameConstraints apply to CA certificates only', 'set isCA or remove nameConstraints');
 
@@ -224,9 +247,7 @@ export function issueCertificate(
     (isCA ? ['keyCertSign', 'cRLSign', 'digitalSignature'] : ['digitalSignature', 'keyEncipherment']);
   if (isCA && !keyUsages.includes('keyCertSign')) keyUsages = [...keyUsages, 'keyCertSign'];
 
-  const exts: Buffer[] = [
-    extension(OID.basicConstraints, true, encodeBasicConstraints(isCA, template.pathLen)),
-  ];
+  const exts: Buffer[] = [extension(OID.basicConstraints, true, encodeBasicConstraints(isCA, pathLen))];
   if (keyUsages.length > 0) exts.push(extension(OID.keyUsage, true, encodeKeyUsage(keyUsages)));
   if (template.extKeyUsages !== undefined && template.extKeyUsages.length > 0) {
     exts.push(extension(OID.extKeyUsage, false, encodeExtKeyUsage(template.extKeyUsages)));
@@ -284,7 +305,40 @@ export function issueCertificate(
   });
 }
 
-function checkSigner(ca: Certificate, key: KeyObject, issuingCA: boolean): void {
+/** The tightest pathLen constraint on a CA certificate issued by a CA: which certificate sets it, how far above the signer. */
+interface PathLenLimit {
+  /** The largest pathLen the new CA may have; negative when it may not be issued at all. */
+  max: number;
+  /** The certificate whose pathLen sets `max`: the signer or one of its ancestors. */
+  by: Certificate;
+  /** How many CAs `by` is above the signer (0: the signer itself). */
+  depth: number;
+}
+
+/**
+ * The largest pathLen a CA certificate issued by `ca` may have, or undefined when nothing above
+ * limits it. A CA with pathLen p, `depth` CAs above the signer, has the signer's `depth`
+ * intermediates and the new CA below it, so the new CA may have p − depth − 1 at most. Every
+ * intermediate counts, self-issued ones too (RFC 5280 lets those off; Go's crypto/x509 does not).
+ */
+function pathLenLimit(ca: Certificate, ancestors: readonly Certificate[]): PathLenLimit | undefined {
+  let limit: PathLenLimit | undefined;
+  for (const [depth, c] of [ca, ...ancestors].entries()) {
+    if (c.pathLen === undefined) continue;
+    const max = c.pathLen - depth - 1;
+    if (limit === undefined || max < limit.max) limit = { max, by: c, depth };
+  }
+  return limit;
+}
+
+function describeLimit(limit: PathLenLimit, ca: Certificate): string {
+  const p = limit.by.pathLen ?? 0;
+  return limit.depth === 0
+    ? `the signing CA "${ca.subjectString}" has pathLen ${p}`
+    : `"${limit.by.subjectString}", ${limit.depth} CA${limit.depth === 1 ? '' : 's'} above the signing CA "${ca.subjectString}", has pathLen ${p}`;
+}
+
+function checkSigner(ca: Certificate, key: KeyObject, caPathLimit: PathLenLimit | undefined): void {
   if (!ca.isCA) {
     throw new MeshcaError(
       'CERT_INVALID',
@@ -301,10 +355,12 @@ function checkSigner(ca: Certificate, key: KeyObject, issuingCA: boolean): void 
       },
     );
   }
-  if (issuingCA && ca.pathLen === 0) {
+  if (caPathLimit !== undefined && caPathLimit.max < 0) {
     throw new MeshcaError(
       'CERT_INVALID',
-      `the signing CA "${ca.subjectString}" has pathLen 0 and may not issue CA certificates`,
+      caPathLimit.depth === 0
+        ? `the signing CA "${ca.subjectString}" has pathLen ${caPathLimit.by.pathLen ?? 0} and may not issue CA certificates`
+        : `the signing CA "${ca.subjectString}" may not issue CA certificates: ${describeLimit(caPathLimit, ca)}, which leaves no room for another CA below it`,
       {
         hint: 'issue the intermediate from a CA with a larger pathLen, or issue a leaf',
       },
