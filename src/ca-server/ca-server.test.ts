@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import net from 'node:net';
 import path from 'node:path';
 import tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
@@ -10,12 +11,13 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { defaultHierarchyOptions, initHierarchy } from '../controller/bootstrap/init-hierarchy.js';
 import { ManualClock } from '../controller/runtime/testing/manual-clock.js';
 import type { Resource } from '../api/resource.js';
+import type { MeshcaError } from '../errors/index.js';
 import { buildCsr, generatePrivateKey, parseCertificates, verifyChain } from '../pki/index.js';
 import { openSqliteStore } from '../store/sqlite/sqlite-store.js';
 import type { Store } from '../store/store.js';
 import { mintServiceAccountToken } from './auth/mint-service-account-token.js';
 import { ensureTokenSigningKey, MESHCA_TOKEN_ISSUER } from './auth/token-signing-key-store.js';
-import { startCaServer, type CaServerConfig, type RunningCaServer } from './ca-server.js';
+import { grpcListenError, startCaServer, type CaServerConfig, type RunningCaServer } from './ca-server.js';
 
 // The independent client: @grpc/grpc-js with the .proto loaded by @grpc/proto-loader.
 const definition = protoLoader.loadSync(fileURLToPath(new URL('../api/proto/ca.proto', import.meta.url)), {
@@ -409,5 +411,55 @@ describe('the CA server', () => {
       expect(issued).toEqual([at(HOUR), at(51 * MINUTE + HOUR)]);
       expect(server!.readiness()).toEqual({ ready: true, reasons: [] });
     });
+  });
+});
+
+describe('a gRPC port the CA server cannot have', () => {
+  let blocker: net.Server | undefined;
+  afterEach(async () => {
+    const b = blocker;
+    blocker = undefined;
+    if (b !== undefined) await new Promise((r) => b.close(r));
+  });
+  const busyPort = async (): Promise<number> => {
+    const b = net.createServer();
+    blocker = b;
+    await new Promise<void>((r) => b.listen(0, '127.0.0.1', r));
+    return (b.address() as net.AddressInfo).port;
+  };
+
+  it('makes startCaServer fail with the address and the cause when a CA exists at start', async () => {
+    await initHierarchy(store, defaultHierarchyOptions(), new Date());
+    const port = await busyPort();
+    const started = startCaServer({ ...config, grpcPort: port }, { store, now: () => new Date() });
+    await expect(started).rejects.toThrow(
+      `cannot listen for gRPC on 127.0.0.1:${port}: the address is already in use (EADDRINUSE)`,
+    );
+    const err = (await started.catch((e: unknown) => e)) as MeshcaError;
+    expect(err.code).toBe('INVALID_INPUT');
+    expect(err.hint).toContain('--grpc-address');
+  });
+
+  it('reports it once through onFatal, and says why on readiness, when the port is taken by the time the first CA appears', async () => {
+    const port = await busyPort();
+    const fatal: MeshcaError[] = [];
+    server = await startCaServer(
+      { ...config, grpcPort: port },
+      { store, now: () => new Date(), onFatal: (err) => fatal.push(err) },
+    );
+    expect(server.failure()).toBeUndefined();
+    await initHierarchy(store, defaultHierarchyOptions(), new Date());
+    await eventually(() => fatal.length > 0, 'onFatal was called');
+    const message = `cannot listen for gRPC on 127.0.0.1:${port}: the address is already in use (EADDRINUSE)`;
+    expect(fatal.map((e) => e.message)).toEqual([message]);
+    expect(server.failure()?.message).toBe(message);
+    expect(server.grpcAddress()).toBeUndefined();
+    expect(server.readiness()).toEqual({ ready: false, reasons: [message] });
+  });
+
+  it('names a forbidden port (EACCES) and how to fix it', () => {
+    const err = grpcListenError('::', 443, Object.assign(new Error('listen EACCES'), { code: 'EACCES' }));
+    expect(err.message).toBe('cannot listen for gRPC on [::]:443: permission denied (EACCES)');
+    expect(err.hint).toContain('CAP_NET_BIND_SERVICE');
   });
 });

@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { createLocalJWKSet, type JWTVerifyGetKey } from 'jose';
-import { toMeshcaError } from '../errors/index.js';
+import { MeshcaError, toMeshcaError } from '../errors/index.js';
 import { parseWorkloadSpiffeId, type Certificate } from '../pki/index.js';
 import type { Store } from '../store/store.js';
 import { AuditBatcher } from './audit-batcher.js';
@@ -77,6 +77,12 @@ export interface CaServerDeps {
   ) => void;
   /** Called with the root bundle whenever it changes (to write root-cert.pem, update gauges). */
   readonly onBundle?: (roots: readonly Certificate[], chain: readonly Certificate[]) => void;
+  /**
+   * Called once if the gRPC server cannot start after startCaServer returned (the port was taken
+   * while the server waited for its first signing CA): the server never retries, so the process
+   * should stop. A failure while startCaServer runs rejects it instead.
+   */
+  readonly onFatal?: (error: MeshcaError) => void;
 }
 
 /** Readiness and why not. */
@@ -109,8 +115,45 @@ export interface RunningCaServer {
   refresh(): Promise<void>;
   /** Renews the serving certificate now (also done by its timer at 2/3 of its life). */
   renewServingCertificate(): void;
-  /** Stops: no new calls, calls in flight finish, audit flushed. */
+  /**
+   * Why the server stopped for good (the gRPC listener could not start), or undefined while it has
+   * not: the same error as onFatal.
+   */
+  failure(): MeshcaError | undefined;
+  /** Stops accepting gRPC connections and waits for the calls in flight (the first step of close). */
+  stopAccepting(): Promise<void>;
+  /** Stops: no new calls, calls in flight finish, audit flushed. Every step runs even if one fails. */
   close(): Promise<void>;
+}
+
+/** What the common listen errors mean, for the one-line message. */
+const LISTEN_ERRORS: Readonly<Record<string, string>> = {
+  EADDRINUSE: 'the address is already in use',
+  EACCES: 'permission denied',
+  EADDRNOTAVAIL: 'the address is not one of this host',
+};
+
+/**
+ * The error of a gRPC listener that could not start: names the address and the cause
+ * (`cannot listen for gRPC on 0.0.0.0:6443: the address is already in use (EADDRINUSE)`).
+ */
+export function grpcListenError(host: string, port: number, err: unknown): MeshcaError {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  const address = `${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const what =
+    code === undefined
+      ? toMeshcaError(err).message
+      : LISTEN_ERRORS[code] === undefined
+        ? code
+        : `${LISTEN_ERRORS[code]} (${code})`;
+  const hint =
+    code === 'EACCES'
+      ? 'ports below 1024 need privileges (CAP_NET_BIND_SERVICE): pick another --grpc-address, or grant them'
+      : 'pick another --grpc-address, or stop the process that holds this one';
+  return new MeshcaError('INVALID_INPUT', `cannot listen for gRPC on ${address}: ${what}`, {
+    hint,
+    cause: err,
+  });
 }
 
 /** Retries of a due serving-certificate renewal that failed: 5 s doubled up to 1 min. */
@@ -149,6 +192,10 @@ export async function startCaServer(config: CaServerConfig, deps: CaServerDeps):
   let lastRoots: readonly Certificate[] = [];
   const setTimer = deps.setTimer ?? nodeSetTimer(deps.now);
   let listening: Promise<void> | undefined;
+  /** Set once the gRPC listener could not start: the server then never listens. */
+  let failure: MeshcaError | undefined;
+  /** True once startCaServer returned: a later listen failure goes to onFatal. */
+  let started = false;
 
   // Records dropped because the queue is full are logged at most every 10 s, with their count:
   // during a store outage that would otherwise be one error line per CSR.
@@ -351,7 +398,9 @@ export async function startCaServer(config: CaServerConfig, deps: CaServerDeps):
       ...(config.grpcLimits !== undefined && { limits: config.grpcLimits }),
       onError: (err, context) => log('warn', `grpc ${context} error`, { error: toMeshcaError(err).message }),
     });
-    address = await grpc.listen(config.grpcPort, config.grpcHost);
+    const bound = await grpc.listen(config.grpcPort, config.grpcHost);
+    if (closed) return; // close() came while it was binding: it closes the listener.
+    address = bound;
     log('info', 'CA server listening', { address: `${address.address}:${address.port}` });
   };
 
@@ -374,10 +423,14 @@ export async function startCaServer(config: CaServerConfig, deps: CaServerDeps):
         clock() >= serving.renewAt.getTime()
       )
         renewServing();
-      if (grpc === undefined && !closed) {
+      if (grpc === undefined && !closed && failure === undefined) {
+        // A listener that cannot start is fatal (not retried): a busy or forbidden port does not
+        // free itself, and a CA that stays up without its API would only report not ready forever.
         listening = startListening().catch((err: unknown) => {
-          log('error', 'CA server cannot listen', { error: toMeshcaError(err).message });
           grpc = undefined;
+          failure = grpcListenError(config.grpcHost, config.grpcPort, err);
+          log('error', 'CA server cannot listen', { error: failure.message });
+          if (started && !closed) deps.onFatal?.(failure);
         });
       }
     } else {
@@ -385,8 +438,44 @@ export async function startCaServer(config: CaServerConfig, deps: CaServerDeps):
     }
   }
 
-  await source.start();
-  if (listening !== undefined) await listening;
+  let stopping: Promise<void> | undefined;
+  const stopAccepting = (): Promise<void> =>
+    (stopping ??= (async () => {
+      closed = true;
+      source.close();
+      cancelRenewal?.();
+      cancelRenewal = undefined;
+      // A listen in progress: wait for it, so the listener it may still open is closed below.
+      await listening;
+      await grpc?.close();
+    })());
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> =>
+    (closing ??= (async () => {
+      const errors: unknown[] = [];
+      for (const step of [stopAccepting, () => pool?.close(), () => audit.close()]) {
+        try {
+          await step();
+        } catch (err) {
+          errors.push(err);
+        }
+      }
+      if (errors.length === 1) throw errors[0];
+      if (errors.length > 1) throw new AggregateError(errors, 'the CA server did not close cleanly');
+    })());
+
+  try {
+    await source.start();
+    await listening;
+  } catch (err) {
+    await close().catch(() => undefined);
+    throw err;
+  }
+  if (failure !== undefined) {
+    await close().catch(() => undefined);
+    throw failure;
+  }
+  started = true;
 
   return {
     grpcAddress: () => address,
@@ -405,7 +494,8 @@ export async function startCaServer(config: CaServerConfig, deps: CaServerDeps):
           `the serving certificate was due for renewal at ${serving.renewAt.toISOString()} and is not renewed` +
             `${renewalError === undefined ? '' : ` (${renewalError})`}; it expires at ${serving.notAfter.toISOString()}`,
         );
-      if (address === undefined) reasons.push('the gRPC server is not listening yet');
+      if (failure !== undefined) reasons.push(failure.message);
+      else if (address === undefined) reasons.push('the gRPC server is not listening yet');
       return { ready: reasons.length === 0, reasons };
     },
     roots: () => {
@@ -416,14 +506,8 @@ export async function startCaServer(config: CaServerConfig, deps: CaServerDeps):
     authority: () => source.current(),
     refresh: () => source.refresh(),
     renewServingCertificate: renewServing,
-    close: async () => {
-      closed = true;
-      source.close();
-      cancelRenewal?.();
-      cancelRenewal = undefined;
-      await grpc?.close();
-      await pool?.close();
-      await audit.close();
-    },
+    failure: () => failure,
+    stopAccepting,
+    close,
   };
 }

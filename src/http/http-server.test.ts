@@ -1,5 +1,5 @@
-import { connect } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { Server as NetServer, connect } from 'node:net';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { MeshcaError } from '../errors/index.js';
 import { parseCertificates } from '../pki/index.js';
 import { makeRoot } from '../pki/testing/pki-fixtures.js';
@@ -454,5 +454,34 @@ describe('createHttpServer: lifecycle', () => {
     await fetch(url('/healthz'), { headers: { connection: 'keep-alive' } });
     await server.close();
     expect(server.address()).toBeUndefined();
+  });
+});
+
+describe('createHttpServer: accept errors', () => {
+  it('logs an accept error (EMFILE) on the listening server and goes on serving', async () => {
+    const lines: string[] = [];
+    const logger = createJsonLogger({ sink: { write: (l: string) => void lines.push(l) }, clock: () => 0 });
+    // The node:http server inside: the one net.Server.prototype.listen was called on.
+    const listen = vi.spyOn(NetServer.prototype, 'listen');
+    let started: Awaited<ReturnType<typeof start>>;
+    let listening: NetServer;
+    try {
+      started = await start({ logger });
+      listening = listen.mock.contexts[0] as NetServer;
+    } finally {
+      listen.mockRestore();
+    }
+    const emfile = Object.assign(new Error('accept EMFILE'), { code: 'EMFILE', syscall: 'accept' });
+    // Without an 'error' listener, emit throws: in the server, an uncaught exception.
+    expect(() => listening.emit('error', emfile)).not.toThrow();
+    const logged = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(logged).toContainEqual(
+      expect.objectContaining({
+        level: 'error',
+        msg: 'cannot accept a connection; still listening',
+        error_code: 'EMFILE',
+      }),
+    );
+    expect((await fetch(started.url('/healthz'))).status).toBe(200);
   });
 });

@@ -284,6 +284,13 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     socket.destroySoon();
   });
 
+  const onAcceptError = (err: NodeJS.ErrnoException): void => {
+    logger.error('cannot accept a connection; still listening', {
+      [LOG_FIELDS.errorCode]: err.code ?? '',
+      [LOG_FIELDS.error]: err,
+    });
+  };
+
   let bound: ListenAddress | undefined;
 
   return {
@@ -305,6 +312,9 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
         server.once('error', onError);
         server.listen({ host: wanted.host, port: wanted.port }, () => {
           server.off('error', onError);
+          // Once listening, an error is a failed accept (EMFILE, ENFILE): Node keeps the listener
+          // and accepts again, so it is logged, never left to become an uncaught exception.
+          if (!server.listeners('error').includes(onAcceptError)) server.on('error', onAcceptError);
           resolve();
         });
       });

@@ -1,3 +1,4 @@
+import net from 'node:net';
 import tls from 'node:tls';
 import fc from 'fast-check';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -1185,6 +1186,29 @@ describe('H2Server: floods end the connection with ENHANCE_YOUR_CALM', () => {
       message: expect.stringMatching(/^the peer does not read: \d+ octets waiting$/) as string,
       context: 'http2 connection',
     });
+  });
+});
+
+describe('H2Server: accept errors', () => {
+  it('reports an accept error (EMFILE) on the listening server and goes on serving', async () => {
+    // The tls.Server inside: the one net.Server.prototype.listen was called on.
+    const listen = vi.spyOn(net.Server.prototype, 'listen');
+    let h: Harness;
+    let listening: net.Server;
+    try {
+      h = await start();
+      listening = listen.mock.contexts[0] as net.Server;
+    } finally {
+      listen.mockRestore();
+    }
+    const emfile = Object.assign(new Error('accept EMFILE'), { code: 'EMFILE', syscall: 'accept' });
+    // Without an 'error' listener, emit throws: in the server, an uncaught exception.
+    expect(() => listening.emit('error', emfile)).not.toThrow();
+    expect(h.errors).toEqual([{ message: 'accept EMFILE', context: 'accept' }]);
+    const c = await h.connect();
+    await c.handshake();
+    c.send(...request(1, 'still serving'));
+    expect(await c.untilStreamEnd(1)).toEqual(echoed(1, 'still serving'));
   });
 });
 

@@ -58,8 +58,10 @@ export interface H2ServerOptions {
 export class H2Server {
   readonly #server: tls.Server;
   readonly #connections = new Set<H2Connection>();
+  readonly #onAcceptError: (err: Error) => void;
 
   constructor(options: H2ServerOptions) {
+    this.#onAcceptError = (err) => options.onError(err, 'accept');
     this.#server = tls.createServer({
       key: options.tls.key,
       cert: options.tls.cert,
@@ -106,6 +108,10 @@ export class H2Server {
       this.#server.once('error', reject);
       this.#server.listen(port, host, () => {
         this.#server.off('error', reject);
+        // Once listening, an error is a failed accept (EMFILE, ENFILE): Node keeps the listener
+        // and accepts again, so it is reported, never left to become an uncaught exception.
+        if (!this.#server.listeners('error').includes(this.#onAcceptError))
+          this.#server.on('error', this.#onAcceptError);
         resolve(this.#server.address() as AddressInfo);
       });
     });
