@@ -136,27 +136,44 @@ describe('meshca agent checks --out at start', () => {
     expect(run.stderr).toMatch(/^error: --out .*out is a symbolic link to nothing$/m);
   });
 
-  // Root may write anywhere (access() says yes to every mode bit), so these run only as another user.
+  // Root may write anywhere a mode bit forbids (access() says yes), so as root the tests use
+  // /proc/sys, which the kernel refuses to root too; as another user, a folder of mode 0555.
   const asRoot = process.getuid?.() === 0;
-  it.skipIf(asRoot)('fails with exit 1 when the agent may not write in --out', async () => {
-    mkdirSync(path.join(fx.dir, 'out'), { mode: 0o555 });
+  /** A folder the agent may not write in, and a cleanup. */
+  const unwritable = (name: string): { dir: string; cleanup: () => void } => {
+    if (asRoot) return { dir: '/proc/sys', cleanup: () => undefined };
+    const dir = path.join(fx.dir, name);
+    mkdirSync(dir, { mode: 0o555 });
+    return { dir, cleanup: () => chmodSync(dir, 0o755) };
+  };
+  const escaped = (s: string): string => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+
+  it('fails with exit 1 when the agent may not write in --out', async () => {
+    const { dir, cleanup } = unwritable('out');
     try {
-      const run = await agent(...base(), '--once');
+      const run = await agent(...base(), '--once', '--out', dir);
       expect(run.code).toBe(1);
-      expect(run.stderr).toMatch(/^error: the agent may not write in --out .*out \(EACCES\)$/m);
+      expect(run.stderr).toMatch(
+        new RegExp(`^error: the agent may not write in --out ${escaped(dir)} \\((EACCES|EROFS|EPERM)\\)$`, 'm'),
+      );
     } finally {
-      chmodSync(path.join(fx.dir, 'out'), 0o755);
+      cleanup();
     }
   });
 
-  it.skipIf(asRoot)('fails with exit 1 when a missing --out cannot be created in its parent', async () => {
-    mkdirSync(path.join(fx.dir, 'ro'), { mode: 0o555 });
+  it('fails with exit 1 when a missing --out cannot be created in its parent', async () => {
+    const { dir, cleanup } = unwritable('ro');
     try {
-      const run = await agent(...base(), '--once', '--out', 'ro/a/b');
+      const run = await agent(...base(), '--once', '--out', path.join(dir, 'meshca-a', 'b'));
       expect(run.code).toBe(1);
-      expect(run.stderr).toMatch(/^error: cannot create --out .*ro\/a\/b: the agent may not write in .*ro \(EACCES\)$/m);
+      expect(run.stderr).toMatch(
+        new RegExp(
+          `^error: cannot create --out ${escaped(path.join(dir, 'meshca-a', 'b'))}: the agent may not write in ${escaped(dir)} \\((EACCES|EROFS|EPERM)\\)$`,
+          'm',
+        ),
+      );
     } finally {
-      chmodSync(path.join(fx.dir, 'ro'), 0o755);
+      cleanup();
     }
   });
 });
