@@ -12,7 +12,7 @@ export const fifoUnavailable: string | undefined = (() => {
   } catch (err) {
     const why = `cannot make a FIFO here: mkfifo failed (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`;
     // As with the real peers (test/integration/peer.ts): CI runs every test or fails.
-    if (process.env.CI === 'true') throw new Error(`${why}; CI=true requires it (Debian coreutils)`);
+    if (process.env.CI === 'true') throw new Error(`${why}; CI=true requires it (Debian coreutils)`, { cause: err });
     return why;
   } finally {
     rmSync(dir, { recursive: true, force: true });
