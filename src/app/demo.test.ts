@@ -50,6 +50,32 @@ function accepts(address: string): Promise<boolean> {
   });
 }
 
+/**
+ * Runs the demo until it settles (or 20 s pass), checks that its gRPC and HTTP ports no longer
+ * accept, every store it opened is closed and its temporary home is gone, and returns how it
+ * ended: 'resolved', 'rejected: <error>' or 'still running'.
+ */
+async function runAndCheckCleanedUp(h: ReturnType<typeof harness>, signal: AbortSignal): Promise<string> {
+  const settled = runDemo({ durationMs: 60_000, lifetimeMs: 60_000 }, h.deps(signal)).then(
+    () => 'resolved',
+    (err: unknown) => `rejected: ${String(err)}`,
+  );
+  const outcome = await Promise.race([
+    settled,
+    new Promise<string>((r) => setTimeout(() => r('still running'), 20_000)),
+  ]);
+  const home = /on the embedded store in (\S+)/.exec(h.out())?.[1];
+  if (home !== undefined) homes.push(home);
+  const [, grpc, http] = /Istio CA API \(gRPC, TLS\) on (\S+); .* on http:\/\/(\S+)/.exec(h.out()) ?? [];
+  expect(await accepts(grpc!)).toBe(false);
+  expect(await accepts(http!)).toBe(false);
+  expect(h.stores.length).toBeGreaterThan(0);
+  expect(h.stores.every((s) => s.closed)).toBe(true);
+  expect(home).toBeDefined();
+  expect(existsSync(home!)).toBe(false);
+  return outcome;
+}
+
 describe('meshca demo: every way out closes everything', () => {
   it('Ctrl-C as the agents start: servers and stores closed, the temporary home removed', async () => {
     const controller = new AbortController();
@@ -57,24 +83,7 @@ describe('meshca demo: every way out closes everything', () => {
     const h = harness((text) => {
       if (text.includes('Istio CA API')) setTimeout(() => controller.abort(), 0);
     });
-    const settled = runDemo({ durationMs: 60_000, lifetimeMs: 60_000 }, h.deps(controller.signal)).then(
-      () => 'resolved',
-      (err: unknown) => `rejected: ${String(err)}`,
-    );
-    const outcome = await Promise.race([
-      settled,
-      new Promise((r) => setTimeout(() => r('still running'), 20_000)),
-    ]);
-    const home = /on the embedded store in (\S+)/.exec(h.out())?.[1];
-    if (home !== undefined) homes.push(home);
-    expect(outcome).toBe('resolved');
-    const [, grpc, http] = /Istio CA API \(gRPC, TLS\) on (\S+); .* on http:\/\/(\S+)/.exec(h.out()) ?? [];
-    expect(await accepts(grpc!)).toBe(false);
-    expect(await accepts(http!)).toBe(false);
-    expect(h.stores.length).toBeGreaterThan(0);
-    expect(h.stores.every((s) => s.closed)).toBe(true);
-    expect(home).toBeDefined();
-    expect(existsSync(home!)).toBe(false);
+    expect(await runAndCheckCleanedUp(h, controller.signal)).toBe('resolved');
     expect(h.out()).toContain('meshca demo interrupted');
   });
 
@@ -83,26 +92,9 @@ describe('meshca demo: every way out closes everything', () => {
       // Something that throws once the servers run and the first agent has its certificate.
       if (text.includes('frontend  issued')) throw new Error('the terminal went away');
     });
-    const settled = runDemo(
-      { durationMs: 60_000, lifetimeMs: 60_000 },
-      h.deps(new AbortController().signal),
-    ).then(
-      () => 'resolved',
-      (err: unknown) => `rejected: ${String(err)}`,
+    expect(await runAndCheckCleanedUp(h, new AbortController().signal)).toBe(
+      'rejected: Error: the terminal went away',
     );
-    const outcome = await Promise.race([
-      settled,
-      new Promise((r) => setTimeout(() => r('still running'), 20_000)),
-    ]);
-    const home = /on the embedded store in (\S+)/.exec(h.out())?.[1];
-    if (home !== undefined) homes.push(home);
-    expect(outcome).toBe('rejected: Error: the terminal went away');
-    const [, grpc, http] = /Istio CA API \(gRPC, TLS\) on (\S+); .* on http:\/\/(\S+)/.exec(h.out()) ?? [];
-    expect(await accepts(grpc!)).toBe(false);
-    expect(await accepts(http!)).toBe(false);
-    expect(h.stores.length).toBeGreaterThan(0);
-    expect(h.stores.every((s) => s.closed)).toBe(true);
-    expect(existsSync(home!)).toBe(false);
   });
 
   it('a full run closes everything, keeps the home its report names, and leaves no listener on the signal', async () => {
