@@ -1,11 +1,11 @@
 import tls from 'node:tls';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { H2Limits, HeaderField } from '../http2/h2-connection.js';
+import type { HeaderField } from '../http2/h2-connection.js';
 import { Flag, FrameType, H2Error, frame, rstStreamFrame } from '../http2/h2-frames.js';
 import { encodeHeaderBlock } from '../http2/hpack.js';
 import { RawH2Client, type Seen } from '../http2/testing/raw-h2-client.js';
 import { makeTestTls, type TestTls } from '../testing/test-tls.js';
-import { createGrpcServer, DEFAULT_GRPC_LIMITS, type GrpcServer, type UnaryCall } from './grpc-server.js';
+import { createGrpcServer, DEFAULT_GRPC_LIMITS, h2LimitsOf, type GrpcServer, type UnaryCall } from './grpc-server.js';
 import { GrpcStatus } from './grpc-status.js';
 
 // The gRPC layer driven frame by frame: deadlines and cancellations that a gRPC client library
@@ -49,15 +49,8 @@ afterEach(async () => {
 /** A gRPC server whose one method echoes its message, or blocks until finished for "block". */
 async function start(): Promise<Harness> {
   const limits = { ...DEFAULT_GRPC_LIMITS, maxConcurrentStreams: MAX_STREAMS };
-  // What the gRPC server announces in its SETTINGS (see createGrpcServer).
-  const h2Limits: H2Limits = {
-    maxConcurrentStreams: limits.maxConcurrentStreams,
-    maxHeaderListBytes: limits.maxHeaderListBytes,
-    maxRequestBodyBytes: limits.maxMessageBytes + 5,
-    idleTimeoutMs: limits.idleTimeoutMs,
-    maxOutputBufferBytes: 1 << 20,
-    maxEmptyFrames: 100,
-  };
+  // What the gRPC server announces in its SETTINGS.
+  const h2Limits = h2LimitsOf(limits);
   const server = createGrpcServer({
     tls: { key: material.serverKey, cert: material.serverCert },
     limits,

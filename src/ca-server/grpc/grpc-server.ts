@@ -14,7 +14,7 @@ import type { IncomingHttpHeaders } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { MeshcaError } from '../../errors/index.js';
-import type { HeaderField, H2Stream } from '../http2/h2-connection.js';
+import type { HeaderField, H2Limits, H2Stream } from '../http2/h2-connection.js';
 import { H2Server } from '../http2/h2-server.js';
 import { encodeGrpcMessage } from './grpc-message.js';
 import { GrpcStatus, grpcFailureOf, type GrpcStatusCode } from './grpc-status.js';
@@ -117,6 +117,20 @@ const RESPONSE_HEADERS: readonly HeaderField[] = [
 ];
 const OK_TRAILERS: readonly HeaderField[] = [['grpc-status', '0']];
 
+/** The HTTP/2 limits (and so the SETTINGS) a gRPC server with these limits runs with. */
+export function h2LimitsOf(limits: GrpcLimits): H2Limits {
+  return {
+    maxConcurrentStreams: limits.maxConcurrentStreams,
+    maxHeaderListBytes: limits.maxHeaderListBytes,
+    // One message and its 5-byte prefix; a stream's window is never replenished, so a client
+    // cannot send more than this on one call.
+    maxRequestBodyBytes: limits.maxMessageBytes + 5,
+    idleTimeoutMs: limits.idleTimeoutMs,
+    maxOutputBufferBytes: 1 << 20,
+    maxEmptyFrames: 100,
+  };
+}
+
 /** Creates a unary gRPC server over TLS 1.2+ with ALPN h2 only. */
 export function createGrpcServer(options: GrpcServerOptions): GrpcServer {
   const limits: GrpcLimits = { ...DEFAULT_GRPC_LIMITS, ...options.limits };
@@ -130,16 +144,7 @@ export function createGrpcServer(options: GrpcServerOptions): GrpcServer {
       ...(options.tls.ca !== undefined && { ca: options.tls.ca as string | Buffer | (string | Buffer)[] }),
       requestCert: options.tls.requestCert ?? false,
     },
-    limits: {
-      maxConcurrentStreams: limits.maxConcurrentStreams,
-      maxHeaderListBytes: limits.maxHeaderListBytes,
-      // One message and its 5-byte prefix; a stream's window is never replenished, so a client
-      // cannot send more than this on one call.
-      maxRequestBodyBytes: limits.maxMessageBytes + 5,
-      idleTimeoutMs: limits.idleTimeoutMs,
-      maxOutputBufferBytes: 1 << 20,
-      maxEmptyFrames: 100,
-    },
+    limits: h2LimitsOf(limits),
     maxConnections: limits.maxConnections,
     handshakeTimeoutMs: limits.handshakeTimeoutMs,
     onStream: (stream) => handleStream(stream, methods, limits, onError),
