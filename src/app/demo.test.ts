@@ -1,12 +1,12 @@
 import { getEventListeners } from 'node:events';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openHomeStore } from '../store/sqlite/home-store.js';
 import type { Store } from '../store/store.js';
 import { runDemo } from './demo.js';
+import { accepts } from './testing/accepts.js';
 
 const homes: string[] = [];
 afterEach(() => {
@@ -40,15 +40,6 @@ function harness(onLine: (text: string, all: string) => void = () => undefined) 
   };
 }
 
-/** Whether a TCP connection to this `host:port` is accepted. */
-function accepts(address: string): Promise<boolean> {
-  const port = Number(address.slice(address.lastIndexOf(':') + 1));
-  return new Promise((resolve) => {
-    const s = net.connect(port, '127.0.0.1');
-    s.once('connect', () => (s.destroy(), resolve(true)));
-    s.once('error', () => resolve(false));
-  });
-}
 
 /**
  * Runs the demo until it settles (or 20 s pass), checks that its gRPC and HTTP ports no longer

@@ -9,6 +9,7 @@ import type * as ControllerRuntimeModule from '../controller/runtime/index.js';
 import { openHomeStore } from '../store/sqlite/home-store.js';
 import type { Store } from '../store/store.js';
 import { runServer, startServer, type RunningServer } from './run-server.js';
+import { accepts } from './testing/accepts.js';
 
 /** What the controllers do when stopped: a test sets it to look around, or to fail. */
 const controllerHooks: { onStop?: () => Promise<void> } = {};
@@ -100,15 +101,6 @@ async function busyPort(): Promise<number> {
   return (b.address() as net.AddressInfo).port;
 }
 
-/** Whether a TCP connection to 127.0.0.1:port is accepted. */
-function accepts(address: string): Promise<boolean> {
-  const port = Number(address.slice(address.lastIndexOf(':') + 1));
-  return new Promise((resolve) => {
-    const s = net.connect(port, '127.0.0.1');
-    s.once('connect', () => (s.destroy(), resolve(true)));
-    s.once('error', () => resolve(false));
-  });
-}
 
 async function readyz(http: string): Promise<{ status: number; body: string }> {
   const res = await fetch(`http://${http}/readyz`);
