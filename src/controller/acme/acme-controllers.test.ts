@@ -103,15 +103,29 @@ afterEach(async () => {
  * interval away the clock moves there and converges again. It stops at a longer wait (a backoff,
  * a Retry-After) or when nothing is scheduled, with the clock at the last step.
  */
-const settle = async (): Promise<ConvergeResult> => {
+const settle = async (list: Controller[] = controllers): Promise<ConvergeResult> => {
   for (let step = 0; step < 100; step++) {
-    const result = await converge({ store, controllers, now: () => now, log: (l) => logs.push(l) });
+    const result = await converge({ store, controllers: list, now: () => now, log: (l) => logs.push(l) });
     const next = result.nextWakeUp;
     if (next === undefined || next.getTime() - now.getTime() > POLL_MS) return result;
     now = next;
   }
   throw new Error('the ACME controllers kept polling for 100 steps');
 };
+
+/** The Certificate `gw` for NAME from the `acme` Issuer. */
+const createGatewayCertificate = (): Promise<Resource> =>
+  store.create({
+    apiVersion: 'cert-manager.io/v1',
+    kind: 'Certificate',
+    metadata: { name: 'gw', namespace: NS },
+    spec: {
+      secretName: 'gw-tls',
+      dnsNames: [NAME],
+      privateKey: { algorithm: 'ECDSA', size: 256 },
+      issuerRef: { name: 'acme', kind: 'Issuer', group: 'cert-manager.io' },
+    },
+  });
 
 const request = async (): Promise<RequestObject> => {
   const r = await store.tryGet<RequestObject>({ ...CERTIFICATE_REQUEST, namespace: NS, name: 'web-1' });
@@ -556,23 +570,8 @@ describe('a Certificate through the ACME controllers, when the server adds a nam
     const watching = (async () => {
       for await (const e of watch) readyStates.push(getCondition(e.object.status?.conditions, 'Ready')?.status ?? 'none');
     })();
-    await store.create({
-      apiVersion: 'cert-manager.io/v1',
-      kind: 'Certificate',
-      metadata: { name: 'gw', namespace: NS },
-      spec: {
-        secretName: 'gw-tls',
-        dnsNames: [NAME],
-        privateKey: { algorithm: 'ECDSA', size: 256 },
-        issuerRef: { name: 'acme', kind: 'Issuer', group: 'cert-manager.io' },
-      },
-    });
-    // Follow the controllers' polling until they wait for longer than a poll.
-    let result = await converge({ store, controllers: all, now: () => now, log: (l) => logs.push(l) });
-    for (let i = 0; i < 50 && result.nextWakeUp !== undefined && result.nextWakeUp.getTime() - now.getTime() <= POLL_MS; i++) {
-      now = result.nextWakeUp;
-      result = await converge({ store, controllers: all, now: () => now, log: (l) => logs.push(l) });
-    }
+    await createGatewayCertificate();
+    await settle(all);
     await new Promise((r) => setImmediate(r));
     watch.close();
     await watching;
@@ -603,22 +602,8 @@ describe('a Certificate through the ACME controllers, when a challenge of its or
       }),
     ];
     malformedAccept();
-    await store.create({
-      apiVersion: 'cert-manager.io/v1',
-      kind: 'Certificate',
-      metadata: { name: 'gw', namespace: NS },
-      spec: {
-        secretName: 'gw-tls',
-        dnsNames: [NAME],
-        privateKey: { algorithm: 'ECDSA', size: 256 },
-        issuerRef: { name: 'acme', kind: 'Issuer', group: 'cert-manager.io' },
-      },
-    });
-    let result = await converge({ store, controllers: all, now: () => now, log: (l) => logs.push(l) });
-    for (let i = 0; i < 50 && result.nextWakeUp !== undefined && result.nextWakeUp.getTime() - now.getTime() <= POLL_MS; i++) {
-      now = result.nextWakeUp;
-      result = await converge({ store, controllers: all, now: () => now, log: (l) => logs.push(l) });
-    }
+    await createGatewayCertificate();
+    const result = await settle(all);
     const gw = (await store.tryGet<CertificateObject>({ apiVersion: 'cert-manager.io/v1', kind: 'Certificate', namespace: NS, name: 'gw' }))!;
     expect(gw.status?.failedIssuanceAttempts).toBe(1);
     const issuing = getCondition(gw.status?.conditions, 'Issuing');
