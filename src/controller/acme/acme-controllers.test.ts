@@ -113,6 +113,18 @@ const settle = async (list: Controller[] = controllers): Promise<ConvergeResult>
   throw new Error('the ACME controllers kept polling for 100 steps');
 };
 
+/** The certificate controllers with the ACME ones, as meshca serve runs them. */
+const certificateAndAcmeControllers = (): Controller[] => [
+  ...createCertificateControllers({ approval: true, clusterResourceNamespace: 'cert-manager' }),
+  ...createAcmeControllers({
+    clusterResourceNamespace: 'cert-manager',
+    pollMs: POLL_MS,
+    retryBaseMs: RETRY_MS,
+    generateAccountKey: () => accountKeyPem,
+    timeoutMs: 5000,
+  }),
+];
+
 /** The Certificate `gw` for NAME from the `acme` Issuer. */
 const createGatewayCertificate = (): Promise<Resource> =>
   store.create({
@@ -549,16 +561,7 @@ describe('garbage collection of Orders and Challenges whose owner is gone', () =
 
 describe('a Certificate through the ACME controllers, when the server adds a name of its own', () => {
   it('is never Ready with the wrong certificate, and is held back by the backoff instead of re-issued at once', async () => {
-    const all = [
-      ...createCertificateControllers({ approval: true, clusterResourceNamespace: 'cert-manager' }),
-      ...createAcmeControllers({
-        clusterResourceNamespace: 'cert-manager',
-        pollMs: POLL_MS,
-        retryBaseMs: RETRY_MS,
-        generateAccountKey: () => accountKeyPem,
-        timeoutMs: 5000,
-      }),
-    ];
+    const all = certificateAndAcmeControllers();
     // The download: the certificate the CSR asked for (its key, its names) plus one more name.
     fake.override('certificate', (_req, standard) => {
       const reply = standard();
@@ -591,16 +594,7 @@ describe('a Certificate through the ACME controllers, when the server adds a nam
 
 describe('a Certificate through the ACME controllers, when a challenge of its order errors', () => {
   it('fails its issuance with the challenge’s reason, and backs off instead of polling the order', async () => {
-    const all = [
-      ...createCertificateControllers({ approval: true, clusterResourceNamespace: 'cert-manager' }),
-      ...createAcmeControllers({
-        clusterResourceNamespace: 'cert-manager',
-        pollMs: POLL_MS,
-        retryBaseMs: RETRY_MS,
-        generateAccountKey: () => accountKeyPem,
-        timeoutMs: 5000,
-      }),
-    ];
+    const all = certificateAndAcmeControllers();
     malformedAccept();
     await createGatewayCertificate();
     const result = await settle(all);
